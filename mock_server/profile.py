@@ -1,0 +1,105 @@
+"""Provider profiles (`profiles/NAME.yaml`) as the typed facts the mock needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chatcert_data import data_dir
+from mock_server.errors import Shape
+from mock_server.schemas import SchemaStore
+
+__all__ = ["PROFILE_SCHEMA_ID", "MockConfigError", "Profile", "load_profile"]
+
+PROFILE_SCHEMA_ID = "tag:chatcert,2026:harness/profile"
+
+
+class MockConfigError(ValueError):
+    """The mock cannot start as asked (unknown profile, bad scenario, refused host, unset key)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The parts of a profile the emulator acts on; `raw` keeps the whole file."""
+
+    name: str
+    model: str
+    auth_scheme: str
+    auth_required: bool
+    error_shape: str
+    routes: Mapping[str, str]
+    max_image_width: int | None
+    max_image_height: int | None
+    max_request_bytes: int | None
+    external_image_urls: str
+    output_modalities: tuple[str, ...] | None
+    raw: Mapping[str, Any]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Model ids the mock serves (the profile's model)."""
+        return (self.model,)
+
+    def shape_for(self, route: str | None) -> Shape:
+        """Error shape of a route: Anthropic on `messages`, else the profile's (`any` answers as OpenAI)."""
+        if route == "messages":
+            return "anthropic"
+        return "detail" if self.error_shape == "detail" else "openai"
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Profile:
+        """Build from a parsed profile (validated beforehand when the profile schema exists)."""
+        auth = data.get("auth") or {}
+        limits = data.get("limits") or {}
+        modalities = limits.get("output_modalities")
+        return cls(
+            name=str(data["name"]),
+            model=str(data["model"]),
+            auth_scheme=str(auth.get("scheme", "none")),
+            auth_required=bool(auth.get("required", False)),
+            error_shape=str(data.get("error_shape", "openai")),
+            routes={str(k): str(v) for k, v in (data.get("routes") or {}).items()},
+            max_image_width=limits.get("max_image_width"),
+            max_image_height=limits.get("max_image_height"),
+            max_request_bytes=limits.get("max_request_bytes"),
+            external_image_urls=str(limits.get("external_image_urls", "unknown")),
+            output_modalities=tuple(str(m) for m in modalities) if modalities is not None else None,
+            raw=data,
+        )
+
+
+def load_profile(name_or_path: str | Path, schemas: SchemaStore | None = None) -> Profile:
+    """Load `profiles/NAME.yaml` by name, or a YAML file by path."""
+    path = _locate(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MockConfigError(f"cannot read profile {path}: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise MockConfigError(f"profile {path} is not a mapping")
+    problem = (schemas or SchemaStore()).error(PROFILE_SCHEMA_ID, data)
+    if problem:
+        raise MockConfigError(f"profile {path} is invalid: {problem}")
+    for key in ("name", "model", "routes"):
+        if key not in data:
+            raise MockConfigError(f"profile {path} lacks {key!r}")
+    return Profile.from_mapping(data)
+
+
+def _locate(name_or_path: str | Path) -> Path:
+    text = str(name_or_path)
+    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith((".yaml", ".yml")):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise MockConfigError(f"profile file {path} does not exist")
+        return path
+    folder = data_dir("profiles")
+    path = folder / f"{text}.yaml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise MockConfigError(f"unknown profile {text!r}; known: {known}")
+    return path

@@ -1,0 +1,68 @@
+"""Loads every `*.schema.json` under the data folder into a registry and validates by `$id`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from chatcert_data import data_dir
+
+__all__ = ["SchemaStore"]
+
+_LOG = logging.getLogger("mock_server")
+_MAX_MESSAGE = 300  # jsonschema messages embed the instance repr; a data URL would flood the reply
+
+
+class SchemaStore:
+    """Schemas by `$id`; a missing schema is skipped (it may not be written yet), never an error."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._schemas: dict[str, dict[str, Any]] = {}
+        self._validators: dict[str, Draft202012Validator] = {}
+        resources: list[tuple[str, Resource[Any]]] = []
+        try:
+            folder = root or data_dir("schemas")
+        except FileNotFoundError:
+            folder = None
+        for path in sorted(folder.rglob("*.schema.json")) if folder else ():
+            try:
+                contents = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                _LOG.warning("mock_server: skipping unreadable schema %s: %s", path, exc)
+                continue
+            schema_id = contents.get("$id") if isinstance(contents, dict) else None
+            if isinstance(schema_id, str):
+                self._schemas[schema_id] = contents
+                resources.append((schema_id, Resource.from_contents(contents, DRAFT202012)))
+        self._registry: Registry[Any] = Registry().with_resources(resources)
+
+    def has(self, schema_id: str) -> bool:
+        """Whether a schema with this `$id` was found."""
+        return schema_id in self._schemas
+
+    def error(self, schema_id: str, instance: Any) -> str | None:
+        """The most relevant validation error as one line, or None when valid or the schema is absent."""
+        validator = self._validator(schema_id)
+        if validator is None:
+            return None
+        found = best_match(validator.iter_errors(instance))
+        if found is None:
+            return None
+        where = found.json_path
+        message = found.message if len(found.message) <= _MAX_MESSAGE else found.message[:_MAX_MESSAGE] + "…"
+        return f"{message} (at {where})"
+
+    def _validator(self, schema_id: str) -> Draft202012Validator | None:
+        if schema_id not in self._validators:
+            schema = self._schemas.get(schema_id)
+            if schema is None:
+                return None
+            self._validators[schema_id] = Draft202012Validator(schema, registry=self._registry)
+        return self._validators[schema_id]

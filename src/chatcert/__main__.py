@@ -1,0 +1,5 @@
+import sys
+
+from chatcert.cli import main
+
+sys.exit(main())

@@ -1,0 +1,109 @@
+"""Options several sub-commands share, and their parsing into library objects."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from chatcert.errors import UsageError
+from chatcert.keys import load_api_key
+from chatcert.profiles import Profile, load_profile
+
+__all__ = ["Endpoint", "add_target_options", "open_target", "positive_float", "positive_int"]
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
+    return value
+
+
+def add_target_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target")
+    group.add_argument("--endpoint", metavar="URL", default=os.environ.get("CHATCERT_ENDPOINT"),
+                       help="base URL of the server (e.g. https://api.example.com); without it chatcert starts "
+                            "its embedded mock server on a free loopback port [env CHATCERT_ENDPOINT]")
+    group.add_argument("--profile", metavar="NAME|FILE", default=os.environ.get("CHATCERT_PROFILE", "compatible"),
+                       help="built-in profile (openai, compatible, liquidai, pharia, libertai) or a profile YAML "
+                            "file [default: compatible; env CHATCERT_PROFILE]")
+    group.add_argument("--model", metavar="NAME", help="model to request [default: the profile's model]")
+    keys = group.add_mutually_exclusive_group()
+    keys.add_argument("--api-key-env", metavar="VAR", help="read the API key from environment variable VAR "
+                      "[default: the profile's variable, when set]")
+    keys.add_argument("--api-key-file", metavar="PATH", help="read the API key from a file")
+    group.add_argument("--insecure", action="store_true", help="do NOT verify TLS certificates (loudly warned)")
+    group.add_argument("--claim", action="append", default=[], metavar="CAP=BOOL",
+                       help="override a capability claim of the profile, e.g. --claim tools=false (repeatable)")
+    group.add_argument("--target-is-mock", action="store_true",
+                       help="the --endpoint is a chatcert mock: also run mock-only fault checks")
+
+
+def parse_claims(items: list[str]) -> dict[str, bool]:
+    claims = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or value.lower() not in ("true", "false", "yes", "no", "1", "0"):
+            raise UsageError(f"--claim takes CAPABILITY=true|false, not {item!r}")
+        claims[name.strip()] = value.lower() in ("true", "yes", "1")
+    return claims
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint must be an http(s) URL with a host, not {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise UsageError(f"--endpoint has an invalid port: {url!r}") from None
+    return url.rstrip("/")
+
+
+@dataclass
+class Endpoint:
+    url: str
+    profile: Profile
+    api_key: str | None
+    is_mock: bool
+    verify_tls: bool
+
+
+@contextmanager
+def open_target(args: argparse.Namespace, *, defects: tuple[str, ...] = (), scenario: str | None = None,
+                warn: bool = True) -> Iterator[Endpoint]:
+    """Resolve profile, key and URL; without --endpoint, run the embedded mock for the duration."""
+    profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
+    if args.endpoint:
+        url = check_url(args.endpoint)
+        key = load_api_key(args.api_key_env, args.api_key_file, profile.key_env)
+        if args.insecure and warn:
+            import sys
+
+            print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
+        yield Endpoint(url, profile, key, bool(args.target_is_mock), not args.insecure)
+        return
+    from mock_server.runner import MockServer
+
+    # The embedded mock gets a one-off key when the profile needs one, and certify uses it.
+    key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+    with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
+        yield Endpoint(server.url, profile, key, True, True)

@@ -1,0 +1,59 @@
+"""Hard limits on what a run may spend: requests and output tokens, reserved before sending."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+__all__ = ["Budget", "BudgetExhausted"]
+
+
+class BudgetExhausted(Exception):
+    """The run's budget cannot pay for the next request."""
+
+
+@dataclass
+class Budget:
+    """`None` means unlimited. Tokens are output tokens: what `max_tokens` bounds and `usage` settles.
+
+    A request reserves its `max_tokens` (capped at what remains) before it is sent; the answer's
+    `usage.completion_tokens` settles it (the whole reservation stays spent when usage is missing).
+    """
+
+    max_requests: int | None = None
+    max_tokens: int | None = None
+    requests_sent: int = 0
+    tokens_spent: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def reserve(self, wanted_tokens: int) -> int:
+        """Count one request and reserve up to `wanted_tokens`; return the tokens granted."""
+        with self._lock:
+            if self.max_requests is not None and self.requests_sent >= self.max_requests:
+                raise BudgetExhausted(f"request budget spent ({self.max_requests} requests)")
+            granted = wanted_tokens
+            if self.max_tokens is not None and wanted_tokens > 0:
+                remaining = self.max_tokens - self.tokens_spent
+                if remaining <= 0:
+                    raise BudgetExhausted(f"token budget spent ({self.max_tokens} tokens)")
+                granted = min(wanted_tokens, remaining)
+            self.requests_sent += 1
+            self.tokens_spent += granted
+            return granted
+
+    def settle(self, reserved: int, used: int | None) -> None:
+        """Replace a reservation by what `usage` says was used (never below zero)."""
+        if used is None or used < 0:
+            return
+        with self._lock:
+            self.tokens_spent += used - reserved
+
+    def can_afford(self, requests: int, tokens: int) -> bool:
+        with self._lock:
+            if self.max_requests is not None and self.requests_sent + requests > self.max_requests:
+                return False
+            return not (self.max_tokens is not None and tokens > 0 and self.tokens_spent >= self.max_tokens)
+
+    @property
+    def limited(self) -> bool:
+        return self.max_requests is not None or self.max_tokens is not None

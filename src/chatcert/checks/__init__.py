@@ -1,0 +1,18 @@
+"""The check catalogue. Importing this package registers every probe and check, one module per area."""
+
+from chatcert.checks import (  # noqa: F401
+    anthropic,
+    completions,
+    discovery,
+    errors,
+    faults,
+    probes,
+    providers,
+    request,
+    response,
+    streaming,
+    tools,
+    transport,
+    usage,
+    vision,
+)

@@ -1,0 +1,65 @@
+"""The `chatcert` command: parses options and hands over to the library. No check logic here."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from chatcert import __version__
+from chatcert.errors import ChatcertError
+
+__all__ = ["main"]
+
+# Each module in chatcert._cli registers one sub-command: register(subparsers) sets func=run.
+_COMMANDS = ("certify", "checks", "mock", "bench", "preflight", "replay")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse prints usage plus a line; we keep to one clear line and exit 2.
+        self.exit(2, f"chatcert: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="chatcert",
+        description="Contract tests, conformance certification and latency benchmarks for "
+        "OpenAI-compatible (vision) chat-completions endpoints.",
+    )
+    parser.add_argument("--version", action="version", version=f"chatcert {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in _COMMANDS:
+        try:
+            module = importlib.import_module(f"chatcert._cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chatcert._cli.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except ChatcertError as exc:
+        print(f"chatcert: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("chatcert: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the harness broke: one line, no traceback
+        print(f"chatcert: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 3
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,297 @@
+"""Runs a certification: selects checks, sends each probe once within the budget, judges, emits events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chatcert import __version__
+from chatcert._models import Exchange
+from chatcert.budget import Budget, BudgetExhausted
+from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
+from chatcert.context import CheckContext, ProbeContext, ProbeResult
+from chatcert.outcomes import CheckResult, Outcome
+from chatcert.profiles import Profile
+from chatcert.registry import Check, CheckFailure, Level, Probe, all_checks, all_probes
+
+__all__ = [
+    "Reporter", "Run", "RunConfig", "ordered_checks", "plan", "run_certification", "run_check", "start_run",
+    "static_skip",
+]
+
+
+class Reporter(Protocol):
+    def on_start(self, run: Run) -> None: ...
+    def on_result(self, run: Run, result: CheckResult) -> None: ...
+    def on_finish(self, run: Run) -> None: ...
+
+
+@dataclass
+class RunConfig:
+    profile: Profile
+    target: Target
+    model: str | None = None
+    target_is_mock: bool = False
+    bounds: Bounds = field(default_factory=Bounds)
+    budget: Budget = field(default_factory=Budget)
+    areas: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    include_costly: bool = False
+    strict: bool = False
+    waivers: dict[str, str] = field(default_factory=dict)
+    extra_checks: tuple[Check, ...] = ()
+
+    @property
+    def model_name(self) -> str:
+        return self.model or self.profile.model
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    client: Client
+    results: list[CheckResult] = field(default_factory=list)
+    probes: dict[str, ProbeResult] = field(default_factory=dict)
+    started_at: str = ""
+    finished_at: str = ""
+    stopped: str | None = None
+    duration_s: float = 0.0
+    artifacts: dict[str, str] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        counts = {o.value: 0 for o in Outcome}
+        for r in self.results:
+            counts[r.outcome.value] += 1
+        return counts
+
+    @property
+    def exit_code(self) -> int:
+        if any(r.outcome is Outcome.ERRORED and r.waived is None for r in self.results):
+            return 3
+        if self.stopped or any(r.blocking for r in self.results):
+            return 1
+        return 0
+
+    @property
+    def version(self) -> str:
+        return __version__
+
+
+def static_skip(check: Check, config: RunConfig, has_key: bool, probes: dict[str, Probe]) -> str | None:
+    """Why a check cannot run here at all, or None."""
+    profile = config.profile
+    needed = set(check.requires)
+    for name in check.probes:
+        needed.update(probes[name].requires)
+    for capability in sorted(needed):
+        if not profile.claims_capability(capability):
+            return f"capability not claimed: {capability}"
+    for name in check.probes:
+        for route in probes[name].routes:
+            if profile.route(route) is None:
+                return f"profile has no route: {route}"
+    if (check.mock_only or any(probes[p].mock_only for p in check.probes)) and not config.target_is_mock:
+        return "mock only: needs fault injection (run against the chatcert mock)"
+    if (check.costly or any(probes[p].costly for p in check.probes)) and not config.include_costly:
+        return "costly: run with --costly"
+    if check.needs_key and not has_key:
+        env = profile.key_env or "an API key variable"
+        return f"needs an API key (set {env} and pass --api-key-env)"
+    if check.applies is not None:
+        reason = check.applies(profile)
+        if reason:
+            return reason
+    return None
+
+
+def selected(config: RunConfig) -> list[Check]:
+    checks = [*all_checks(), *config.extra_checks]
+    out = []
+    for c in checks:
+        if config.only and not any(c.id == o or c.id.startswith(o.rstrip("*")) and o.endswith("*")
+                                   for o in config.only):
+            continue
+        if config.areas and c.area not in config.areas:
+            continue
+        out.append(c)
+    return out
+
+
+def _order(checks: list[Check], probes: dict[str, Probe]) -> list[Check]:
+    # Free checks (no tokens: models, auth check) run first so a spent budget never starves them.
+    def key(c: Check) -> tuple[int, int]:
+        free = all(probes[p].free or probes[p].tokens == 0 for p in c.probes)
+        return (0 if free else 1, 0)
+
+    return sorted(checks, key=key)
+
+
+def plan(config: RunConfig, has_key: bool) -> list[tuple[Check, str | None, int, int]]:
+    """For --dry-run: each selected check, its skip reason, and the requests and tokens it would send."""
+    probes = all_probes()
+    rows = []
+    seen: set[str] = set()
+    for c in _order(selected(config), probes):
+        reason = _disabled_reason(c, config) or static_skip(c, config, has_key, probes)
+        requests = tokens = 0
+        if reason is None:
+            for p in c.probes:
+                if p not in seen:
+                    seen.add(p)
+                    requests += probes[p].requests
+                    tokens += probes[p].tokens
+        rows.append((c, reason, requests, tokens))
+    return rows
+
+
+def _disabled_reason(check: Check, config: RunConfig) -> str | None:
+    if any(check.id == e or (e.endswith("*") and check.id.startswith(e[:-1])) for e in config.exclude):
+        return "disabled by --exclude"
+    return None
+
+
+def _evidence(exchange: Exchange, redact: Callable[[str], str]) -> dict[str, Any]:
+    body = exchange.request_body or b""
+    request_excerpt = body[:600].decode("utf-8", errors="replace") + (
+        f"... [{len(body)} bytes]" if len(body) > 600 else "")
+    return {
+        "label": exchange.label,
+        "request": {"method": exchange.method, "url": exchange.url, "headers": exchange.request_headers,
+                    "body_excerpt": redact(request_excerpt)},
+        "response": {"status": exchange.status, "headers": {k: redact(v) for k, v in exchange.headers.items()},
+                     "body_excerpt": redact(exchange.excerpt(800)), "truncated": exchange.truncated,
+                     "bytes": len(exchange.body)},
+        "error": redact(exchange.error) if exchange.error else None,
+        "sse_errors": exchange.sse_errors[:5],
+        "elapsed_ms": round(exchange.elapsed_s * 1000, 2),
+    }
+
+
+def start_run(config: RunConfig, client: Client | None = None) -> Run:
+    """A run with its client, ready for run_check (the pytest plugin drives checks one by one)."""
+    run = Run(config=config, client=client or Client(config.target, config.bounds, config.budget))
+    run.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return run
+
+
+def run_check(run: Run, c: Check) -> CheckResult:
+    """Judge one check, sending the probes it needs that the run has not sent yet."""
+    config = run.config
+    result = _run_one(c, config, run, all_probes(), bool(config.target.api_key))
+    if c.id in config.waivers and result.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
+        result.waived = config.waivers[c.id]
+    run.results.append(result)
+    return result
+
+
+def ordered_checks(config: RunConfig) -> list[Check]:
+    return _order(selected(config), all_probes())
+
+
+def run_certification(config: RunConfig, reporters: Iterable[Reporter] = (),
+                      client: Client | None = None) -> Run:
+    reporters = list(reporters)
+    run = start_run(config, client)
+    checks = ordered_checks(config)
+    run.info["selected"] = len(checks)
+    for reporter in reporters:
+        reporter.on_start(run)
+    t0 = time.monotonic()
+    for c in checks:
+        result = run_check(run, c)
+        for reporter in reporters:
+            reporter.on_result(run, result)
+    run.duration_s = time.monotonic() - t0
+    run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for reporter in reporters:
+        reporter.on_finish(run)
+    return run
+
+
+def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
+    return CheckResult(id=c.id, area=c.area, level=level.value, source=c.source, description=c.description,
+                       outcome=outcome, rules=list(c.rules), **kw)
+
+
+def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
+    level = Level.MUST if config.strict and c.level_for(config.profile) is Level.SHOULD \
+        else c.level_for(config.profile)
+    disabled = _disabled_reason(c, config)
+    if disabled:
+        return _result(c, level, Outcome.DISABLED, reason=disabled)
+    reason = static_skip(c, config, has_key, probes)
+    if reason:
+        return _result(c, level, Outcome.SKIPPED, reason=reason)
+    if run.stopped:
+        return _result(c, level, Outcome.SKIPPED, reason=f"stopped: {run.stopped}")
+    start = time.monotonic()
+    requests = tokens = 0
+    for name in c.probes:
+        if name not in run.probes:
+            before_r, before_t = run.client.budget.requests_sent, run.client.budget.tokens_spent
+            run.probes[name] = _send_probe(probes[name], config, run)
+            run.probes[name].first_check = c.id
+            requests += run.client.budget.requests_sent - before_r
+            tokens += run.client.budget.tokens_spent - before_t
+    blocked = [run.probes[n] for n in c.probes if run.probes[n].skipped or run.probes[n].error]
+    used = [ex for n in c.probes for ex in run.probes[n].exchanges]
+    evidence = [_evidence(ex, run.client.redactor.text) for ex in used]
+    reproducer = next((ex.curl for ex in used), "")
+    common = {"requests": requests, "tokens": tokens, "evidence": evidence, "reproducer": reproducer}
+    for pr in blocked:
+        if pr.skipped:
+            return _result(c, level, Outcome.SKIPPED, reason=pr.skipped, duration_s=time.monotonic() - start,
+                           **common)
+        return _result(c, level, Outcome.ERRORED, reason="probe broke", message=pr.error or "",
+                       duration_s=time.monotonic() - start, **common)
+    if not c.tolerate_transport_errors:
+        broken = next((ex for ex in used if ex.status is None), None)
+        if broken is not None:
+            return _result(c, level, Outcome.FAILED, message=f"no HTTP response: {broken.error}",
+                           expected="an HTTP response", actual=broken.error or "", duration_s=time.monotonic() - start,
+                           **common)
+    ctx = CheckContext(profile=config.profile, model=config.model_name, probes=run.probes, has_key=has_key,
+                       target_is_mock=config.target_is_mock)
+    try:
+        c.func(ctx)
+    except CheckFailure as failure:
+        outcome = Outcome.NON_STRICT if level is Level.SHOULD else Outcome.FAILED
+        if failure.exchange:
+            chosen = next((ex for ex in used if ex.label == failure.exchange), None)
+            if chosen is not None:
+                common["reproducer"] = chosen.curl
+        return _result(c, level, outcome, message=run.client.redactor.text(failure.message),
+                       expected=run.client.redactor.text(failure.expected),
+                       actual=run.client.redactor.text(failure.actual), duration_s=time.monotonic() - start,
+                       **common)
+    except Exception as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return _result(c, level, Outcome.ERRORED, reason="check raised",
+                       message=run.client.redactor.text(f"{type(exc).__name__}: {exc} ({where.name}:{where.lineno})"),
+                       duration_s=time.monotonic() - start, **common)
+    return _result(c, level, Outcome.PASSED, duration_s=time.monotonic() - start, **common)
+
+
+def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
+    result = ProbeResult()
+    if not run.client.budget.can_afford(p.requests, p.tokens):
+        result.skipped = "budget: not enough requests or tokens left for this probe"
+        return result
+    ctx = ProbeContext(profile=config.profile, model=config.model_name, client=run.client,
+                       target_is_mock=config.target_is_mock, result=result)
+    try:
+        p.func(ctx)
+    except BudgetExhausted as exc:
+        result.skipped = f"budget: {exc}"
+    except TooManyTransportFailures as exc:
+        run.stopped = str(exc)
+        result.skipped = f"stopped: {exc}"
+    except Exception as exc:
+        result.error = run.client.redactor.text(f"{type(exc).__name__}: {exc}")
+    return result

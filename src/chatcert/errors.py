@@ -1,0 +1,33 @@
+"""Exceptions that map to the exit codes every chatcert command keeps.
+
+0: every MUST check passed (GO, dry-run, gate held); 1: a check failed, the target was unreachable,
+NO-GO or a gate tripped; 2: the user's input is unusable; 3: the harness itself broke.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChatcertError", "HarnessError", "TargetError", "UsageError"]
+
+
+class ChatcertError(Exception):
+    """Base class: carries the exit code the CLI turns it into."""
+
+    exit_code = 3
+
+
+class UsageError(ChatcertError):
+    """The user's input cannot be used (bad option, unknown profile, unreadable file, unset key)."""
+
+    exit_code = 2
+
+
+class TargetError(ChatcertError):
+    """The target could not be certified (unreachable, NO-GO, gate tripped)."""
+
+    exit_code = 1
+
+
+class HarnessError(ChatcertError):
+    """The harness itself broke."""
+
+    exit_code = 3

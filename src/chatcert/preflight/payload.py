@@ -1,0 +1,270 @@
+"""Payload checks, offline: the image file as the script will send it, and the request it did send."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatcert.preflight.findings import Finding, error, warning
+from chatcert.preflight.images import ImageError, ImageInfo, guess_mime_local, guess_mime_onboard, sniff_image
+from chatcert.preflight.profile import PreflightProfile
+from chatcert.preflight.schemas import SchemaUnavailable, validate_request
+
+__all__ = [
+    "DecodedImage",
+    "check_image_file",
+    "check_request",
+    "decode_data_url",
+    "elide_data_urls",
+    "estimated_request_bytes",
+]
+
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[a-zA-Z0-9.+-]+/[a-zA-Z0-9.+-]+)(?P<params>(;[^;,]+)*);base64,(?P<b64>.*)$", re.DOTALL
+)
+# JSON around the image in the seed's request: messages, roles, the prompt, max_tokens... generous.
+_REQUEST_OVERHEAD_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image part of a request, decoded."""
+
+    mime: str
+    data: bytes
+
+
+def decode_data_url(url: str) -> DecodedImage:
+    """Split a `data:<mime>;base64,<payload>` URL; ValueError naming the defect if it is malformed."""
+    match = _DATA_URL.match(url)
+    if match is None:
+        head = url[:40] + ("..." if len(url) > 40 else "")
+        raise ValueError(f"not of the form data:<mime>;base64,<payload>: {head!r}")
+    try:
+        data = base64.b64decode(match["b64"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"the base64 payload does not decode: {exc}") from exc
+    if not data:
+        raise ValueError("the base64 payload is empty")
+    return DecodedImage(match["mime"].lower(), data)
+
+
+def estimated_request_bytes(image_bytes: int, prompt: str) -> int:
+    """Upper bound of the request the seed's script builds around an image of this size."""
+    return 4 * ((image_bytes + 2) // 3) + len(prompt.encode("utf-8")) + _REQUEST_OVERHEAD_BYTES
+
+
+def _limits(info: ImageInfo, profile: PreflightProfile, where: str) -> Iterator[Finding]:
+    too_wide = profile.max_image_width is not None and info.width > profile.max_image_width
+    too_tall = profile.max_image_height is not None and info.height > profile.max_image_height
+    if too_wide or too_tall:
+        yield error(
+            "image_too_large",
+            f"{where} is {info.width}x{info.height}; profile {profile.name} allows at most "
+            f"{profile.max_image_width or 'any'}x{profile.max_image_height or 'any'}",
+            width=info.width,
+            height=info.height,
+            max_width=profile.max_image_width,
+            max_height=profile.max_image_height,
+        )
+
+
+def check_image_file(
+    path: Path, name: str, prompt: str | None, profile: PreflightProfile
+) -> Iterator[Finding]:
+    """The image decodes, the MIME type the script will guess matches its bytes, it is within limits."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        yield error("image_unreadable", f"cannot read image {name}: {exc}", file=name)
+        return
+    try:
+        info = sniff_image(data)
+    except ImageError as exc:
+        yield error("image_undecodable", f"{name} is not a readable image: {exc}", file=name, bytes=len(data))
+        return
+    onboard, local = guess_mime_onboard(name), guess_mime_local(name)
+    if onboard != info.mime:
+        yield error(
+            "image_mime_mismatch",
+            f"{name} is {info.format.upper()} but on board the script will label it {onboard} (mimetypes of "
+            f"python:3.10-slim, falling back to image/jpeg); rename it to a matching extension",
+            file=name,
+            sniffed=info.mime,
+            guessed_onboard=onboard,
+            guessed_here=local,
+        )
+    elif local != onboard:
+        yield warning(
+            "image_mime_platform_dependent",
+            f"{name}: this machine guesses {local}, python:3.10-slim guesses {onboard}; the rehearsal "
+            "sends what this machine guesses",
+            file=name,
+            guessed_onboard=onboard,
+            guessed_here=local,
+        )
+    yield from _limits(info, profile, name)
+    if profile.max_request_bytes is not None:
+        size = estimated_request_bytes(len(data), prompt or "")
+        if size > profile.max_request_bytes:
+            yield error(
+                "request_too_large",
+                f"{name} ({len(data)} bytes) makes a request of about {size} "
+                f"bytes; profile {profile.name} allows {profile.max_request_bytes}",
+                file=name,
+                estimated_bytes=size,
+                max_request_bytes=profile.max_request_bytes,
+            )
+
+
+def _parts(body: dict[str, Any]) -> list[tuple[int, int, dict[str, Any]]]:
+    """(message index, part index, part) for every typed part of every message."""
+    out: list[tuple[int, int, dict[str, Any]]] = []
+    for m, message in enumerate(body.get("messages") or []):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, list):
+            out.extend((m, p, part) for p, part in enumerate(content) if isinstance(part, dict))
+    return out
+
+
+def check_request(
+    body: Any, size: int, profile: PreflightProfile, known_images: dict[str, str]
+) -> Iterator[Finding]:
+    """Judge one captured request. `known_images`: sha256 -> file name of images already checked as files."""
+    if not isinstance(body, dict):
+        yield error(
+            "request_not_json", "the captured request body is not a JSON object", body=str(body)[:200]
+        )
+        return
+    try:
+        for problem in validate_request(body):
+            yield error(
+                "request_invalid", f"request: {problem}", schema="tag:chatcert,2026:openai/chat-request"
+            )
+    except SchemaUnavailable as exc:
+        yield warning("request_schema_unavailable", f"request not checked against its schema: {exc}")
+    if not body.get("model"):
+        yield error("request_model_missing", "the request has no 'model'")
+    elif profile.model is not None and body["model"] != profile.model:
+        yield warning(
+            "request_model_unexpected",
+            f"the request asks for model {body['model']!r}; profile {profile.name} serves {profile.model!r}",
+            model=body["model"],
+            expected=profile.model,
+        )
+    if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
+        yield error(
+            "request_max_tokens_missing",
+            "the request sets no 'max_tokens': the answer (and the bill) has no upper bound",
+        )
+    if profile.max_request_bytes is not None and size > profile.max_request_bytes:
+        yield error(
+            "request_too_large",
+            f"the request is {size} bytes; profile {profile.name} allows {profile.max_request_bytes}",
+            bytes=size,
+            max_request_bytes=profile.max_request_bytes,
+        )
+    parts = _parts(body)
+    images = [(m, p, part) for m, p, part in parts if part.get("type") == "image_url"]
+    texts = [(m, p, part) for m, p, part in parts if part.get("type") == "text"]
+    if not images:
+        yield error(
+            "request_no_image", "the request carries no image_url part: the model cannot see the image"
+        )
+    if not texts and not any(
+        isinstance(msg, dict) and isinstance(msg.get("content"), str) for msg in body.get("messages") or []
+    ):
+        yield warning("request_no_text", "the request carries no text prompt")
+    if profile.image_first_required:
+        for m, p, _ in texts:
+            later = [ip for im, ip, _ in images if im == m and ip > p]
+            if later:
+                yield error(
+                    "request_text_before_image",
+                    f"messages[{m}].content[{p}] (text) comes before "
+                    f"content[{later[0]}] (image); the on-board server wants the image first",
+                    message=m,
+                    text_part=p,
+                    image_part=later[0],
+                )
+                break
+    for m, p, part in images:
+        yield from _image_part(m, p, part, profile, known_images)
+
+
+def _image_part(
+    m: int, p: int, part: dict[str, Any], profile: PreflightProfile, known_images: dict[str, str]
+) -> Iterator[Finding]:
+    where = f"messages[{m}].content[{p}]"
+    image_url = part.get("image_url")
+    url = image_url.get("url") if isinstance(image_url, dict) else None
+    if not isinstance(url, str):
+        yield error("request_image_url_missing", f"{where} has no image_url.url string", where=where)
+        return
+    if not url.startswith("data:"):
+        scheme = url.split(":", 1)[0] if ":" in url else "(none)"
+        found = error if profile.external_image_urls == "rejected" else warning
+        yield found(
+            "request_external_image_url",
+            f"{where} links the image ({url[:80]}) instead of embedding "
+            f"it as a data: URL; the pod is offline and profile {profile.name} says external image URLs "
+            f"are {profile.external_image_urls}",
+            where=where,
+            scheme=scheme,
+        )
+        return
+    try:
+        image = decode_data_url(url)
+    except ValueError as exc:
+        yield error("request_data_url_malformed", f"{where}: data URL {exc}", where=where)
+        return
+    if hashlib.sha256(image.data).hexdigest() in known_images:
+        return  # the same bytes were judged as a file already; do not report twice
+    try:
+        info = sniff_image(image.data)
+    except ImageError as exc:
+        yield error("image_undecodable", f"{where}: the image does not decode: {exc}", where=where)
+        return
+    if info.mime != image.mime:
+        yield error(
+            "image_mime_mismatch",
+            f"{where} is labelled {image.mime} but the bytes are {info.format.upper()} ({info.mime})",
+            where=where,
+            labelled=image.mime,
+            sniffed=info.mime,
+        )
+    yield from _limits(info, profile, where)
+
+
+def elide_data_urls(value: Any, keep: int = 48) -> Any:
+    """A copy of a JSON value with long data: URLs shortened, for reports."""
+    if isinstance(value, dict):
+        return {k: elide_data_urls(v, keep) for k, v in value.items()}
+    if isinstance(value, list):
+        return [elide_data_urls(v, keep) for v in value]
+    if isinstance(value, str) and value.startswith("data:") and len(value) > keep:
+        return f"{value[:keep]}...<{len(value) - keep} characters elided>"
+    return value
+
+
+def body_size(entry: dict[str, Any]) -> int:
+    """Bytes of a journalled request body: Content-Length when recorded, else compact JSON."""
+    headers = entry.get("headers") or {}
+    if isinstance(headers, dict):
+        for key, value in headers.items():
+            if str(key).lower() == "content-length":
+                try:
+                    return int(value)
+                except (TypeError, ValueError):
+                    break
+    body = entry.get("body")
+    if isinstance(body, (bytes, str)):
+        return len(body.encode("utf-8") if isinstance(body, str) else body)
+    return len(json.dumps(body, separators=(",", ":")).encode("utf-8"))

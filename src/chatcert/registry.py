@@ -1,0 +1,153 @@
+"""The registry of probes (requests to send) and checks (what must hold of their exchanges).
+
+A probe sends one or more requests and keeps the exchanges; several checks judge the same probe, so a
+run sends each probe at most once. A check is a plain function of a CheckContext that returns when the
+property holds and raises CheckFailure (with evidence) when it does not.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from chatcert.context import CheckContext, ProbeContext
+    from chatcert.profiles import Profile
+
+__all__ = [
+    "AREAS", "Check", "CheckFailure", "Level", "Probe", "all_checks", "all_probes", "check", "get_check",
+    "get_probe", "probe",
+]
+
+# Areas in the order a run and the reports present them.
+AREAS = (
+    "discovery", "transport", "request", "response", "usage", "streaming", "tools", "vision", "errors",
+    "models", "anthropic", "completions", "pharia", "libertai", "faults", "fuzz",
+)
+
+
+class Level(str, enum.Enum):
+    MUST = "MUST"
+    SHOULD = "SHOULD"
+    PROFILE = "PROFILE"  # a MUST that only the profile's own promise creates (e.g. Pharia's 4000 px)
+
+
+class CheckFailure(Exception):
+    """A property does not hold. `exchange` labels point the report at the evidence."""
+
+    def __init__(self, message: str, *, expected: str = "", actual: str = "", exchange: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.expected = expected
+        self.actual = actual
+        self.exchange = exchange
+
+
+@dataclass(frozen=True)
+class Probe:
+    name: str
+    func: Callable[[ProbeContext], None]
+    requests: int
+    tokens: int
+    requires: tuple[str, ...] = ()
+    routes: tuple[str, ...] = ("chat",)
+    mock_only: bool = False
+    costly: bool = False
+    free: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    area: str
+    level: Level
+    source: str
+    description: str
+    probes: tuple[str, ...]
+    func: Callable[[CheckContext], None]
+    requires: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    strict_level: Level | None = None
+    applies: Callable[[Profile], str | None] | None = None
+    mock_only: bool = False
+    costly: bool = False
+    needs_key: bool = False
+    tolerate_transport_errors: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def level_for(self, profile: Profile) -> Level:
+        if self.strict_level is not None and profile.tier == "strict":
+            return self.strict_level
+        return self.level
+
+
+_CHECKS: dict[str, Check] = {}
+_PROBES: dict[str, Probe] = {}
+
+
+def probe(name: str, *, requests: int = 1, tokens: int = 0, requires: Iterable[str] = (),
+          routes: Iterable[str] = ("chat",), mock_only: bool = False, costly: bool = False,
+          free: bool = False) -> Callable[[Callable[[ProbeContext], None]], Callable[[ProbeContext], None]]:
+    """Register a probe: `requests` and `tokens` are upper bounds (used by --dry-run and budgets)."""
+
+    def register(func: Callable[[ProbeContext], None]) -> Callable[[ProbeContext], None]:
+        if name in _PROBES:
+            raise ValueError(f"probe {name!r} registered twice")
+        _PROBES[name] = Probe(name, func, requests, tokens, tuple(requires), tuple(routes), mock_only,
+                              costly, free, (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "")
+        return func
+
+    return register
+
+
+def check(*, area: str, level: Level, source: str, probes: Iterable[str], requires: Iterable[str] = (),
+          rules: Iterable[str] = (), strict_level: Level | None = None,
+          applies: Callable[[Profile], str | None] | None = None, mock_only: bool = False,
+          costly: bool = False, needs_key: bool = False, tolerate_transport_errors: bool = False,
+          check_id: str | None = None) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
+    """Register a check under its function's name (the stable id); the docstring's first line says what holds."""
+
+    def register(func: Callable[[CheckContext], None]) -> Callable[[CheckContext], None]:
+        cid = check_id or func.__name__
+        if cid in _CHECKS:
+            raise ValueError(f"check {cid!r} registered twice")
+        if area not in AREAS:
+            raise ValueError(f"check {cid!r}: unknown area {area!r}")
+        doc = (func.__doc__ or "").strip()
+        if not doc:
+            raise ValueError(f"check {cid!r} needs a docstring saying what holds")
+        _CHECKS[cid] = Check(cid, area, level, source, doc.splitlines()[0], tuple(probes), func,
+                             tuple(requires), tuple(rules), strict_level, applies, mock_only, costly,
+                             needs_key, tolerate_transport_errors)
+        return func
+
+    return register
+
+
+def _load() -> None:
+    # Importing the area modules registers their probes and checks.
+    from chatcert import checks  # noqa: F401
+
+
+def all_checks() -> list[Check]:
+    _load()
+    order = {a: i for i, a in enumerate(AREAS)}
+    return sorted(_CHECKS.values(), key=lambda c: (order[c.area], c.id))
+
+
+def all_probes() -> dict[str, Probe]:
+    _load()
+    return dict(_PROBES)
+
+
+def get_check(check_id: str) -> Check:
+    _load()
+    return _CHECKS[check_id]
+
+
+def get_probe(name: str) -> Probe:
+    _load()
+    return _PROBES[name]

@@ -1,0 +1,81 @@
+"""The terminal reporter: a progress line per check, then a summary table and the certificate."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from chatcert.engine import Run
+from chatcert.outcomes import CheckResult, Outcome
+
+_MARK = {Outcome.PASSED: "PASS", Outcome.NON_STRICT: "WARN", Outcome.FAILED: "FAIL", Outcome.ERRORED: "ERROR",
+         Outcome.SKIPPED: "skip", Outcome.DISABLED: "off"}
+
+
+class ConsoleReporter:
+    def __init__(self, stream: TextIO | None = None, verbose: bool = False, quiet: bool = False) -> None:
+        self.stream = stream or sys.stdout
+        self.verbose = verbose
+        self.quiet = quiet
+        self._n = 0
+
+    def _print(self, text: str = "") -> None:
+        print(text, file=self.stream, flush=True)
+
+    def on_start(self, run: Run) -> None:
+        cfg = run.config
+        where = "embedded mock" if cfg.target_is_mock and cfg.target.base_url.startswith("http://127.0.0.1") else ""
+        self._print(f"chatcert {run.version}: certifying {run.client.redactor.url(cfg.target.base_url)} "
+                    f"{'(' + where + ') ' if where else ''}with profile {cfg.profile.name} "
+                    f"(tier {cfg.profile.tier}), model {cfg.model_name}")
+        if cfg.budget.limited:
+            self._print(f"budget: {cfg.budget.max_requests or 'unlimited'} requests, "
+                        f"{cfg.budget.max_tokens or 'unlimited'} output tokens")
+
+    def on_result(self, run: Run, result: CheckResult) -> None:
+        self._n += 1
+        if self.quiet:
+            return
+        total = run.info.get("selected", 0)
+        if result.outcome in (Outcome.SKIPPED, Outcome.DISABLED) and not self.verbose:
+            return
+        line = f"[{self._n:>3}/{total}] {_MARK[result.outcome]:<5} {result.area:<11} {result.id}"
+        if result.waived:
+            line += f"  (waived: {result.waived})"
+        self._print(line)
+        if result.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
+            self._print(f"        {result.message or result.reason}")
+            if result.expected or result.actual:
+                self._print(f"        expected: {result.expected[:200]}")
+                self._print(f"        got:      {result.actual[:300]}")
+            if self.verbose and result.reproducer:
+                self._print(f"        Reproduce with: {result.reproducer[:600]}")
+
+    def on_finish(self, run: Run) -> None:
+        from chatcert.reporting.certificate import certificate
+
+        counts = run.counts()
+        self._print()
+        self._print(f"{'area':<12} {'passed':>6} {'non_strict':>10} {'failed':>6} {'errored':>7} {'skipped':>7}")
+        areas: dict[str, dict[str, int]] = {}
+        for r in run.results:
+            row = areas.setdefault(r.area, {o.value: 0 for o in Outcome})
+            row[r.outcome.value] += 1
+        for area, row in areas.items():
+            self._print(f"{area:<12} {row['passed']:>6} {row['non_strict']:>10} {row['failed']:>6} "
+                        f"{row['errored']:>7} {row['skipped'] + row['disabled']:>7}")
+        self._print(f"{'total':<12} {counts['passed']:>6} {counts['non_strict']:>10} {counts['failed']:>6} "
+                    f"{counts['errored']:>7} {counts['skipped'] + counts['disabled']:>7}")
+        budget = run.client.budget
+        self._print(f"requests sent: {budget.requests_sent}; output tokens spent: {budget.tokens_spent}; "
+                    f"{run.duration_s:.1f}s")
+        waived = [r for r in run.results if r.waived]
+        for r in waived:
+            self._print(f"waived: {r.id} ({r.outcome.value}): {r.waived}")
+        if run.stopped:
+            self._print(f"run stopped early: {run.stopped}")
+        cert = certificate(run)
+        self._print(f"certificate: {cert['verdict']}; levels earned: {', '.join(cert['earned']) or 'none'}"
+                    + (f"; not earned: {', '.join(cert['not_earned'])}" if cert["not_earned"] else ""))
+        for name, path in run.artifacts.items():
+            self._print(f"{name}: {path}")

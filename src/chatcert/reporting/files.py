@@ -1,0 +1,162 @@
+"""Report files: results.json (schema harness/results), junit.xml, report.html, badge.svg."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+from chatcert.engine import Run
+from chatcert.outcomes import Outcome
+from chatcert.reporting.certificate import badge_svg, certificate
+
+__all__ = ["FileReporter", "results_document", "write_reports"]
+
+
+def results_document(run: Run) -> dict[str, Any]:
+    cfg = run.config
+    redact = run.client.redactor
+    return {
+        "schema": "tag:chatcert,2026:harness/results",
+        "chatcert_version": run.version,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_s": round(run.duration_s, 3),
+        "target": {
+            "endpoint": redact.url(cfg.target.base_url),
+            "is_mock": cfg.target_is_mock,
+            "model": cfg.model_name,
+            "tls_verified": cfg.target.verify_tls,
+            "api_key": "[REDACTED]" if cfg.target.api_key else None,
+        },
+        "profile": {"name": cfg.profile.name, "digest": cfg.profile.digest, "origin": Path(cfg.profile.origin).name,
+                    "effective": cfg.profile.effective()},
+        "options": {"strict": cfg.strict, "include_costly": cfg.include_costly, "areas": list(cfg.areas),
+                    "only": list(cfg.only), "exclude": list(cfg.exclude), "waivers": dict(cfg.waivers),
+                    "max_requests": cfg.budget.max_requests, "max_tokens": cfg.budget.max_tokens},
+        "budget": {"requests_sent": cfg.budget.requests_sent, "tokens_spent": cfg.budget.tokens_spent},
+        "host": {"python": platform.python_version(), "platform": platform.platform()},
+        "summary": run.counts(),
+        "stopped": run.stopped,
+        "exit_code": run.exit_code,
+        "certificate": certificate(run),
+        "results": [r.as_dict() for r in run.results],
+        "extra": run.info.get("report_extra", {}),
+    }
+
+
+def _junit(run: Run, doc: dict[str, Any]) -> bytes:
+    counts = doc["summary"]
+    suites = ET.Element("testsuites", name="chatcert", tests=str(len(run.results)),
+                        failures=str(counts["failed"]), errors=str(counts["errored"]),
+                        time=f"{run.duration_s:.3f}")
+    by_area: dict[str, list[Any]] = {}
+    for r in run.results:
+        by_area.setdefault(r.area, []).append(r)
+    for area, results in by_area.items():
+        suite = ET.SubElement(
+            suites, "testsuite", name=f"chatcert.{area}", tests=str(len(results)),
+            failures=str(sum(r.outcome is Outcome.FAILED and not r.waived for r in results)),
+            errors=str(sum(r.outcome is Outcome.ERRORED and not r.waived for r in results)),
+            skipped=str(sum(r.outcome in (Outcome.SKIPPED, Outcome.DISABLED) or bool(r.waived) for r in results)))
+        props = ET.SubElement(suite, "properties")
+        for name, value in (("profile", doc["profile"]["name"]), ("profile_digest", doc["profile"]["digest"]),
+                            ("endpoint", doc["target"]["endpoint"]), ("chatcert_version", run.version)):
+            ET.SubElement(props, "property", name=name, value=str(value))
+        for r in results:
+            case = ET.SubElement(suite, "testcase", classname=f"chatcert.{area}", name=r.id,
+                                 time=f"{r.duration_s:.4f}")
+            detail = f"{r.message}\nexpected: {r.expected}\ngot: {r.actual}\nsource: {r.source}\n" \
+                     f"Reproduce with: {r.reproducer}"
+            outcome = f"outcome: {r.outcome.value} ({r.level})"
+            if r.waived:
+                ET.SubElement(case, "skipped", message=f"waived: {r.waived}").text = f"{outcome}\n{detail}"
+            elif r.outcome is Outcome.FAILED:
+                ET.SubElement(case, "failure", message=r.message[:500], type=r.level).text = detail
+            elif r.outcome is Outcome.ERRORED:
+                ET.SubElement(case, "error", message=r.message[:500], type="errored").text = detail
+            elif r.outcome in (Outcome.SKIPPED, Outcome.DISABLED):
+                ET.SubElement(case, "skipped", message=f"{r.outcome.value}: {r.reason}")
+            elif r.outcome is Outcome.NON_STRICT:
+                ET.SubElement(case, "system-out").text = f"non_strict (SHOULD broken): {detail}"
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
+td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;font-size:14px}th{background:#f4f4f4}
+.passed{background:#e8f5e9}.non_strict{background:#fff8e1}.failed{background:#ffebee}.errored{background:#fce4ec}
+.skipped,.disabled{color:#777}pre{white-space:pre-wrap;word-break:break-all;font-size:12px;margin:0}
+details{margin:2px 0}.cert{padding:1em;border:2px solid #555;margin:1em 0}"""
+
+
+def _html(run: Run, doc: dict[str, Any]) -> str:
+    e = html.escape
+    cert = doc["certificate"]
+    rows = []
+    for r in run.results:
+        open_attr = " open" if r.outcome in (Outcome.FAILED, Outcome.ERRORED) else ""
+        detail = ""
+        if r.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
+            evidence = json.dumps(r.evidence, indent=1)[:6000]
+            detail = (f"<details{open_attr}><summary>{e(r.message)}</summary><pre>expected: {e(r.expected)}\n"
+                      f"got: {e(r.actual)}\n\nReproduce with:\n{e(r.reproducer)}\n\nevidence:\n{e(evidence)}"
+                      f"</pre></details>")
+        elif r.reason:
+            detail = e(r.reason)
+        waived = f"<br><b>waived:</b> {e(r.waived)}" if r.waived else ""
+        rows.append(f'<tr class="{r.outcome.value}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
+                    f"<small>{e(r.description)}</small></td><td>{e(r.level)}</td><td>{e(r.outcome.value)}{waived}"
+                    f"</td><td>{detail}</td><td><small>{e(r.source)}</small></td><td>{r.requests}/{r.tokens}</td></tr>")
+    summary = ", ".join(f"{k}: {v}" for k, v in doc["summary"].items())
+    extra = "".join(str(v) for v in doc.get("extra", {}).values() if isinstance(v, str) and v.startswith("<"))
+    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
+<style>{_CSS}</style></head><body><h1>chatcert report</h1>
+<div class="cert"><b>Certificate:</b> {e(cert['verdict'])}. Levels earned: {e(', '.join(cert['earned']) or 'none')}
+{'; not earned: ' + e(', '.join(cert['not_earned'])) if cert['not_earned'] else ''}<br>
+Profile <code>{e(cert['profile'])}</code> ({e(cert['profile_digest'])}), chatcert {e(cert['chatcert_version'])},
+endpoint <code>{e(cert['endpoint'])}</code>, model <code>{e(cert['model'])}</code>, {e(cert['date'])}</div>
+<p>{e(summary)}. Requests sent: {doc['budget']['requests_sent']}; output tokens: {doc['budget']['tokens_spent']}.
+{'<b>Stopped early: ' + e(doc['stopped']) + '</b>' if doc['stopped'] else ''}</p>
+<table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
+<th>req/tok</th></tr>{''.join(rows)}</table>{extra}
+<h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ('target', 'profile', 'options')}, indent=1))}</pre>
+</body></html>"""
+
+
+def write_reports(run: Run, report_dir: Path) -> dict[str, str]:
+    """Write every report file; returns name -> path. All text passes through the run's redactor."""
+    report_dir.mkdir(parents=True, exist_ok=True)
+    redact = run.client.redactor.text
+    doc = results_document(run)
+    files = {
+        "results.json": redact(json.dumps(doc, indent=1, default=str)).encode(),
+        "junit.xml": redact(_junit(run, doc).decode("utf-8")).encode(),
+        "report.html": redact(_html(run, doc)).encode(),
+        "badge.svg": badge_svg(doc["certificate"]).encode(),
+    }
+    out = {}
+    for name, data in files.items():
+        path = report_dir / name
+        path.write_bytes(data)
+        out[name] = str(path)
+    return out
+
+
+class FileReporter:
+    """Writes the report files when the run ends (before the console prints where they are)."""
+
+    def __init__(self, report_dir: Path) -> None:
+        self.report_dir = report_dir
+
+    def on_start(self, run: Run) -> None:
+        pass
+
+    def on_result(self, run: Run, result: Any) -> None:
+        pass
+
+    def on_finish(self, run: Run) -> None:
+        run.artifacts.update(write_reports(run, self.report_dir))
