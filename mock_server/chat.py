@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mock_server.exchange import Exchange
-from mock_server.generation import IMAGE_TOKENS, digest, minimal_instance, reply_text, split_tokens, word_count
+from mock_server.generation import (
+    IMAGE_TOKENS,
+    digest,
+    minimal_instance,
+    reply_text,
+    split_tokens,
+    word_count,
+)
 from mock_server.replies import JsonReply, Reply, SseEvent, StreamReply
 from mock_server.validation import check_chat, tool_names
 
@@ -34,7 +41,9 @@ class Choice:
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.pieces) + sum(1 + len(split_tokens(c["function"]["arguments"])) for c in self.tool_calls)
+        return len(self.pieces) + sum(
+            1 + len(split_tokens(c["function"]["arguments"])) for c in self.tool_calls
+        )
 
 
 def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
@@ -48,7 +57,12 @@ def usage_block(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
 
 def openai_error_event() -> SseEvent:
     """The OpenAI-convention mid-stream error event."""
-    error = {"message": "mock mid-stream error", "type": "server_error", "param": None, "code": "midstream_error"}
+    error = {
+        "message": "mock mid-stream error",
+        "type": "server_error",
+        "param": None,
+        "code": "midstream_error",
+    }
     return SseEvent({"error": error}, kind="error")
 
 
@@ -91,10 +105,11 @@ def _plan(body: dict[str, Any], seed: str, index: int, chunks: int | None) -> Ch
 
 def _content(body: dict[str, Any], seed: str, index: int, chunks: int | None) -> str:
     response_format = body.get("response_format")
-    kind = response_format.get("type") if isinstance(response_format, dict) else None
-    if kind == "json_object":
+    if not isinstance(response_format, dict):
+        return reply_text(seed, index, chunks)
+    if response_format.get("type") == "json_object":
         return json.dumps({"answer": reply_text(seed, index, chunks)})
-    if kind == "json_schema":
+    if response_format.get("type") == "json_schema":
         return json.dumps(minimal_instance(response_format["json_schema"]["schema"]))
     return reply_text(seed, index, chunks)
 
@@ -127,7 +142,9 @@ def _logprob_entry(token: str, top: int) -> dict[str, Any]:
     alternatives = [{"token": token, "logprob": logprob, "bytes": list(token.encode())}]
     for k in range(1, top):
         alternative = f" alt{k}"
-        alternatives.append({"token": alternative, "logprob": logprob - k, "bytes": list(alternative.encode())})
+        alternatives.append(
+            {"token": alternative, "logprob": logprob - k, "bytes": list(alternative.encode())}
+        )
     return {**alternatives[0], "top_logprobs": alternatives[:top]}
 
 
@@ -156,8 +173,12 @@ def _deltas(choice: Choice, top: int | None) -> list[tuple[dict[str, Any], dict[
     deltas: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
     for k, call in enumerate(choice.tool_calls):
         function = call["function"]
-        first = {"index": k, "id": call["id"], "type": "function",
-                 "function": {"name": function["name"], "arguments": ""}}  # fmt: skip
+        first = {
+            "index": k,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": function["name"], "arguments": ""},
+        }
         deltas.append(({"tool_calls": [first]}, None))
         for fragment in split_tokens(function["arguments"]):
             deltas.append(({"tool_calls": [{"index": k, "function": {"arguments": fragment}}]}, None))

@@ -37,8 +37,13 @@ async def handle_completions(ex: Exchange) -> Reply:
             choices.append((p * n + j, text if echo else "", pieces[:cap], finish))
     seed = digest(model, [t for t, _ in prompts])
     usage = usage_block(sum(count for _, count in prompts), sum(len(c[2]) for c in choices))
-    head = {"id": f"cmpl-{seed[:24]}", "object": "text_completion", "created": int(time.time()), "model": model,
-            "system_fingerprint": FINGERPRINT}  # fmt: skip
+    head = {
+        "id": f"cmpl-{seed[:24]}",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": FINGERPRINT,
+    }
     if body.get("stream") is True:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
@@ -70,14 +75,20 @@ def _prompts(ex: Exchange, prompt: Any) -> list[tuple[str, int]]:
 
 
 def _stream(
-    head: dict[str, Any], choices: list[tuple[int, str, list[str], str]], usage: dict[str, int] | None, seed: str
+    head: dict[str, Any],
+    choices: list[tuple[int, str, list[str], str]],
+    usage: dict[str, int] | None,
+    seed: str,
 ) -> StreamReply:
     base = dict(head)
     if usage is not None:
         base["usage"] = None
 
     def chunk(index: int, text: str, finish: str | None) -> dict[str, Any]:
-        return {**base, "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish}]}
+        return {
+            **base,
+            "choices": [{"text": text, "index": index, "logprobs": None, "finish_reason": finish}],
+        }
 
     events = [SseEvent(chunk(i, echoed, None)) for i, echoed, _, _ in choices if echoed]
     for step in range(max(max(len(c[2]) for c in choices), 1)):

@@ -126,7 +126,9 @@ def _finish_reason_event(event: SseEvent, ctx: DefectContext) -> list[SseEvent]:
     return [replace(event, data=data)]
 
 
-register(Defect("stream_wrong_content_type", "streams are sent as application/json", headers=_event_stream_as_json))
+register(
+    Defect("stream_wrong_content_type", "streams are sent as application/json", headers=_event_stream_as_json)
+)
 register(Defect("stream_missing_done", "the data: [DONE] sentinel is left out", event=_drop_done))
 register(
     Defect(

@@ -16,7 +16,7 @@ from mock_server.pacing import Pacer
 from mock_server.replies import JsonReply, Reply, SseEvent, StreamReply
 from mock_server.state import trace_of
 
-__all__ = ["SSE_CONTENT_TYPE", "deliver"]
+__all__ = ["SSE_CONTENT_TYPE", "deliver", "json_response"]
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 # Closed connections surface as either; the client going away mid-stream is normal, not an error.
@@ -34,13 +34,26 @@ def _dumps(body: Any) -> str:
     return json.dumps(body, ensure_ascii=False, separators=(", ", ": "))
 
 
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response whose Content-Type is exactly application/json (no charset parameter)."""
+    # bytes, not text=: aiohttp would append "; charset=utf-8" to the media type
+    merged = {"Content-Type": "application/json", **(headers or {})}
+    return web.Response(status=status, body=_dumps(body).encode("utf-8"), headers=merged)
+
+
 async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
     ctx = DefectContext(ex.route, stream=False)
     fault = ex.scenario.fault
     body = ex.defects.body(reply.body, ctx)
     if fault == "midstream_error" and reply.status == 200:
-        body = {"error": {"message": "mock mid-response error", "type": "server_error", "param": None,
-                          "code": "midstream_error"}}  # fmt: skip
+        body = {
+            "error": {
+                "message": "mock mid-response error",
+                "type": "server_error",
+                "param": None,
+                "code": "midstream_error",
+            }
+        }
     text = _dumps(body)
     if fault == "truncated_json":
         text = truncate_json(text)
@@ -48,7 +61,7 @@ async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
         text = malform_json(text)
     headers = ex.defects.headers({"Content-Type": "application/json", **reply.headers}, ctx)
     if fault not in ("stall", "drop_mid_stream"):
-        return web.Response(status=reply.status, text=text, headers=headers)
+        return web.Response(status=reply.status, body=text.encode("utf-8"), headers=headers)
     # Headers (with the full Content-Length) go first; then the body stalls or stops half-way.
     data = text.encode("utf-8")
     response = web.StreamResponse(status=reply.status, headers=headers)

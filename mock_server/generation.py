@@ -22,14 +22,13 @@ __all__ = [
 
 IMAGE_TOKENS = 85  # fixed prompt cost of one image, like OpenAI's low-detail tile
 _MIN_WORDS, _MAX_WORDS = 5, 16
-_VOCABULARY = (
-    "amber", "anchor", "apple", "arrow", "basalt", "beacon", "birch", "bright", "canyon", "cedar", "cloud",
-    "comet", "copper", "coral", "crisp", "delta", "dune", "ember", "fern", "field", "flint", "frost",
-    "garnet", "glacier", "granite", "harbor", "hazel", "island", "ivory", "jade", "kelp", "lagoon",
-    "lantern", "lilac", "linen", "maple", "meadow", "mesa", "mint", "moss", "nectar", "north", "oak",
-    "ocean", "onyx", "orbit", "pebble", "pine", "quartz", "quiet", "raven", "reef", "ridge", "river",
-    "sable", "sage", "shore", "slate", "spruce", "stone", "summit", "tide", "willow", "zephyr",
-)  # fmt: skip
+_WORDS = """
+    amber anchor apple arrow basalt beacon birch bright canyon cedar cloud comet copper coral crisp
+    delta dune ember fern field flint frost garnet glacier granite harbor hazel island ivory jade kelp
+    lagoon lantern lilac linen maple meadow mesa mint moss nectar north oak ocean onyx orbit pebble pine
+    quartz quiet raven reef ridge river sable sage shore slate spruce stone summit tide willow zephyr
+"""
+_VOCABULARY = tuple(_WORDS.split())
 _TOKEN = re.compile(r"\s*\S+")
 
 
@@ -61,7 +60,7 @@ def word_count(texts: Iterable[str]) -> int:
 
 
 def minimal_instance(schema: Any) -> Any:
-    """A small value valid against `schema` where that is easy; `{}` for an object schema we cannot satisfy."""
+    """A small value valid against `schema` where that is easy; `{}` for an unsatisfiable object schema."""
     value = _instance(schema, schema, 0)
     if isinstance(schema, dict) and schema.get("type", "object") == "object":
         try:
@@ -95,8 +94,9 @@ def _instance(schema: Any, root: Any, depth: int) -> Any:
 
 def _typed(kind: Any, schema: dict[str, Any], root: Any, depth: int) -> Any:
     if kind == "object":
-        properties = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        required = [r for r in schema.get("required", []) if isinstance(r, str)]
+        found, wanted = schema.get("properties"), schema.get("required")
+        properties: dict[str, Any] = found if isinstance(found, dict) else {}
+        required = [r for r in wanted if isinstance(r, str)] if isinstance(wanted, list) else []
         return {name: _instance(properties.get(name, {}), root, depth + 1) for name in required}
     if kind == "array":
         count = schema.get("minItems", 0) if isinstance(schema.get("minItems"), int) else 0

@@ -8,7 +8,14 @@ import json
 from typing import Any
 
 from mock_server.exchange import Exchange
-from mock_server.generation import IMAGE_TOKENS, digest, minimal_instance, reply_text, split_tokens, word_count
+from mock_server.generation import (
+    IMAGE_TOKENS,
+    digest,
+    minimal_instance,
+    reply_text,
+    split_tokens,
+    word_count,
+)
 from mock_server.replies import JsonReply, Reply, SseEvent, StreamReply
 from mock_server.validation import check_image_bytes
 
@@ -42,8 +49,16 @@ async def handle_messages(ex: Exchange) -> Reply:
         blocks = [{"type": "text", "text": "".join(pieces)}]
     output = len(pieces) + sum(1 + len(split_tokens(json.dumps(b["input"]))) for b in blocks if "input" in b)
     usage = {"input_tokens": word_count(texts) + IMAGE_TOKENS * images, "output_tokens": output}
-    message = {"id": f"msg_{seed[:24]}", "type": "message", "role": "assistant", "model": model,
-               "content": blocks, "stop_reason": stop_reason, "stop_sequence": None, "usage": usage}  # fmt: skip
+    message = {
+        "id": f"msg_{seed[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": blocks,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
+    }
     if body.get("stream") is True:
         return _stream(message, pieces, seed)
     return JsonReply(message)
@@ -107,7 +122,9 @@ def _tool_uses(ex: Exchange, body: dict[str, Any], seed: str) -> list[dict[str, 
         if choice is not None:
             raise ex.invalid("tool_choice: only allowed when tools are given")
         return []
-    if not isinstance(tools, list) or not all(isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools):
+    if not isinstance(tools, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
+    ):
         raise ex.invalid("tools: must be an array of tools with a name")
     schemas = {t["name"]: t.get("input_schema", {}) for t in tools}
     kind = choice.get("type", "auto") if isinstance(choice, dict) else "auto" if choice is None else None
@@ -129,8 +146,12 @@ def _tool_uses(ex: Exchange, body: dict[str, Any], seed: str) -> list[dict[str, 
     else:
         names = list(schemas)
     return [
-        {"type": "tool_use", "id": f"toolu_{digest(seed, k)[:24]}", "name": name,
-         "input": minimal_instance(schemas[name])}  # fmt: skip
+        {
+            "type": "tool_use",
+            "id": f"toolu_{digest(seed, k)[:24]}",
+            "name": name,
+            "input": minimal_instance(schemas[name]),
+        }
         for k, name in enumerate(names)
     ]
 
@@ -139,14 +160,21 @@ def _stream(message: dict[str, Any], pieces: list[str], seed: str) -> StreamRepl
     def event(data: dict[str, Any], **extra: Any) -> SseEvent:
         return SseEvent(data, event=str(data["type"]), **extra)
 
-    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 0}}  # fmt: skip
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 0},
+    }
     events = [event({"type": "message_start", "message": start}), event({"type": "ping"})]
     step = 0
     for index, block in enumerate(message["content"]):
         if block["type"] == "text":
             opened: dict[str, Any] = {"type": "text", "text": ""}
-            deltas = [{"type": "text_delta", "text": p} for p in pieces] or [{"type": "text_delta", "text": ""}]
+            deltas = [{"type": "text_delta", "text": p} for p in pieces] or [
+                {"type": "text_delta", "text": ""}
+            ]
         else:
             opened = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
             fragments = split_tokens(json.dumps(block["input"]))
@@ -157,8 +185,16 @@ def _stream(message: dict[str, Any], pieces: list[str], seed: str) -> StreamRepl
             step += 1
         events.append(event({"type": "content_block_stop", "index": index}))
     tail = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-    events.append(event({"type": "message_delta", "delta": tail, "usage": {"output_tokens": message["usage"]["output_tokens"]}},
-                        kind="usage"))  # fmt: skip
+    events.append(
+        event(
+            {
+                "type": "message_delta",
+                "delta": tail,
+                "usage": {"output_tokens": message["usage"]["output_tokens"]},
+            },
+            kind="usage",
+        )
+    )
     events.append(event({"type": "message_stop"}, kind="done"))
     error = {"type": "error", "error": {"type": "overloaded_error", "message": "mock mid-stream error"}}
     return StreamReply(events, SseEvent(error, kind="error", event="error"), seed=seed)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from mock_server.delivery import json_response
 from mock_server.errors import error_body
 from mock_server.journal import body_record, redact_headers, redact_query
 from mock_server.state import STATE, trace_of
@@ -56,19 +57,25 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
             }
         )
         if state.log_requests:
-            _LOG.info("%s %s %s %s %.1fms", request.remote, request.method, request.path, status or "dropped",
-                      (time.perf_counter() - clock) * 1000)  # fmt: skip
+            _LOG.info(
+                "%s %s %s %s %.1fms",
+                request.remote,
+                request.method,
+                request.path,
+                status or "dropped",
+                (time.perf_counter() - clock) * 1000,
+            )
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Unknown routes, wrong methods and (mock bugs) unexpected exceptions, in the profile's error shape."""
-    shape = request.app[STATE].profile.shape_for(trace_of(request).route)
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
+        shape = request.app[STATE].profile.shape_for(trace_of(request).route)
         messages = {
             404: f"Unknown route: {request.method} {request.path}",
             405: f"Method {request.method} is not allowed on {request.path}",
@@ -76,7 +83,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         }
         body = error_body(shape, exc.status, messages.get(exc.status, exc.reason))
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        return web.json_response(body, status=exc.status, headers=headers)
+        return json_response(body, status=exc.status, headers=headers)
     except Exception:
+        shape = request.app[STATE].profile.shape_for(trace_of(request).route)
         _LOG.exception("mock_server: internal error on %s %s", request.method, request.path)
-        return web.json_response(error_body(shape, 500, "internal error in the mock server"), status=500)
+        return json_response(error_body(shape, 500, "internal error in the mock server"), status=500)

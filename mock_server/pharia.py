@@ -66,7 +66,9 @@ async def handle_transcribe(ex: Exchange) -> Reply:
 
 def _file_part(content_type: str, raw: bytes) -> bytes | None:
     # The stdlib MIME parser reads multipart/form-data without another dependency.
-    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw)
+    message = BytesParser(policy=HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
+    )
     if not message.is_multipart():
         return None
     for part in message.iter_parts() if hasattr(message, "iter_parts") else ():

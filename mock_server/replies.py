@@ -34,7 +34,7 @@ class SseEvent:
 
 @dataclass
 class StreamReply:
-    """A 200 `text/event-stream` reply; `error_event` is what `midstream_error` emits; `seed` fixes the jitter."""
+    """A 200 `text/event-stream` reply; `midstream_error` sends `error_event`; `seed` fixes the jitter."""
 
     events: list[SseEvent]
     error_event: SseEvent

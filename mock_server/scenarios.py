@@ -48,7 +48,9 @@ class Scenario:
         """Build and check a scenario from already-typed values (a file) or strings (a header)."""
         unknown = sorted(set(values) - set(SCENARIO_KEYS))
         if unknown:
-            raise ScenarioError(f"unknown scenario key(s) {', '.join(unknown)}; known: {', '.join(SCENARIO_KEYS)}")
+            raise ScenarioError(
+                f"unknown scenario key(s) {', '.join(unknown)}; known: {', '.join(SCENARIO_KEYS)}"
+            )
         fields: dict[str, Any] = {}
         for key, value in values.items():
             if value is None:

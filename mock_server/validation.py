@@ -68,11 +68,11 @@ def optional_int(
     value = body.get(key)
     if value is None:
         return None
-    in_range = isinstance(value, int) and value >= minimum and (maximum is None or value <= maximum)
-    if isinstance(value, bool) or not in_range:
-        bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise ex.invalid(f"'{key}' must be an integer {bounds}", param=key)
-    return value
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and value >= minimum and (maximum is None or value <= maximum):
+        return int(value)
+    bounds = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+    raise ex.invalid(f"'{key}' must be an integer {bounds}", param=key)
 
 
 def _check_parts(ex: Exchange, parts: list[Any], where: str, texts: list[str]) -> int:
@@ -105,7 +105,9 @@ def check_image_url(ex: Exchange, image_url: Any, where: str) -> None:
         raise ex.invalid(f"{where}.url: file:// URLs are not allowed", param=where)
     elif scheme in ("http", "https"):
         if ex.profile.external_image_urls == "rejected":
-            raise ex.invalid(f"{where}.url: external image links are not supported; send a data: URL", param=where)
+            raise ex.invalid(
+                f"{where}.url: external image links are not supported; send a data: URL", param=where
+            )
     else:
         raise ex.invalid(f"{where}.url: unsupported URL scheme {scheme or url[:20]!r}", param=where)
 
@@ -114,7 +116,9 @@ def check_image_bytes(ex: Exchange, declared: str, data: bytes, where: str) -> N
     """The bytes must be an image of the declared MIME within the profile's size limits."""
     declared = canonical_mime(declared)
     if declared not in SUPPORTED_MIME:
-        raise ex.invalid(f"{where}: unsupported image type {declared!r}; use {', '.join(SUPPORTED_MIME)}", where)
+        raise ex.invalid(
+            f"{where}: unsupported image type {declared!r}; use {', '.join(SUPPORTED_MIME)}", where
+        )
     info = sniff_image(data)
     if info is None:
         raise ex.invalid(f"{where}: the data is not a valid image", param=where)
@@ -123,7 +127,8 @@ def check_image_bytes(ex: Exchange, declared: str, data: bytes, where: str) -> N
     limit_w, limit_h = ex.profile.max_image_width, ex.profile.max_image_height
     if (limit_w and info.width > limit_w) or (limit_h and info.height > limit_h):
         raise ex.invalid(
-            f"{where}: image is {info.width}x{info.height}, larger than {limit_w or '-'}x{limit_h or '-'}", where
+            f"{where}: image is {info.width}x{info.height}, larger than {limit_w or '-'}x{limit_h or '-'}",
+            where,
         )
 
 
@@ -155,9 +160,13 @@ def _check_tools(ex: Exchange, body: dict[str, Any]) -> None:
         return
     named = choice.get("function") if isinstance(choice, dict) and choice.get("type") == "function" else None
     if not isinstance(named, dict) or not isinstance(named.get("name"), str):
-        raise ex.invalid("'tool_choice' must be none, auto, required or a named function", param="tool_choice")
+        raise ex.invalid(
+            "'tool_choice' must be none, auto, required or a named function", param="tool_choice"
+        )
     if named["name"] not in names:
-        raise ex.invalid(f"tool_choice names function {named['name']!r}, which is not in 'tools'", "tool_choice")
+        raise ex.invalid(
+            f"tool_choice names function {named['name']!r}, which is not in 'tools'", "tool_choice"
+        )
 
 
 def _check_json_schema(ex: Exchange, schema: Any, where: str) -> None:
@@ -183,5 +192,7 @@ def _check_output(ex: Exchange, body: dict[str, Any]) -> None:
     if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
         spec = response_format.get("json_schema")
         if not isinstance(spec, dict) or "schema" not in spec:
-            raise ex.invalid("response_format json_schema needs 'json_schema.schema'", param="response_format")
+            raise ex.invalid(
+                "response_format json_schema needs 'json_schema.schema'", param="response_format"
+            )
         _check_json_schema(ex, spec["schema"], "response_format.json_schema.schema")

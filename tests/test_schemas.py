@@ -72,8 +72,9 @@ def registry() -> Registry[Any]:
     """Every schema file, registered under its ``$id`` (nothing is fetched)."""
     resources = []
     for path in SCHEMA_FILES:
-        resource: Resource[Any] = Resource.from_contents(_load_json(path), default_specification=DRAFT202012)
-        resources.append((str(_load_json(path)["$id"]), resource))
+        contents = _load_json(path)
+        resource: Resource[Any] = Resource.from_contents(contents, default_specification=DRAFT202012)
+        resources.append((str(contents["$id"]), resource))
     return Registry().with_resources(resources)
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-__all__ = ["REDACTED", "Redactor", "SECRET_HEADERS"]
+__all__ = ["REDACTED", "SECRET_HEADERS", "Redactor"]
 
 REDACTED = "[REDACTED]"
 SECRET_HEADERS = frozenset(

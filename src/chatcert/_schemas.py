@@ -32,7 +32,7 @@ def _full_id(schema_id: str) -> str:
 
 @cache
 def validator(schema_id: str) -> Draft202012Validator:
-    """A validator for the schema whose ``$id`` is `schema_id` (the ``tag:chatcert,2026:`` prefix optional)."""
+    """A validator for the schema whose ``$id`` is `schema_id` (the tag prefix is optional)."""
     full = _full_id(schema_id)
     try:
         contents = registry().contents(full)

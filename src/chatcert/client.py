@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import time
@@ -13,10 +14,10 @@ import httpx
 
 from chatcert._models import Exchange, RequestSpec
 from chatcert._redact import Redactor
-from chatcert.budget import Budget, BudgetExhausted
+from chatcert.budget import Budget
 from chatcert.sse import parse_sse
 
-__all__ = ["Bounds", "Client", "TooManyTransportFailures", "Target"]
+__all__ = ["Bounds", "Client", "Target", "TooManyTransportFailures"]
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,13 @@ class TooManyTransportFailures(Exception):
 class Client:
     """Sends RequestSpecs. Every request: fresh connection, deadline, stall bound, byte cap, budget."""
 
-    def __init__(self, target: Target, bounds: Bounds | None = None, budget: Budget | None = None,
-                 redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        target: Target,
+        bounds: Bounds | None = None,
+        budget: Budget | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.target = target
         self.bounds = bounds or Bounds()
         self.budget = budget or Budget()
@@ -78,8 +84,10 @@ class Client:
         return self.bounds.run_deadline_s - (time.monotonic() - self.started)
 
     def _headers(self, spec: RequestSpec) -> dict[str, str]:
-        headers = {"Accept": "text/event-stream" if spec.stream else "application/json",
-                   "User-Agent": "chatcert"}
+        headers = {
+            "Accept": "text/event-stream" if spec.stream else "application/json",
+            "User-Agent": "chatcert",
+        }
         if spec.body is not None or spec.raw_body is not None:
             headers["Content-Type"] = "application/json"
         headers.update(self.target.extra_headers)
@@ -93,7 +101,8 @@ class Client:
         """Send one request. Raises BudgetExhausted (nothing sent) or TooManyTransportFailures."""
         if self.consecutive_failures >= self.bounds.max_transport_failures:
             raise TooManyTransportFailures(
-                f"stopped after {self.consecutive_failures} consecutive transport failures")
+                f"stopped after {self.consecutive_failures} consecutive transport failures"
+            )
         if self.remaining_run_s() <= 0:
             raise TooManyTransportFailures("the run's total deadline has passed")
         granted = self.budget.reserve(spec.max_tokens)
@@ -124,20 +133,38 @@ class Client:
         self.requests.append(exchange)
         return exchange
 
-    def _perform(self, exchange: Exchange, method: str, url: str, headers: dict[str, str],
-                 content: bytes | None, deadline: float) -> None:
+    def _perform(
+        self,
+        exchange: Exchange,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | None,
+        deadline: float,
+    ) -> None:
         bounds = self.bounds
-        timeout = httpx.Timeout(connect=min(bounds.connect_s, deadline), read=min(bounds.stall_s, deadline),
-                                write=deadline, pool=deadline)
+        timeout = httpx.Timeout(
+            connect=min(bounds.connect_s, deadline),
+            read=min(bounds.stall_s, deadline),
+            write=deadline,
+            pool=deadline,
+        )
         # A fresh connection per request: a server may drop keep-alive after an error, and reuse
         # would then show up as a failure of the next, innocent check.
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=0)
         start = time.monotonic()
         end = start + deadline
         try:
-            with httpx.Client(timeout=timeout, limits=limits, verify=self.target.verify_tls,
-                              follow_redirects=False, trust_env=False) as http, \
-                    http.stream(method, url, headers=headers, content=content) as response:
+            with (
+                httpx.Client(
+                    timeout=timeout,
+                    limits=limits,
+                    verify=self.target.verify_tls,
+                    follow_redirects=False,
+                    trust_env=False,
+                ) as http,
+                http.stream(method, url, headers=headers, content=content) as response,
+            ):
                 exchange.status = response.status_code
                 exchange.headers = {k.lower(): v for k, v in response.headers.items()}
                 exchange.first_byte_s = time.monotonic() - start
@@ -149,7 +176,7 @@ class Client:
                     if len(buf) > bounds.max_body_bytes:
                         exchange.truncated = True
                         exchange.error = f"response body exceeded the cap of {bounds.max_body_bytes} bytes"
-                        del buf[bounds.max_body_bytes:]
+                        del buf[bounds.max_body_bytes :]
                         break
                     if now > end:
                         exchange.error = f"wall-clock deadline of {deadline:.1f}s exceeded while reading body"
@@ -169,8 +196,14 @@ class Client:
 
     def curl(self, method: str, url: str, headers: dict[str, str], content: bytes | None) -> str:
         """A reproducer with the key replaced by an environment variable reference."""
-        parts = ["curl", "-sS", "-N" if "text/event-stream" in headers.get("Accept", "") else "-i",
-                 "-X", method, shlex.quote(self.redactor.url(url))]
+        parts = [
+            "curl",
+            "-sS",
+            "-N" if "text/event-stream" in headers.get("Accept", "") else "-i",
+            "-X",
+            method,
+            shlex.quote(self.redactor.url(url)),
+        ]
         for name, value in headers.items():
             if name.lower() == "user-agent":
                 continue
@@ -217,10 +250,8 @@ def _completion_tokens(exchange: Exchange) -> int:
             except ValueError:
                 continue
     elif exchange.body[:1] == b"{" and len(exchange.body) < 1_000_000:
-        try:
+        with contextlib.suppress(ValueError, RecursionError):
             candidates.append(json.loads(exchange.body))
-        except (ValueError, RecursionError):
-            pass
     for doc in candidates:
         if isinstance(doc, dict):
             usage = doc.get("usage")

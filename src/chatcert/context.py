@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from chatcert._models import Exchange, RequestSpec, SSEEvent
 from chatcert.client import Client
@@ -23,6 +23,8 @@ class ProbeResult:
     skipped: str | None = None
     error: str | None = None
     first_check: str | None = None
+    # Findings a probe computes beyond its exchanges (e.g. fuzzing's shrunk counterexamples).
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ProbeContext:
     client: Client
     target_is_mock: bool
     result: ProbeResult
+    options: dict[str, Any] = field(default_factory=dict)
 
     def send(self, spec: RequestSpec) -> Exchange:
         exchange = self.client.send(spec)
@@ -45,23 +48,47 @@ class ProbeContext:
         return route
 
     def chat_body(self, content: Any = "Say hello.", **extra: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}],
-                                "max_tokens": DEFAULT_MAX_TOKENS}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": DEFAULT_MAX_TOKENS,
+        }
         if self.profile.raw.get("extensions", {}).get("cache_prompt"):
             body["cache_prompt"] = False
         body.update(extra)
         return body
 
-    def chat(self, body: Any, *, label: str, stream: bool | None = None, raw_body: bytes | None = None,
-             headers: dict[str, str] | None = None, auth: bool = True, route: str = "chat") -> Exchange:
+    def chat(
+        self,
+        body: Any,
+        *,
+        label: str,
+        stream: bool | None = None,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        auth: bool = True,
+        route: str = "chat",
+    ) -> Exchange:
         is_stream = bool(body.get("stream")) if stream is None and isinstance(body, dict) else bool(stream)
-        return self.send(RequestSpec("POST", self.route(route), body=body, raw_body=raw_body, label=label,
-                                     headers=dict(headers or {}), stream=is_stream, auth=auth))
+        return self.send(
+            RequestSpec(
+                "POST",
+                self.route(route),
+                body=body,
+                raw_body=raw_body,
+                label=label,
+                headers=dict(headers or {}),
+                stream=is_stream,
+                auth=auth,
+            )
+        )
 
-    def get(self, route_name: str, *, label: str, auth: bool = True,
-            headers: dict[str, str] | None = None) -> Exchange:
-        return self.send(RequestSpec("GET", self.route(route_name), label=label, auth=auth,
-                                     headers=dict(headers or {})))
+    def get(
+        self, route_name: str, *, label: str, auth: bool = True, headers: dict[str, str] | None = None
+    ) -> Exchange:
+        return self.send(
+            RequestSpec("GET", self.route(route_name), label=label, auth=auth, headers=dict(headers or {}))
+        )
 
 
 @dataclass
@@ -81,12 +108,22 @@ class CheckContext:
             raise CheckFailure(f"probe {probe!r} produced no exchange #{index}")
         return items[index]
 
-    def fail(self, message: str, *, expected: str = "", actual: str = "", exchange: Exchange | None = None) -> None:
-        raise CheckFailure(message, expected=expected, actual=actual,
-                           exchange=exchange.label if exchange else None)
+    def fail(
+        self, message: str, *, expected: str = "", actual: str = "", exchange: Exchange | None = None
+    ) -> NoReturn:
+        raise CheckFailure(
+            message, expected=expected, actual=actual, exchange=exchange.label if exchange else None
+        )
 
-    def require(self, condition: bool, message: str, *, expected: str = "", actual: Any = "",
-                exchange: Exchange | None = None) -> None:
+    def require(
+        self,
+        condition: bool,
+        message: str,
+        *,
+        expected: str = "",
+        actual: Any = "",
+        exchange: Exchange | None = None,
+    ) -> None:
         if not condition:
             self.fail(message, expected=expected, actual=_short(actual), exchange=exchange)
 
@@ -94,24 +131,38 @@ class CheckContext:
         """The JSON body of an exchange, requiring `status` first; failures carry the evidence."""
         ex = self.ex(probe, index)
         if status is not None:
-            self.require(ex.status == status, f"expected HTTP {status}", expected=str(status),
-                         actual=f"{ex.status} {ex.excerpt(300)}", exchange=ex)
+            self.require(
+                ex.status == status,
+                f"expected HTTP {status}",
+                expected=str(status),
+                actual=f"{ex.status} {ex.excerpt(300)}",
+                exchange=ex,
+            )
         try:
             return ex.json()
         except ValueError as exc:
             self.fail(str(exc), expected="a JSON body", actual=ex.excerpt(300), exchange=ex)
-            raise AssertionError("unreachable") from exc
 
     def body_object(self, probe: str, index: int = 0, *, status: int | None = 200) -> dict[str, Any]:
         doc = self.json(probe, index, status=status)
-        self.require(isinstance(doc, dict), "body is not a JSON object", expected="object",
-                     actual=type(doc).__name__, exchange=self.ex(probe, index))
+        self.require(
+            isinstance(doc, dict),
+            "body is not a JSON object",
+            expected="object",
+            actual=type(doc).__name__,
+            exchange=self.ex(probe, index),
+        )
         return dict(doc)
 
     def stream_events(self, probe: str, index: int = 0) -> list[SSEEvent]:
         ex = self.ex(probe, index)
-        self.require(ex.status == 200, "expected HTTP 200 for the stream", expected="200",
-                     actual=f"{ex.status} {ex.excerpt(300)}", exchange=ex)
+        self.require(
+            ex.status == 200,
+            "expected HTTP 200 for the stream",
+            expected="200",
+            actual=f"{ex.status} {ex.excerpt(300)}",
+            exchange=ex,
+        )
         return ex.data_events()
 
     def chunks(self, probe: str, index: int = 0) -> list[dict[str, Any]]:
@@ -130,5 +181,5 @@ class CheckContext:
 
 
 def _short(value: Any, limit: int = 400) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)[:limit + 1]
+    text = value if isinstance(value, str) else json.dumps(value, default=str)[: limit + 1]
     return text if len(text) <= limit else text[:limit] + "..."

@@ -19,7 +19,14 @@ from chatcert.profiles import Profile
 from chatcert.registry import Check, CheckFailure, Level, Probe, all_checks, all_probes
 
 __all__ = [
-    "Reporter", "Run", "RunConfig", "ordered_checks", "plan", "run_certification", "run_check", "start_run",
+    "Reporter",
+    "Run",
+    "RunConfig",
+    "ordered_checks",
+    "plan",
+    "run_certification",
+    "run_check",
+    "start_run",
     "static_skip",
 ]
 
@@ -45,6 +52,8 @@ class RunConfig:
     strict: bool = False
     waivers: dict[str, str] = field(default_factory=dict)
     extra_checks: tuple[Check, ...] = ()
+    # Options for probes that need more than the profile (e.g. fuzz: max_examples, seed, report_dir).
+    options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def model_name(self) -> str:
@@ -114,8 +123,9 @@ def selected(config: RunConfig) -> list[Check]:
     checks = [*all_checks(), *config.extra_checks]
     out = []
     for c in checks:
-        if config.only and not any(c.id == o or c.id.startswith(o.rstrip("*")) and o.endswith("*")
-                                   for o in config.only):
+        if config.only and not any(
+            c.id == o or (c.id.startswith(o.rstrip("*")) and o.endswith("*")) for o in config.only
+        ):
             continue
         if config.areas and c.area not in config.areas:
             continue
@@ -151,6 +161,8 @@ def plan(config: RunConfig, has_key: bool) -> list[tuple[Check, str | None, int,
 
 
 def _disabled_reason(check: Check, config: RunConfig) -> str | None:
+    if check.area == "fuzz" and not config.options.get("fuzz"):
+        return "fuzzing not requested (run with --fuzz)"
     if any(check.id == e or (e.endswith("*") and check.id.startswith(e[:-1])) for e in config.exclude):
         return "disabled by --exclude"
     return None
@@ -159,14 +171,23 @@ def _disabled_reason(check: Check, config: RunConfig) -> str | None:
 def _evidence(exchange: Exchange, redact: Callable[[str], str]) -> dict[str, Any]:
     body = exchange.request_body or b""
     request_excerpt = body[:600].decode("utf-8", errors="replace") + (
-        f"... [{len(body)} bytes]" if len(body) > 600 else "")
+        f"... [{len(body)} bytes]" if len(body) > 600 else ""
+    )
     return {
         "label": exchange.label,
-        "request": {"method": exchange.method, "url": exchange.url, "headers": exchange.request_headers,
-                    "body_excerpt": redact(request_excerpt)},
-        "response": {"status": exchange.status, "headers": {k: redact(v) for k, v in exchange.headers.items()},
-                     "body_excerpt": redact(exchange.excerpt(800)), "truncated": exchange.truncated,
-                     "bytes": len(exchange.body)},
+        "request": {
+            "method": exchange.method,
+            "url": exchange.url,
+            "headers": exchange.request_headers,
+            "body_excerpt": redact(request_excerpt),
+        },
+        "response": {
+            "status": exchange.status,
+            "headers": {k: redact(v) for k, v in exchange.headers.items()},
+            "body_excerpt": redact(exchange.excerpt(800)),
+            "truncated": exchange.truncated,
+            "bytes": len(exchange.body),
+        },
         "error": redact(exchange.error) if exchange.error else None,
         "sse_errors": exchange.sse_errors[:5],
         "elapsed_ms": round(exchange.elapsed_s * 1000, 2),
@@ -194,8 +215,9 @@ def ordered_checks(config: RunConfig) -> list[Check]:
     return _order(selected(config), all_probes())
 
 
-def run_certification(config: RunConfig, reporters: Iterable[Reporter] = (),
-                      client: Client | None = None) -> Run:
+def run_certification(
+    config: RunConfig, reporters: Iterable[Reporter] = (), client: Client | None = None
+) -> Run:
     reporters = list(reporters)
     run = start_run(config, client)
     checks = ordered_checks(config)
@@ -215,13 +237,24 @@ def run_certification(config: RunConfig, reporters: Iterable[Reporter] = (),
 
 
 def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
-    return CheckResult(id=c.id, area=c.area, level=level.value, source=c.source, description=c.description,
-                       outcome=outcome, rules=list(c.rules), **kw)
+    return CheckResult(
+        id=c.id,
+        area=c.area,
+        level=level.value,
+        source=c.source,
+        description=c.description,
+        outcome=outcome,
+        rules=list(c.rules),
+        **kw,
+    )
 
 
 def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
-    level = Level.MUST if config.strict and c.level_for(config.profile) is Level.SHOULD \
+    level = (
+        Level.MUST
+        if config.strict and c.level_for(config.profile) is Level.SHOULD
         else c.level_for(config.profile)
+    )
     disabled = _disabled_reason(c, config)
     if disabled:
         return _result(c, level, Outcome.DISABLED, reason=disabled)
@@ -246,18 +279,38 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
     common = {"requests": requests, "tokens": tokens, "evidence": evidence, "reproducer": reproducer}
     for pr in blocked:
         if pr.skipped:
-            return _result(c, level, Outcome.SKIPPED, reason=pr.skipped, duration_s=time.monotonic() - start,
-                           **common)
-        return _result(c, level, Outcome.ERRORED, reason="probe broke", message=pr.error or "",
-                       duration_s=time.monotonic() - start, **common)
+            return _result(
+                c, level, Outcome.SKIPPED, reason=pr.skipped, duration_s=time.monotonic() - start, **common
+            )
+        return _result(
+            c,
+            level,
+            Outcome.ERRORED,
+            reason="probe broke",
+            message=pr.error or "",
+            duration_s=time.monotonic() - start,
+            **common,
+        )
     if not c.tolerate_transport_errors:
         broken = next((ex for ex in used if ex.status is None), None)
         if broken is not None:
-            return _result(c, level, Outcome.FAILED, message=f"no HTTP response: {broken.error}",
-                           expected="an HTTP response", actual=broken.error or "", duration_s=time.monotonic() - start,
-                           **common)
-    ctx = CheckContext(profile=config.profile, model=config.model_name, probes=run.probes, has_key=has_key,
-                       target_is_mock=config.target_is_mock)
+            return _result(
+                c,
+                level,
+                Outcome.FAILED,
+                message=f"no HTTP response: {broken.error}",
+                expected="an HTTP response",
+                actual=broken.error or "",
+                duration_s=time.monotonic() - start,
+                **common,
+            )
+    ctx = CheckContext(
+        profile=config.profile,
+        model=config.model_name,
+        probes=run.probes,
+        has_key=has_key,
+        target_is_mock=config.target_is_mock,
+    )
     try:
         c.func(ctx)
     except CheckFailure as failure:
@@ -266,15 +319,27 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
             chosen = next((ex for ex in used if ex.label == failure.exchange), None)
             if chosen is not None:
                 common["reproducer"] = chosen.curl
-        return _result(c, level, outcome, message=run.client.redactor.text(failure.message),
-                       expected=run.client.redactor.text(failure.expected),
-                       actual=run.client.redactor.text(failure.actual), duration_s=time.monotonic() - start,
-                       **common)
+        return _result(
+            c,
+            level,
+            outcome,
+            message=run.client.redactor.text(failure.message),
+            expected=run.client.redactor.text(failure.expected),
+            actual=run.client.redactor.text(failure.actual),
+            duration_s=time.monotonic() - start,
+            **common,
+        )
     except Exception as exc:
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return _result(c, level, Outcome.ERRORED, reason="check raised",
-                       message=run.client.redactor.text(f"{type(exc).__name__}: {exc} ({where.name}:{where.lineno})"),
-                       duration_s=time.monotonic() - start, **common)
+        return _result(
+            c,
+            level,
+            Outcome.ERRORED,
+            reason="check raised",
+            message=run.client.redactor.text(f"{type(exc).__name__}: {exc} ({where.name}:{where.lineno})"),
+            duration_s=time.monotonic() - start,
+            **common,
+        )
     return _result(c, level, Outcome.PASSED, duration_s=time.monotonic() - start, **common)
 
 
@@ -283,8 +348,14 @@ def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
     if not run.client.budget.can_afford(p.requests, p.tokens):
         result.skipped = "budget: not enough requests or tokens left for this probe"
         return result
-    ctx = ProbeContext(profile=config.profile, model=config.model_name, client=run.client,
-                       target_is_mock=config.target_is_mock, result=result)
+    ctx = ProbeContext(
+        options=config.options,
+        profile=config.profile,
+        model=config.model_name,
+        client=run.client,
+        target_is_mock=config.target_is_mock,
+        result=result,
+    )
     try:
         p.func(ctx)
     except BudgetExhausted as exc:

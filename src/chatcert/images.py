@@ -13,7 +13,16 @@ from pathlib import Path
 
 from chatcert_data import data_dir
 
-__all__ = ["DataURL", "ImageInfo", "data_url", "fixture_image", "fixture_images", "make_png", "parse_data_url", "sniff"]
+__all__ = [
+    "DataURL",
+    "ImageInfo",
+    "data_url",
+    "fixture_image",
+    "fixture_images",
+    "make_png",
+    "parse_data_url",
+    "sniff",
+]
 
 MIME_BY_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "gif": "image/gif", "webp": "image/webp"}
 
@@ -85,8 +94,10 @@ class DataURL:
     data: bytes
 
 
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,(?P<payload>.*)$",
-                       re.DOTALL)
+_DATA_URL = re.compile(
+    r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,(?P<payload>.*)$",
+    re.DOTALL,
+)
 
 
 def parse_data_url(url: str) -> DataURL:
@@ -120,7 +131,14 @@ def fixture_images() -> tuple[dict[str, object], ...]:
 
 def fixture_image(fmt: str, *, largest: bool = False) -> bytes:
     """The smallest (or largest) fixture image of a format, as bytes."""
-    candidates = [e for e in fixture_images() if e.get("format") == fmt]
+    # Edge-case images (1x1, 4001x1 for pixel limits) are fixtures for limit checks, not samples.
+    candidates = [
+        e
+        for e in fixture_images()
+        if e.get("format") == fmt
+        and 8 <= int(str(e.get("width", 0))) <= 1024
+        and 8 <= int(str(e.get("height", 0))) <= 1024
+    ]
     if not candidates:
         raise LookupError(f"no fixture image of format {fmt!r}")
     candidates.sort(key=lambda e: int(str(e.get("bytes", 0))))
@@ -136,7 +154,9 @@ def make_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30))
     raw = zlib.compress(row * height, 9)
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")

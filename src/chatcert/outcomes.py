@@ -45,9 +45,21 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "area": self.area, "level": self.level, "source": self.source,
-            "description": self.description, "outcome": self.outcome.value, "reason": self.reason,
-            "message": self.message, "expected": self.expected, "actual": self.actual,
-            "evidence": self.evidence, "reproducer": self.reproducer, "duration_s": round(self.duration_s, 4),
-            "requests": self.requests, "tokens": self.tokens, "waived": self.waived, "rules": self.rules,
+            "id": self.id,
+            "area": self.area,
+            "level": self.level,
+            "source": self.source,
+            "description": self.description,
+            "outcome": self.outcome.value,
+            "reason": self.reason,
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+            "evidence": self.evidence,
+            "reproducer": self.reproducer,
+            "duration_s": round(self.duration_s, 4),
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "waived": self.waived,
+            "rules": self.rules,
         }

@@ -17,8 +17,19 @@ from chatcert_data import data_dir
 __all__ = ["CAPABILITIES", "Profile", "builtin_profiles", "load_profile"]
 
 CAPABILITIES = (
-    "streaming", "stream_usage", "vision", "tools", "models_list", "completions", "anthropic",
-    "transcribe", "complete", "auth_check", "discovery", "logprobs", "response_format",
+    "streaming",
+    "stream_usage",
+    "vision",
+    "tools",
+    "models_list",
+    "completions",
+    "anthropic",
+    "transcribe",
+    "complete",
+    "auth_check",
+    "discovery",
+    "logprobs",
+    "response_format",
 )
 
 

@@ -17,14 +17,37 @@ if TYPE_CHECKING:
     from chatcert.profiles import Profile
 
 __all__ = [
-    "AREAS", "Check", "CheckFailure", "Level", "Probe", "all_checks", "all_probes", "check", "get_check",
-    "get_probe", "probe",
+    "AREAS",
+    "Check",
+    "CheckFailure",
+    "Level",
+    "Probe",
+    "all_checks",
+    "all_probes",
+    "check",
+    "get_check",
+    "get_probe",
+    "probe",
 ]
 
 # Areas in the order a run and the reports present them.
 AREAS = (
-    "discovery", "transport", "request", "response", "usage", "streaming", "tools", "vision", "errors",
-    "models", "anthropic", "completions", "pharia", "libertai", "faults", "fuzz",
+    "discovery",
+    "transport",
+    "request",
+    "response",
+    "usage",
+    "streaming",
+    "tools",
+    "vision",
+    "errors",
+    "models",
+    "anthropic",
+    "completions",
+    "pharia",
+    "libertai",
+    "faults",
+    "fuzz",
 )
 
 
@@ -88,27 +111,56 @@ _CHECKS: dict[str, Check] = {}
 _PROBES: dict[str, Probe] = {}
 
 
-def probe(name: str, *, requests: int = 1, tokens: int = 0, requires: Iterable[str] = (),
-          routes: Iterable[str] = ("chat",), mock_only: bool = False, costly: bool = False,
-          free: bool = False) -> Callable[[Callable[[ProbeContext], None]], Callable[[ProbeContext], None]]:
+def probe(
+    name: str,
+    *,
+    requests: int = 1,
+    tokens: int = 0,
+    requires: Iterable[str] = (),
+    routes: Iterable[str] = ("chat",),
+    mock_only: bool = False,
+    costly: bool = False,
+    free: bool = False,
+) -> Callable[[Callable[[ProbeContext], None]], Callable[[ProbeContext], None]]:
     """Register a probe: `requests` and `tokens` are upper bounds (used by --dry-run and budgets)."""
 
     def register(func: Callable[[ProbeContext], None]) -> Callable[[ProbeContext], None]:
         if name in _PROBES:
             raise ValueError(f"probe {name!r} registered twice")
-        _PROBES[name] = Probe(name, func, requests, tokens, tuple(requires), tuple(routes), mock_only,
-                              costly, free, (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "")
+        _PROBES[name] = Probe(
+            name,
+            func,
+            requests,
+            tokens,
+            tuple(requires),
+            tuple(routes),
+            mock_only,
+            costly,
+            free,
+            (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+        )
         return func
 
     return register
 
 
-def check(*, area: str, level: Level, source: str, probes: Iterable[str], requires: Iterable[str] = (),
-          rules: Iterable[str] = (), strict_level: Level | None = None,
-          applies: Callable[[Profile], str | None] | None = None, mock_only: bool = False,
-          costly: bool = False, needs_key: bool = False, tolerate_transport_errors: bool = False,
-          check_id: str | None = None) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
-    """Register a check under its function's name (the stable id); the docstring's first line says what holds."""
+def check(
+    *,
+    area: str,
+    level: Level,
+    source: str,
+    probes: Iterable[str],
+    requires: Iterable[str] = (),
+    rules: Iterable[str] = (),
+    strict_level: Level | None = None,
+    applies: Callable[[Profile], str | None] | None = None,
+    mock_only: bool = False,
+    costly: bool = False,
+    needs_key: bool = False,
+    tolerate_transport_errors: bool = False,
+    check_id: str | None = None,
+) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
+    """Register a check under its function's name (its stable id); its docstring says what holds."""
 
     def register(func: Callable[[CheckContext], None]) -> Callable[[CheckContext], None]:
         cid = check_id or func.__name__
@@ -119,9 +171,23 @@ def check(*, area: str, level: Level, source: str, probes: Iterable[str], requir
         doc = (func.__doc__ or "").strip()
         if not doc:
             raise ValueError(f"check {cid!r} needs a docstring saying what holds")
-        _CHECKS[cid] = Check(cid, area, level, source, doc.splitlines()[0], tuple(probes), func,
-                             tuple(requires), tuple(rules), strict_level, applies, mock_only, costly,
-                             needs_key, tolerate_transport_errors)
+        _CHECKS[cid] = Check(
+            cid,
+            area,
+            level,
+            source,
+            doc.splitlines()[0],
+            tuple(probes),
+            func,
+            tuple(requires),
+            tuple(rules),
+            strict_level,
+            applies,
+            mock_only,
+            costly,
+            needs_key,
+            tolerate_transport_errors,
+        )
         return func
 
     return register

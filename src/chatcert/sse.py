@@ -39,7 +39,7 @@ def parse_sse(body: bytes, chunks: Sequence[tuple[float, int]] = ()) -> tuple[li
     while pos < length:
         match = _NEWLINE.search(text, pos)
         if match is None:
-            problems.append(f"stream ends inside an unterminated line: {text[pos:pos + 80]!r}")
+            problems.append(f"stream ends inside an unterminated line: {text[pos : pos + 80]!r}")
             break
         line = text[pos : match.start()]
         byte_pos += len(text[pos : match.end()].encode("utf-8", errors="replace"))
@@ -47,7 +47,9 @@ def parse_sse(body: bytes, chunks: Sequence[tuple[float, int]] = ()) -> tuple[li
         if line == "":
             if data or event_name:
                 at = chunks[min(bisect_left(ends, byte_pos), len(chunks) - 1)][0] if chunks else 0.0
-                events.append(SSEEvent("\n".join(data), event_name or "message", event_id, at, "\n".join(raw)))
+                events.append(
+                    SSEEvent("\n".join(data), event_name or "message", event_id, at, "\n".join(raw))
+                )
             data, event_name, raw = [], "", []
             continue
         raw.append(line)

@@ -39,22 +39,43 @@ def positive_float(text: str) -> float:
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target")
-    group.add_argument("--endpoint", metavar="URL", default=os.environ.get("CHATCERT_ENDPOINT"),
-                       help="base URL of the server (e.g. https://api.example.com); without it chatcert starts "
-                            "its embedded mock server on a free loopback port [env CHATCERT_ENDPOINT]")
-    group.add_argument("--profile", metavar="NAME|FILE", default=os.environ.get("CHATCERT_PROFILE", "compatible"),
-                       help="built-in profile (openai, compatible, liquidai, pharia, libertai) or a profile YAML "
-                            "file [default: compatible; env CHATCERT_PROFILE]")
+    group.add_argument(
+        "--endpoint",
+        metavar="URL",
+        default=os.environ.get("CHATCERT_ENDPOINT"),
+        help="base URL of the server (e.g. https://api.example.com); without it chatcert starts "
+        "its embedded mock server on a free loopback port [env CHATCERT_ENDPOINT]",
+    )
+    group.add_argument(
+        "--profile",
+        metavar="NAME|FILE",
+        default=os.environ.get("CHATCERT_PROFILE", "compatible"),
+        help="built-in profile (openai, compatible, liquidai, pharia, libertai) or a profile YAML "
+        "file [default: compatible; env CHATCERT_PROFILE]",
+    )
     group.add_argument("--model", metavar="NAME", help="model to request [default: the profile's model]")
     keys = group.add_mutually_exclusive_group()
-    keys.add_argument("--api-key-env", metavar="VAR", help="read the API key from environment variable VAR "
-                      "[default: the profile's variable, when set]")
+    keys.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        help="read the API key from environment variable VAR [default: the profile's variable, when set]",
+    )
     keys.add_argument("--api-key-file", metavar="PATH", help="read the API key from a file")
-    group.add_argument("--insecure", action="store_true", help="do NOT verify TLS certificates (loudly warned)")
-    group.add_argument("--claim", action="append", default=[], metavar="CAP=BOOL",
-                       help="override a capability claim of the profile, e.g. --claim tools=false (repeatable)")
-    group.add_argument("--target-is-mock", action="store_true",
-                       help="the --endpoint is a chatcert mock: also run mock-only fault checks")
+    group.add_argument(
+        "--insecure", action="store_true", help="do NOT verify TLS certificates (loudly warned)"
+    )
+    group.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="CAP=BOOL",
+        help="override a capability claim of the profile, e.g. --claim tools=false (repeatable)",
+    )
+    group.add_argument(
+        "--target-is-mock",
+        action="store_true",
+        help="the --endpoint is a chatcert mock: also run mock-only fault checks",
+    )
 
 
 def parse_claims(items: list[str]) -> dict[str, bool]:
@@ -88,8 +109,9 @@ class Endpoint:
 
 
 @contextmanager
-def open_target(args: argparse.Namespace, *, defects: tuple[str, ...] = (), scenario: str | None = None,
-                warn: bool = True) -> Iterator[Endpoint]:
+def open_target(
+    args: argparse.Namespace, *, defects: tuple[str, ...] = (), scenario: str | None = None, warn: bool = True
+) -> Iterator[Endpoint]:
     """Resolve profile, key and URL; without --endpoint, run the embedded mock for the duration."""
     profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
     if args.endpoint:

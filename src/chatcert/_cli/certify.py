@@ -10,7 +10,7 @@ from typing import Any
 from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int
 from chatcert.budget import Budget
 from chatcert.client import Bounds, Target
-from chatcert.engine import RunConfig, plan, run_certification
+from chatcert.engine import Reporter, RunConfig, plan, run_certification
 from chatcert.errors import TargetError, UsageError
 from chatcert.registry import AREAS
 from chatcert.reporting.console import ConsoleReporter
@@ -18,36 +18,91 @@ from chatcert.reporting.files import FileReporter
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("certify", help="certify an endpoint against a profile",
-                       description="Send the probes of every selected check to the endpoint, judge the answers, "
-                                   "print a verdict per check and write results.json, junit.xml, report.html and "
-                                   "badge.svg. Exit 0 when every MUST check passed, 1 when one failed or the "
-                                   "target is unreachable, 2 for unusable input, 3 when the harness broke.")
+    p = sub.add_parser(
+        "certify",
+        help="certify an endpoint against a profile",
+        description="Send the probes of every selected check to the endpoint, judge the answers, "
+        "print a verdict per check and write results.json, junit.xml, report.html and "
+        "badge.svg. Exit 0 when every MUST check passed, 1 when one failed or the "
+        "target is unreachable, 2 for unusable input, 3 when the harness broke.",
+    )
     add_target_options(p)
     sel = p.add_argument_group("selection")
-    sel.add_argument("--area", action="append", default=[], choices=AREAS, help="only checks of this area (repeatable)")
-    sel.add_argument("--check", action="append", default=[], metavar="ID", help="only this check id; a trailing * "
-                     "matches a prefix (repeatable)")
-    sel.add_argument("--exclude", action="append", default=[], metavar="ID", help="disable a check (repeatable)")
-    sel.add_argument("--costly", action="store_true", help="also run costly checks (e.g. a request near 128 MiB)")
+    sel.add_argument(
+        "--area", action="append", default=[], choices=AREAS, help="only checks of this area (repeatable)"
+    )
+    sel.add_argument(
+        "--check",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this check id; a trailing * matches a prefix (repeatable)",
+    )
+    sel.add_argument(
+        "--exclude", action="append", default=[], metavar="ID", help="disable a check (repeatable)"
+    )
+    sel.add_argument(
+        "--costly", action="store_true", help="also run costly checks (e.g. a request near 128 MiB)"
+    )
     sel.add_argument("--strict", action="store_true", help="treat SHOULD checks as MUST")
-    sel.add_argument("--waive", action="append", default=[], metavar="ID=REASON",
-                     help="accept a known failure of check ID; shown in every report (repeatable)")
+    sel.add_argument(
+        "--waive",
+        action="append",
+        default=[],
+        metavar="ID=REASON",
+        help="accept a known failure of check ID; shown in every report (repeatable)",
+    )
+    fz = p.add_argument_group("property-based payloads (Hypothesis)")
+    fz.add_argument("--fuzz", action="store_true", help="also send generated valid and invalid payloads")
+    fz.add_argument(
+        "--max-examples",
+        type=positive_int,
+        default=25,
+        metavar="N",
+        help="generated payloads per property [default: 25]",
+    )
+    fz.add_argument(
+        "--seed", type=int, metavar="S", help="Hypothesis seed (derandomized anyway when CI is set)"
+    )
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
     bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
     bud.add_argument("--dry-run", action="store_true", help="send nothing; print what each check would send")
-    bud.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
-                     help="wall-clock deadline per request [default: 60]")
-    bud.add_argument("--stall-timeout", type=positive_float, default=20.0, metavar="S",
-                     help="abort a response that sends nothing for S seconds [default: 20]")
-    bud.add_argument("--max-body-bytes", type=positive_int, default=8 * 1024 * 1024, metavar="N",
-                     help="read at most N bytes of any response [default: 8 MiB]")
-    bud.add_argument("--run-timeout", type=positive_float, default=1800.0, metavar="S",
-                     help="total deadline for the run [default: 1800]")
+    bud.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=60.0,
+        metavar="S",
+        help="wall-clock deadline per request [default: 60]",
+    )
+    bud.add_argument(
+        "--stall-timeout",
+        type=positive_float,
+        default=20.0,
+        metavar="S",
+        help="abort a response that sends nothing for S seconds [default: 20]",
+    )
+    bud.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=8 * 1024 * 1024,
+        metavar="N",
+        help="read at most N bytes of any response [default: 8 MiB]",
+    )
+    bud.add_argument(
+        "--run-timeout",
+        type=positive_float,
+        default=1800.0,
+        metavar="S",
+        help="total deadline for the run [default: 1800]",
+    )
     out = p.add_argument_group("output")
-    out.add_argument("--report-dir", default="chatcert-report", metavar="DIR",
-                     help="where to write the reports [default: chatcert-report]")
+    out.add_argument(
+        "--report-dir",
+        default="chatcert-report",
+        metavar="DIR",
+        help="where to write the reports [default: chatcert-report]",
+    )
     out.add_argument("-v", "--verbose", action="store_true", help="also list skipped checks and reproducers")
     out.add_argument("-q", "--quiet", action="store_true", help="only the summary")
     p.set_defaults(func=run)
@@ -65,8 +120,12 @@ def _waivers(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     waivers = _waivers(args.waive)
-    bounds = Bounds(deadline_s=args.timeout, stall_s=min(args.stall_timeout, args.timeout),
-                    max_body_bytes=args.max_body_bytes, run_deadline_s=args.run_timeout)
+    bounds = Bounds(
+        deadline_s=args.timeout,
+        stall_s=min(args.stall_timeout, args.timeout),
+        max_body_bytes=args.max_body_bytes,
+        run_deadline_s=args.run_timeout,
+    )
     budget = Budget(max_requests=args.max_requests, max_tokens=args.max_tokens)
     with open_target(args) as endpoint:
         from chatcert.registry import all_checks
@@ -75,26 +134,48 @@ def run(args: argparse.Namespace) -> int:
         for name in [*waivers, *[c for c in args.check if not c.endswith("*")]]:
             if name not in known:
                 raise UsageError(f"unknown check id {name!r} (see 'chatcert checks')")
-        config = RunConfig(profile=endpoint.profile, model=args.model,
-                           target=Target(endpoint.url, endpoint.profile.auth_scheme, endpoint.api_key,
-                                         endpoint.verify_tls),
-                           target_is_mock=endpoint.is_mock, bounds=bounds, budget=budget, areas=tuple(args.area),
-                           only=tuple(args.check), exclude=tuple(args.exclude), include_costly=args.costly,
-                           strict=args.strict, waivers=waivers)
+        config = RunConfig(
+            profile=endpoint.profile,
+            model=args.model,
+            target=Target(endpoint.url, endpoint.profile.auth_scheme, endpoint.api_key, endpoint.verify_tls),
+            target_is_mock=endpoint.is_mock,
+            bounds=bounds,
+            budget=budget,
+            areas=tuple(args.area),
+            only=tuple(args.check),
+            exclude=tuple(args.exclude),
+            include_costly=args.costly,
+            strict=args.strict,
+            options={
+                "fuzz": args.fuzz,
+                "max_examples": args.max_examples,
+                "seed": args.seed,
+                "report_dir": args.report_dir,
+            },
+            waivers=waivers,
+        )
         if args.dry_run:
             return _dry_run(config, bool(endpoint.api_key))
-        reporters = [FileReporter(Path(args.report_dir)), ConsoleReporter(verbose=args.verbose, quiet=args.quiet)]
+        reporters: list[Reporter] = [
+            FileReporter(Path(args.report_dir)),
+            ConsoleReporter(verbose=args.verbose, quiet=args.quiet),
+        ]
         result = run_certification(config, reporters)
     code = result.exit_code
     if result.stopped:
         raise TargetError(f"target unreachable or failing: {result.stopped}")
     if code == 1:
         failed = [r.id for r in result.results if r.blocking]
-        print(f"chatcert: {len(failed)} check(s) failed: {', '.join(failed[:8])}"
-              f"{' ...' if len(failed) > 8 else ''}", file=sys.stderr)
+        print(
+            f"chatcert: {len(failed)} check(s) failed: {', '.join(failed[:8])}"
+            f"{' ...' if len(failed) > 8 else ''}",
+            file=sys.stderr,
+        )
     elif code == 3:
-        print("chatcert: the harness itself broke on some checks (outcome 'errored'); see the report",
-              file=sys.stderr)
+        print(
+            "chatcert: the harness itself broke on some checks (outcome 'errored'); see the report",
+            file=sys.stderr,
+        )
     return code
 
 

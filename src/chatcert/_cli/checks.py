@@ -10,12 +10,18 @@ from chatcert.registry import all_checks, all_probes
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("checks", help="list the registered checks",
-                       description="List every registered check: id, level, area, source. --json for machines; "
-                                   "--by-source maps each seed requirement and catalogue rule to its checks.")
+    p = sub.add_parser(
+        "checks",
+        help="list the registered checks",
+        description="List every registered check: id, level, area, source. --json for machines; "
+        "--by-source maps each seed requirement and catalogue rule to its checks.",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--by-source", action="store_true",
-                   help="map seed requirements and catalogue rules (T1 ... PB1) to the checks that cover them")
+    p.add_argument(
+        "--by-source",
+        action="store_true",
+        help="map seed requirements and catalogue rules (T1 ... PB1) to the checks that cover them",
+    )
     p.set_defaults(func=run)
 
 
@@ -24,14 +30,23 @@ def describe() -> list[dict[str, Any]]:
     out = []
     for c in all_checks():
         requires = sorted(set(c.requires) | {r for p in c.probes for r in probes[p].requires})
-        out.append({
-            "id": c.id, "area": c.area, "level": c.level.value,
-            "strict_level": c.strict_level.value if c.strict_level else None, "source": c.source,
-            "description": c.description, "rules": list(c.rules), "probes": list(c.probes), "requires": requires,
-            "mock_only": c.mock_only or any(probes[p].mock_only for p in c.probes),
-            "costly": c.costly or any(probes[p].costly for p in c.probes), "needs_key": c.needs_key,
-            "requests": sum(probes[p].requests for p in c.probes),
-        })
+        out.append(
+            {
+                "id": c.id,
+                "area": c.area,
+                "level": c.level.value,
+                "strict_level": c.strict_level.value if c.strict_level else None,
+                "source": c.source,
+                "description": c.description,
+                "rules": list(c.rules),
+                "probes": list(c.probes),
+                "requires": requires,
+                "mock_only": c.mock_only or any(probes[p].mock_only for p in c.probes),
+                "costly": c.costly or any(probes[p].costly for p in c.probes),
+                "needs_key": c.needs_key,
+                "requests": sum(probes[p].requests for p in c.probes),
+            }
+        )
     return out
 
 

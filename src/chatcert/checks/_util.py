@@ -12,13 +12,20 @@ from chatcert.context import CheckContext
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
-def expect_client_error(ctx: CheckContext, probe: str, index: int = 0, *, allowed: tuple[int, ...] = ()) -> Exchange:
+def expect_client_error(
+    ctx: CheckContext, probe: str, index: int = 0, *, allowed: tuple[int, ...] = ()
+) -> Exchange:
     """The exchange was rejected with a 4xx (never a 2xx or 5xx)."""
     ex = ctx.ex(probe, index)
     ok = ex.status is not None and (400 <= ex.status < 500) and (not allowed or ex.status in allowed)
     want = "/".join(map(str, allowed)) if allowed else "4xx"
-    ctx.require(ok, f"expected a {want} rejection, got {ex.status}", expected=want,
-                actual=f"{ex.status} {ex.excerpt(300)}", exchange=ex)
+    ctx.require(
+        ok,
+        f"expected a {want} rejection, got {ex.status}",
+        expected=want,
+        actual=f"{ex.status} {ex.excerpt(300)}",
+        exchange=ex,
+    )
     return ex
 
 
@@ -36,7 +43,7 @@ def error_shape_problems(profile_shape: str, body: Any) -> list[str]:
     detail = schema_errors("errors/detail", body, limit=2)
     if not openai or not detail:
         return []
-    return [f"neither {{\"error\": {{...}}}} ({openai[0]}) nor {{\"detail\": ...}} ({detail[0]})"]
+    return [f'neither {{"error": {{...}}}} ({openai[0]}) nor {{"detail": ...}} ({detail[0]})']
 
 
 def json_or_none(ex: Exchange) -> Any:
@@ -48,15 +55,25 @@ def json_or_none(ex: Exchange) -> Any:
 
 def first_choice(ctx: CheckContext, body: dict[str, Any], ex: Exchange) -> dict[str, Any]:
     choices = body.get("choices")
-    ctx.require(isinstance(choices, list) and len(choices) > 0 and isinstance(choices[0], dict),
-                "response has no choices[0]", expected="choices: [ {...} ]", actual=choices, exchange=ex)
+    ctx.require(
+        isinstance(choices, list) and len(choices) > 0 and isinstance(choices[0], dict),
+        "response has no choices[0]",
+        expected="choices: [ {...} ]",
+        actual=choices,
+        exchange=ex,
+    )
     return dict(choices[0])  # type: ignore[index]
 
 
 def message_of(ctx: CheckContext, body: dict[str, Any], ex: Exchange) -> dict[str, Any]:
     message = first_choice(ctx, body, ex).get("message")
-    ctx.require(isinstance(message, dict), "choices[0].message is not an object", expected="object",
-                actual=message, exchange=ex)
+    ctx.require(
+        isinstance(message, dict),
+        "choices[0].message is not an object",
+        expected="object",
+        actual=message,
+        exchange=ex,
+    )
     return dict(message)  # type: ignore[arg-type]
 
 

@@ -11,31 +11,62 @@ REQ = ("completions",)
 SRC = "SPEC CreateCompletionResponse; SEED-B lists /v1/completions"
 
 
-@check(area="completions", level=Level.MUST, requires=REQ, probes=("completions_basic",), rules=("PB1",),
-       source=SRC)
+@check(
+    area="completions",
+    level=Level.MUST,
+    requires=REQ,
+    probes=("completions_basic",),
+    rules=("PB1",),
+    source=SRC,
+)
 def completions_response_matches_schema(ctx: CheckContext) -> None:
     """A legacy completion validates against the completion schema."""
     body = expect_success(ctx, "completions_basic")
     errors = schema_errors("openai/completion-response", body)
-    ctx.require(not errors, "completion does not match the schema", expected="openai/completion-response",
-                actual="; ".join(errors), exchange=ctx.ex("completions_basic"))
+    ctx.require(
+        not errors,
+        "completion does not match the schema",
+        expected="openai/completion-response",
+        actual="; ".join(errors),
+        exchange=ctx.ex("completions_basic"),
+    )
 
 
-@check(area="completions", level=Level.MUST, requires=REQ, probes=("completions_basic",), rules=("PB1",),
-       source=SRC)
+@check(
+    area="completions",
+    level=Level.MUST,
+    requires=REQ,
+    probes=("completions_basic",),
+    rules=("PB1",),
+    source=SRC,
+)
 def completions_object_is_text_completion(ctx: CheckContext) -> None:
     """object is "text_completion" and choices[0].text a string."""
     body = expect_success(ctx, "completions_basic")
     choices = body.get("choices") or [{}]
-    ok = body.get("object") == "text_completion" and isinstance(choices, list) and \
-        isinstance(choices[0], dict) and isinstance(choices[0].get("text"), str)
-    ctx.require(ok, "not a text_completion", expected="object text_completion, choices[0].text",
-                actual={"object": body.get("object"), "choices": str(choices)[:200]},
-                exchange=ctx.ex("completions_basic"))
+    ok = (
+        body.get("object") == "text_completion"
+        and isinstance(choices, list)
+        and isinstance(choices[0], dict)
+        and isinstance(choices[0].get("text"), str)
+    )
+    ctx.require(
+        ok,
+        "not a text_completion",
+        expected="object text_completion, choices[0].text",
+        actual={"object": body.get("object"), "choices": str(choices)[:200]},
+        exchange=ctx.ex("completions_basic"),
+    )
 
 
-@check(area="completions", level=Level.MUST, requires=REQ, probes=("completions_basic",), rules=("U2",),
-       source="SPEC CompletionUsage")
+@check(
+    area="completions",
+    level=Level.MUST,
+    requires=REQ,
+    probes=("completions_basic",),
+    rules=("U2",),
+    source="SPEC CompletionUsage",
+)
 def completions_usage_consistent(ctx: CheckContext) -> None:
     """Completion usage totals add up."""
     body = expect_success(ctx, "completions_basic")
@@ -44,17 +75,38 @@ def completions_usage_consistent(ctx: CheckContext) -> None:
         ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     except (KeyError, TypeError):
         ok = False
-    ctx.require(ok, "completion usage totals do not add up", expected="total = prompt + completion", actual=usage,
-                exchange=ctx.ex("completions_basic"))
+    ctx.require(
+        ok,
+        "completion usage totals do not add up",
+        expected="total = prompt + completion",
+        actual=usage,
+        exchange=ctx.ex("completions_basic"),
+    )
 
 
-@check(area="completions", level=Level.MUST, requires=("completions", "streaming"), probes=("completions_stream",),
-       rules=("S8",), source="SPEC (stream terminated by data: [DONE])")
+@check(
+    area="completions",
+    level=Level.MUST,
+    requires=("completions", "streaming"),
+    probes=("completions_stream",),
+    rules=("S8",),
+    source="SPEC (stream terminated by data: [DONE])",
+)
 def completions_stream_ends_with_done(ctx: CheckContext) -> None:
     """A streamed legacy completion ends with [DONE] and its chunks are text_completion objects."""
     events = ctx.stream_events("completions_stream")
-    ctx.require(bool(events) and events[-1].data.strip() == "[DONE]", "no final [DONE]", expected="[DONE]",
-                actual=events[-1].data[:100] if events else "(none)", exchange=ctx.ex("completions_stream"))
+    ctx.require(
+        bool(events) and events[-1].data.strip() == "[DONE]",
+        "no final [DONE]",
+        expected="[DONE]",
+        actual=events[-1].data[:100] if events else "(none)",
+        exchange=ctx.ex("completions_stream"),
+    )
     for doc in ctx.chunks("completions_stream"):
-        ctx.require(doc.get("object") == "text_completion", "chunk is not a text_completion",
-                    expected="text_completion", actual=doc.get("object"), exchange=ctx.ex("completions_stream"))
+        ctx.require(
+            doc.get("object") == "text_completion",
+            "chunk is not a text_completion",
+            expected="text_completion",
+            actual=doc.get("object"),
+            exchange=ctx.ex("completions_stream"),
+        )

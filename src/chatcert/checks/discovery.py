@@ -8,88 +8,172 @@ from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
 
-@check(area="discovery", level=Level.MUST, source="SPEC GET /models (ListModelsResponse)", probes=("models_list",),
-       rules=("M1",))
+@check(
+    area="discovery",
+    level=Level.MUST,
+    source="SPEC GET /models (ListModelsResponse)",
+    probes=("models_list",),
+    rules=("M1",),
+)
 def models_list_ok(ctx: CheckContext) -> None:
     """GET /v1/models answers 200 with a JSON body."""
     ex = ctx.ex("models_list")
-    ctx.require(ex.status == 200, "models route does not answer 200", expected="200",
-                actual=f"{ex.status} {ex.excerpt(200)}", exchange=ex)
-    ctx.require(ex.media_type == "application/json", "models list is not application/json",
-                expected="application/json", actual=ex.content_type, exchange=ex)
+    ctx.require(
+        ex.status == 200,
+        "models route does not answer 200",
+        expected="200",
+        actual=f"{ex.status} {ex.excerpt(200)}",
+        exchange=ex,
+    )
+    ctx.require(
+        ex.media_type == "application/json",
+        "models list is not application/json",
+        expected="application/json",
+        actual=ex.content_type,
+        exchange=ex,
+    )
 
 
-@check(area="discovery", level=Level.MUST, source="SPEC ListModelsResponse", probes=("models_list",), rules=("M1",))
+@check(
+    area="discovery",
+    level=Level.MUST,
+    source="SPEC ListModelsResponse",
+    probes=("models_list",),
+    rules=("M1",),
+)
 def models_list_schema_valid(ctx: CheckContext) -> None:
     """The models list is {"object": "list", "data": [{"id": ...}, ...]}."""
     body = ctx.json("models_list")
     errors = schema_errors("openai/models-list", body)
-    ctx.require(not errors, "models list does not match the schema", expected="openai/models-list",
-                actual="; ".join(errors), exchange=ctx.ex("models_list"))
+    ctx.require(
+        not errors,
+        "models list does not match the schema",
+        expected="openai/models-list",
+        actual="; ".join(errors),
+        exchange=ctx.ex("models_list"),
+    )
 
 
-@check(area="discovery", level=Level.SHOULD, source="catalogue M1; SEED-B 404 'pull the list from /v1/models'",
-       probes=("models_list",), rules=("M1",))
+@check(
+    area="discovery",
+    level=Level.SHOULD,
+    source="catalogue M1; SEED-B 404 'pull the list from /v1/models'",
+    probes=("models_list",),
+    rules=("M1",),
+)
 def models_list_contains_model(ctx: CheckContext) -> None:
     """The model being certified is listed by /v1/models."""
     body = ctx.body_object("models_list")
     data = body.get("data")
     ids = [m.get("id") for m in data if isinstance(m, dict)] if isinstance(data, list) else []
-    ctx.require(ctx.model in ids, f"model {ctx.model!r} is not listed", expected=ctx.model, actual=ids,
-                exchange=ctx.ex("models_list"))
+    ctx.require(
+        ctx.model in ids,
+        f"model {ctx.model!r} is not listed",
+        expected=ctx.model,
+        actual=ids,
+        exchange=ctx.ex("models_list"),
+    )
 
 
-@check(area="discovery", level=Level.SHOULD, source="SPEC Model.id (unique identifier)", probes=("models_list",),
-       rules=("M1",))
+@check(
+    area="discovery",
+    level=Level.SHOULD,
+    source="SPEC Model.id (unique identifier)",
+    probes=("models_list",),
+    rules=("M1",),
+)
 def models_ids_unique(ctx: CheckContext) -> None:
     """Model ids in /v1/models are unique."""
     body = ctx.body_object("models_list")
     data = body.get("data") if isinstance(body.get("data"), list) else []
     ids = [m.get("id") for m in data if isinstance(m, dict)]  # type: ignore[union-attr]
     dupes = sorted({str(i) for i in ids if ids.count(i) > 1})
-    ctx.require(not dupes, "duplicate model ids", expected="unique ids", actual=dupes, exchange=ctx.ex("models_list"))
+    ctx.require(
+        not dupes, "duplicate model ids", expected="unique ids", actual=dupes, exchange=ctx.ex("models_list")
+    )
 
 
 @check(area="discovery", level=Level.SHOULD, source="llama.cpp/vLLM servers: GET /health", probes=("health",))
 def health_endpoint_ok(ctx: CheckContext) -> None:
     """GET /health answers 200."""
     ex = ctx.ex("health")
-    ctx.require(ex.status == 200, "health route does not answer 200", expected="200",
-                actual=f"{ex.status} {ex.excerpt(200)}", exchange=ex)
+    ctx.require(
+        ex.status == 200,
+        "health route does not answer 200",
+        expected="200",
+        actual=f"{ex.status} {ex.excerpt(200)}",
+        exchange=ex,
+    )
 
 
-@check(area="discovery", level=Level.PROFILE, needs_key=True, probes=("auth_check_valid",), rules=("E3", "PB1"),
-       source="SEED-B 'GET /libertai/auth/check returns 200 OK if your key is valid'")
+@check(
+    area="discovery",
+    level=Level.PROFILE,
+    needs_key=True,
+    probes=("auth_check_valid",),
+    rules=("E3", "PB1"),
+    source="SEED-B 'GET /libertai/auth/check returns 200 OK if your key is valid'",
+)
 def auth_check_accepts_valid_key(ctx: CheckContext) -> None:
     """The key-check route answers 200 for a valid key."""
     ex = ctx.ex("auth_check_valid")
-    ctx.require(ex.status == 200, "auth check rejects the configured key", expected="200",
-                actual=f"{ex.status} {ex.excerpt(200)}", exchange=ex)
+    ctx.require(
+        ex.status == 200,
+        "auth check rejects the configured key",
+        expected="200",
+        actual=f"{ex.status} {ex.excerpt(200)}",
+        exchange=ex,
+    )
 
 
-@check(area="discovery", level=Level.PROFILE, probes=("auth_check_missing",), rules=("E3", "PB1"),
-       source="SEED-B '/libertai/auth/check ... 401 Unauthorized otherwise'")
+@check(
+    area="discovery",
+    level=Level.PROFILE,
+    probes=("auth_check_missing",),
+    rules=("E3", "PB1"),
+    source="SEED-B '/libertai/auth/check ... 401 Unauthorized otherwise'",
+)
 def auth_check_rejects_missing_key(ctx: CheckContext) -> None:
     """The key-check route answers 401 without a key."""
     expect_client_error(ctx, "auth_check_missing", allowed=(401,))
 
 
-@check(area="discovery", level=Level.PROFILE, probes=("discovery_map",), rules=("M2", "PB1"),
-       source="SEED-B 'GET /libertai/models returns the list of servers currently backing each model'")
+@check(
+    area="discovery",
+    level=Level.PROFILE,
+    probes=("discovery_map",),
+    rules=("M2", "PB1"),
+    source="SEED-B 'GET /libertai/models returns the list of servers currently backing each model'",
+)
 def discovery_map_schema_valid(ctx: CheckContext) -> None:
     """/libertai/models maps each model id to {"servers": [url, ...]}."""
     body = ctx.json("discovery_map")
     errors = schema_errors("libertai/models-map", body)
-    ctx.require(not errors, "discovery map does not match the schema", expected="libertai/models-map",
-                actual="; ".join(errors), exchange=ctx.ex("discovery_map"))
+    ctx.require(
+        not errors,
+        "discovery map does not match the schema",
+        expected="libertai/models-map",
+        actual="; ".join(errors),
+        exchange=ctx.ex("discovery_map"),
+    )
 
 
-@check(area="discovery", level=Level.SHOULD, probes=("discovery_map",), rules=("M2",),
-       source="SEED-B 'Each entry maps a model id (the same one you'd pass to /v1/chat/completions)'")
+@check(
+    area="discovery",
+    level=Level.SHOULD,
+    probes=("discovery_map",),
+    rules=("M2",),
+    source="SEED-B 'Each entry maps a model id (the same one you'd pass to /v1/chat/completions)'",
+)
 def discovery_map_lists_model(ctx: CheckContext) -> None:
     """The model being certified has at least one server in /libertai/models."""
     body = ctx.body_object("discovery_map")
     entry = body.get(ctx.model)
     servers = entry.get("servers") if isinstance(entry, dict) else None
-    ctx.require(isinstance(servers, list) and len(servers) > 0, f"no servers listed for {ctx.model!r}",
-                expected="servers: [url, ...]", actual=entry, exchange=ctx.ex("discovery_map"))
+    ctx.require(
+        isinstance(servers, list) and len(servers) > 0,
+        f"no servers listed for {ctx.model!r}",
+        expected="servers: [url, ...]",
+        actual=entry,
+        exchange=ctx.ex("discovery_map"),
+    )

@@ -18,8 +18,13 @@ def _shape_is(shape: str) -> object:
     return applies
 
 
-@check(area="errors", level=Level.MUST, probes=_ERROR_PROBES, rules=("E1", "E2"),
-       source="SPEC ErrorResponse; SEED-B 'Errors return JSON of the form {\"detail\": \"...\"}'")
+@check(
+    area="errors",
+    level=Level.MUST,
+    probes=_ERROR_PROBES,
+    rules=("E1", "E2"),
+    source='SPEC ErrorResponse; SEED-B \'Errors return JSON of the form {"detail": "..."}\'',
+)
 def error_body_matches_profile_shape(ctx: CheckContext) -> None:
     """Error bodies have the profile's shape ({"error": {...}}, {"detail": ...}, or either)."""
     for name in _ERROR_PROBES:
@@ -27,13 +32,24 @@ def error_body_matches_profile_shape(ctx: CheckContext) -> None:
         if ex.status is None or ex.status < 400:
             continue
         problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-        ctx.require(not problems, f"{ex.label}: error body not in the {ctx.profile.error_shape} shape",
-                    expected=ctx.profile.error_shape, actual=f"{'; '.join(problems)} | {ex.excerpt(200)}", exchange=ex)
+        ctx.require(
+            not problems,
+            f"{ex.label}: error body not in the {ctx.profile.error_shape} shape",
+            expected=ctx.profile.error_shape,
+            actual=f"{'; '.join(problems)} | {ex.excerpt(200)}",
+            exchange=ex,
+        )
 
 
-@check(area="errors", level=Level.SHOULD, strict_level=Level.MUST, probes=_ERROR_PROBES, rules=("E1", "E8"),
-       applies=_shape_is("openai"),  # type: ignore[arg-type]
-       source="SPEC Error required [code, message, param, type]; vLLM PR #17664 (legacy shape)")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    strict_level=Level.MUST,
+    probes=_ERROR_PROBES,
+    rules=("E1", "E8"),
+    applies=_shape_is("openai"),  # type: ignore[arg-type]
+    source="SPEC Error required [code, message, param, type]; vLLM PR #17664 (legacy shape)",
+)
 def error_object_has_all_fields(ctx: CheckContext) -> None:
     """OpenAI error objects carry message, type, param and code (null allowed)."""
     for name in _ERROR_PROBES:
@@ -41,79 +57,163 @@ def error_object_has_all_fields(ctx: CheckContext) -> None:
         if ex.status is None or ex.status < 400:
             continue
         errors = schema_errors("openai/error", json_or_none(ex))
-        ctx.require(not errors, f"{ex.label}: incomplete error object", expected="message, type, param, code",
-                    actual="; ".join(errors), exchange=ex)
+        ctx.require(
+            not errors,
+            f"{ex.label}: incomplete error object",
+            expected="message, type, param, code",
+            actual="; ".join(errors),
+            exchange=ex,
+        )
 
 
-@check(area="errors", level=Level.SHOULD, probes=("unknown_model",), rules=("E4", "PB1"),
-       source="SEED-B '404 Unknown model'; OpenAI model_not_found")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("unknown_model",),
+    rules=("E4", "PB1"),
+    source="SEED-B '404 Unknown model'; OpenAI model_not_found",
+)
 def unknown_model_is_404(ctx: CheckContext) -> None:
     """An unknown model is answered 404."""
     expect_client_error(ctx, "unknown_model", allowed=(404,))
 
 
-@check(area="errors", level=Level.PROFILE, probes=("missing_messages",), rules=("E2", "PB1"),
-       applies=_shape_is("detail"),  # type: ignore[arg-type]
-       source="SEED-B '422 Validation error — Check field types and enum values'")
+@check(
+    area="errors",
+    level=Level.PROFILE,
+    probes=("missing_messages",),
+    rules=("E2", "PB1"),
+    applies=_shape_is("detail"),  # type: ignore[arg-type]
+    source="SEED-B '422 Validation error — Check field types and enum values'",
+)
 def validation_error_is_422(ctx: CheckContext) -> None:
     """A request that fails validation is answered 422 (FastAPI-style gateway)."""
     expect_client_error(ctx, "missing_messages", allowed=(422,))
 
 
-@check(area="errors", level=Level.SHOULD, probes=("fault_429",), mock_only=True, rules=("T6",),
-       source="SPEC components.responses.TooManyRequests; RFC 9110 Retry-After")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_429",),
+    mock_only=True,
+    rules=("T6",),
+    source="SPEC components.responses.TooManyRequests; RFC 9110 Retry-After",
+)
 def rate_limit_has_retry_after(ctx: CheckContext) -> None:
     """A 429 carries Retry-After (an integer >= 1) and an error body."""
     ex = expect_client_error(ctx, "fault_429", allowed=(429,))
     value = ex.headers.get("retry-after", "")
-    ctx.require(value.isdigit() and int(value) >= 1, "429 without a usable Retry-After", expected="Retry-After: N",
-                actual=value or "(none)", exchange=ex)
-    ctx.require(not error_shape_problems(ctx.profile.error_shape, json_or_none(ex)), "429 body not an error body",
-                expected=ctx.profile.error_shape, actual=ex.excerpt(200), exchange=ex)
+    ctx.require(
+        value.isdigit() and int(value) >= 1,
+        "429 without a usable Retry-After",
+        expected="Retry-After: N",
+        actual=value or "(none)",
+        exchange=ex,
+    )
+    ctx.require(
+        not error_shape_problems(ctx.profile.error_shape, json_or_none(ex)),
+        "429 body not an error body",
+        expected=ctx.profile.error_shape,
+        actual=ex.excerpt(200),
+        exchange=ex,
+    )
 
 
-@check(area="errors", level=Level.PROFILE, probes=("fault_402",), mock_only=True, rules=("E5", "PB1"),
-       applies=_shape_is("detail"),  # type: ignore[arg-type]
-       source="SEED-B '402 Payment required (x402 flow)'; x402 spec v1 (x402Version, accepts)")
+@check(
+    area="errors",
+    level=Level.PROFILE,
+    probes=("fault_402",),
+    mock_only=True,
+    rules=("E5", "PB1"),
+    applies=_shape_is("detail"),  # type: ignore[arg-type]
+    source="SEED-B '402 Payment required (x402 flow)'; x402 spec v1 (x402Version, accepts)",
+)
 def payment_required_has_x402_body(ctx: CheckContext) -> None:
     """A 402 carries x402 payment requirements (x402Version, accepts[]); chatcert never pays."""
     ex = expect_client_error(ctx, "fault_402", allowed=(402,))
     body = json_or_none(ex)
-    ok = isinstance(body, dict) and isinstance(body.get("x402Version"), int) and isinstance(body.get("accepts"), list) \
+    ok = (
+        isinstance(body, dict)
+        and isinstance(body.get("x402Version"), int)
+        and isinstance(body.get("accepts"), list)
         and len(body["accepts"]) > 0
-    ctx.require(ok, "402 without x402 requirements", expected='{"x402Version": 1, "accepts": [...]}',
-                actual=ex.excerpt(300), exchange=ex)
-    ctx.require("x-payment" not in {k.lower() for k in ex.request_headers}, "chatcert sent a payment",
-                expected="no X-PAYMENT header", actual=ex.request_headers, exchange=ex)
+    )
+    ctx.require(
+        ok,
+        "402 without x402 requirements",
+        expected='{"x402Version": 1, "accepts": [...]}',
+        actual=ex.excerpt(300),
+        exchange=ex,
+    )
+    ctx.require(
+        "x-payment" not in {k.lower() for k in ex.request_headers},
+        "chatcert sent a payment",
+        expected="no X-PAYMENT header",
+        actual=ex.request_headers,
+        exchange=ex,
+    )
 
 
-@check(area="errors", level=Level.SHOULD, probes=("fault_503",), mock_only=True, rules=("E6", "PB1"),
-       source="SEED-B '503 All servers failed for this model — Retry shortly'")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_503",),
+    mock_only=True,
+    rules=("E6", "PB1"),
+    source="SEED-B '503 All servers failed for this model — Retry shortly'",
+)
 def unavailable_503_has_error_body(ctx: CheckContext) -> None:
     """A 503 carries an error body in the profile's shape."""
     ex = ctx.ex("fault_503")
     ctx.require(ex.status == 503, "expected 503", expected="503", actual=str(ex.status), exchange=ex)
     problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(not problems, "503 body not an error body", expected=ctx.profile.error_shape, actual=ex.excerpt(200),
-                exchange=ex)
+    ctx.require(
+        not problems,
+        "503 body not an error body",
+        expected=ctx.profile.error_shape,
+        actual=ex.excerpt(200),
+        exchange=ex,
+    )
 
 
-@check(area="errors", level=Level.SHOULD, probes=("fault_500",), mock_only=True, rules=("E1",),
-       source="SPEC ErrorResponse (server errors carry a body too)")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_500",),
+    mock_only=True,
+    rules=("E1",),
+    source="SPEC ErrorResponse (server errors carry a body too)",
+)
 def server_error_has_error_body(ctx: CheckContext) -> None:
     """A 500 carries an error body in the profile's shape."""
     ex = ctx.ex("fault_500")
     ctx.require(ex.status == 500, "expected 500", expected="500", actual=str(ex.status), exchange=ex)
     problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(not problems, "500 body not an error body", expected=ctx.profile.error_shape, actual=ex.excerpt(200),
-                exchange=ex)
+    ctx.require(
+        not problems,
+        "500 body not an error body",
+        expected=ctx.profile.error_shape,
+        actual=ex.excerpt(200),
+        exchange=ex,
+    )
 
 
-@check(area="errors", level=Level.SHOULD, probes=("fault_413",), mock_only=True, rules=("T9",),
-       source="RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB")
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_413",),
+    mock_only=True,
+    rules=("T9",),
+    source="RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB",
+)
 def payload_too_large_has_error_body(ctx: CheckContext) -> None:
     """A 413 carries an error body in the profile's shape."""
     ex = expect_client_error(ctx, "fault_413", allowed=(413,))
     problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(not problems, "413 body not an error body", expected=ctx.profile.error_shape, actual=ex.excerpt(200),
-                exchange=ex)
+    ctx.require(
+        not problems,
+        "413 body not an error body",
+        expected=ctx.profile.error_shape,
+        actual=ex.excerpt(200),
+        exchange=ex,
+    )

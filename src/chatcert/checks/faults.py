@@ -8,9 +8,15 @@ from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
 
-@check(area="faults", level=Level.SHOULD, requires=("streaming",), probes=("fault_midstream_error",),
-       mock_only=True, rules=("S13", "PB1"),
-       source="llama.cpp PR #16109 (data: {\"error\": ...}); SEED-B 'handle error events in your SSE consumer'")
+@check(
+    area="faults",
+    level=Level.SHOULD,
+    requires=("streaming",),
+    probes=("fault_midstream_error",),
+    mock_only=True,
+    rules=("S13", "PB1"),
+    source="llama.cpp PR #16109 (data: {\"error\": ...}); SEED-B 'handle error events in your SSE consumer'",
+)
 def midstream_error_is_recognisable(ctx: CheckContext) -> None:
     """A mid-stream failure is sent as an error event ({"error": {...}}) and ends the stream."""
     ex = ctx.ex("fault_midstream_error")
@@ -24,9 +30,19 @@ def midstream_error_is_recognisable(ctx: CheckContext) -> None:
         if isinstance(doc, dict) and isinstance(doc.get("error"), (dict, str)):
             index = i
             break
-    ctx.require(index is not None, "no recognisable error event", expected='data: {"error": {...}}',
-                actual=ex.excerpt(300), exchange=ex)
+    ctx.require(
+        index is not None,
+        "no recognisable error event",
+        expected='data: {"error": {...}}',
+        actual=ex.excerpt(300),
+        exchange=ex,
+    )
     assert index is not None
-    rest = [e.data.strip() for e in events[index + 1:]]
-    ctx.require(rest in ([], ["[DONE]"]), "stream went on after the error", expected="end or [DONE]", actual=rest[:3],
-                exchange=ex)
+    rest = [e.data.strip() for e in events[index + 1 :]]
+    ctx.require(
+        rest in ([], ["[DONE]"]),
+        "stream went on after the error",
+        expected="end or [DONE]",
+        actual=rest[:3],
+        exchange=ex,
+    )

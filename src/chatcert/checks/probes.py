@@ -29,8 +29,6 @@ TIME_TOOL: dict[str, Any] = {
         "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]},
     },
 }
-# Same sampling for the stream and non-stream probes so S9 can compare them.
-DETERMINISTIC = {"temperature": 0, "seed": 7}
 
 
 def image_part(url: str, detail: str | None = None) -> dict[str, Any]:
@@ -49,6 +47,7 @@ def png_url() -> str:
 
 
 # -- free probes -------------------------------------------------------------------------------------
+
 
 @probe("models_list", routes=("models",), requires=("models_list",), free=True)
 def models_list(ctx: ProbeContext) -> None:
@@ -82,8 +81,10 @@ def discovery_map(ctx: ProbeContext) -> None:
 
 # -- chat: accepted requests -------------------------------------------------------------------------
 
-def _simple(name: str, label: str, tokens: int = DEFAULT_MAX_TOKENS, requires: tuple[str, ...] = (),
-            **build: Any) -> None:
+
+def _simple(
+    name: str, label: str, tokens: int = DEFAULT_MAX_TOKENS, requires: tuple[str, ...] = (), **build: Any
+) -> None:
     """Register a one-request chat probe whose body is chat_body(**build)."""
 
     @probe(name, tokens=tokens, requires=requires)
@@ -94,22 +95,56 @@ def _simple(name: str, label: str, tokens: int = DEFAULT_MAX_TOKENS, requires: t
     send.__doc__ = label
 
 
-_simple("chat_basic", "non-stream chat", content=PROMPT, **DETERMINISTIC)
-_simple("chat_stream", "streamed chat", requires=("streaming",), content=PROMPT, stream=True, **DETERMINISTIC)
-_simple("chat_stream_usage", "streamed chat with include_usage", requires=("streaming", "stream_usage"),
-        content=PROMPT, stream=True, stream_options={"include_usage": True})
+_simple("chat_basic", "non-stream chat", content=PROMPT, temperature=0, seed=7)
+_simple(
+    "chat_stream",
+    "streamed chat",
+    requires=("streaming",),
+    content=PROMPT,
+    stream=True,
+    temperature=0,
+    seed=7,
+)
+_simple(
+    "chat_stream_usage",
+    "streamed chat with include_usage",
+    requires=("streaming", "stream_usage"),
+    content=PROMPT,
+    stream=True,
+    stream_options={"include_usage": True},
+)
 _simple("chat_length_cap", "max_tokens=1 on a long answer", tokens=1, content=LONG_PROMPT, max_tokens=1)
 _simple("chat_n2", "n=2", tokens=2 * DEFAULT_MAX_TOKENS, content=PROMPT, n=2)
-_simple("chat_stream_n2", "streamed n=2", tokens=2 * DEFAULT_MAX_TOKENS, requires=("streaming",),
-        content=PROMPT, n=2, stream=True)
-_simple("chat_text_parts", "content as text parts", content=[text_part("Say hello"), text_part("in five words.")])
+_simple(
+    "chat_stream_n2",
+    "streamed n=2",
+    tokens=2 * DEFAULT_MAX_TOKENS,
+    requires=("streaming",),
+    content=PROMPT,
+    n=2,
+    stream=True,
+)
+_simple(
+    "chat_text_parts", "content as text parts", content=[text_part("Say hello"), text_part("in five words.")]
+)
 _simple("chat_unknown_field", "unknown top-level field", content=PROMPT, x_chatcert_unknown_field=True)
 _simple("chat_extensions", "vendor extensions", content=PROMPT, cache_prompt=False, top_k=40)
-_simple("chat_nul", "NUL and odd unicode in content", content="Repeat: a\u0000b \u202e\U0001F600 \ufffe")
-_simple("chat_json_object", "response_format json_object", requires=("response_format",),
-        content="Return a JSON object with a key 'greeting'.", response_format={"type": "json_object"})
-_simple("chat_logprobs", "logprobs with top_logprobs=2", requires=("logprobs",), content=PROMPT,
-        logprobs=True, top_logprobs=2)
+_simple("chat_nul", "NUL and odd unicode in content", content="Repeat: a\u0000b \u202e\U0001f600 \ufffe")
+_simple(
+    "chat_json_object",
+    "response_format json_object",
+    requires=("response_format",),
+    content="Return a JSON object with a key 'greeting'.",
+    response_format={"type": "json_object"},
+)
+_simple(
+    "chat_logprobs",
+    "logprobs with top_logprobs=2",
+    requires=("logprobs",),
+    content=PROMPT,
+    logprobs=True,
+    top_logprobs=2,
+)
 
 
 @probe("chat_max_completion_tokens", tokens=3)
@@ -131,7 +166,10 @@ def chat_roles(ctx: ProbeContext) -> None:
     dev_body["messages"].insert(0, {"role": "developer", "content": "You are terse."})
     ctx.chat(dev_body, label="developer message")
     turns = ctx.chat_body("And now in French.")
-    turns["messages"][:0] = [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": "Hello there."}]
+    turns["messages"][:0] = [
+        {"role": "user", "content": PROMPT},
+        {"role": "assistant", "content": "Hello there."},
+    ]
     ctx.chat(turns, label="multi-turn")
 
 
@@ -144,8 +182,11 @@ def unauthenticated(ctx: ProbeContext) -> None:
 @probe("wrong_key", free=True)
 def wrong_key(ctx: ProbeContext) -> None:
     """A chat request with a wrong key."""
-    headers = {"x-api-key": "chatcert-wrong-key-0000"} if ctx.profile.auth_scheme == "x-api-key" \
+    headers = (
+        {"x-api-key": "chatcert-wrong-key-0000"}
+        if ctx.profile.auth_scheme == "x-api-key"
         else {"Authorization": "Bearer chatcert-wrong-key-0000"}
+    )
     ctx.chat(ctx.chat_body(PROMPT), label="chat with a wrong key", auth=False, headers=headers)
 
 
@@ -156,6 +197,7 @@ def unsupported_method(ctx: ProbeContext) -> None:
 
 
 # -- chat: requests that must be rejected ------------------------------------------------------------
+
 
 def _reject(name: str, label: str, mutate: Any, requires: tuple[str, ...] = ()) -> None:
     """Register a one-request probe sending chat_body() changed by `mutate(body, ctx)`."""
@@ -194,15 +236,27 @@ _reject("temperature_out_of_range", "temperature: 3", _set(temperature=3))
 _reject("top_p_out_of_range", "top_p: 1.5", _set(top_p=1.5))
 _reject("n_zero", "n: 0", _set(n=0))
 _reject("too_many_stop", "five stop strings", _set(stop=["a", "b", "c", "d", "e"]))
-_reject("stream_options_without_stream", "stream_options with stream false",
-        _set(stream=False, stream_options={"include_usage": True}))
-_reject("json_schema_without_schema", "response_format json_schema without schema",
-        _set(response_format={"type": "json_schema"}), requires=("response_format",))
+_reject(
+    "stream_options_without_stream",
+    "stream_options with stream false",
+    _set(stream=False, stream_options={"include_usage": True}),
+)
+_reject(
+    "json_schema_without_schema",
+    "response_format json_schema without schema",
+    _set(response_format={"type": "json_schema"}),
+    requires=("response_format",),
+)
 _reject("unknown_model", "unknown model", _set(model="chatcert-no-such-model-4242"))
-_reject("stream_rejected", "invalid streamed request", _set(messages=[], stream=True), requires=("streaming",))
+_reject(
+    "stream_rejected", "invalid streamed request", _set(messages=[], stream=True), requires=("streaming",)
+)
 _reject("image_output_request", "image output requested", _set(modalities=["text", "image"]))
-_reject("audio_output_request", "audio output requested",
-        _set(modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}))
+_reject(
+    "audio_output_request",
+    "audio output requested",
+    _set(modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}),
+)
 
 
 @probe("malformed_json", free=True)
@@ -232,8 +286,10 @@ def healthy_after_rejection(ctx: ProbeContext) -> None:
 
 # -- tools --------------------------------------------------------------------------------------------
 
-def _tools_body(ctx: ProbeContext, tool_choice: Any, tools: list[dict[str, Any]] | None = None,
-                **extra: Any) -> dict[str, Any]:
+
+def _tools_body(
+    ctx: ProbeContext, tool_choice: Any, tools: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
     body = ctx.chat_body("What's the weather in Paris? Use the tool.", max_tokens=64, **extra)
     body["tools"] = tools if tools is not None else [WEATHER_TOOL]
     if tool_choice is not None:
@@ -263,8 +319,10 @@ def tools_none(ctx: ProbeContext) -> None:
 @probe("tools_parallel_false", tokens=64, requires=("tools",))
 def tools_parallel_false(ctx: ProbeContext) -> None:
     """Two tools, parallel_tool_calls false."""
-    ctx.chat(_tools_body(ctx, "required", [WEATHER_TOOL, TIME_TOOL], parallel_tool_calls=False),
-             label="parallel_tool_calls false")
+    ctx.chat(
+        _tools_body(ctx, "required", [WEATHER_TOOL, TIME_TOOL], parallel_tool_calls=False),
+        label="parallel_tool_calls false",
+    )
 
 
 @probe("tools_undefined_choice", tokens=64, requires=("tools",))
@@ -292,12 +350,19 @@ def tools_stream(ctx: ProbeContext) -> None:
 def tools_round_trip(ctx: ProbeContext) -> None:
     """A tool call, then the tool's result sent back."""
     first = ctx.chat(_tools_body(ctx, "required"), label="tool call (round trip, turn 1)")
-    call: dict[str, Any] = {"id": "call_chatcert_1", "type": "function",
-                            "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})}}
+    call: dict[str, Any] = {
+        "id": "call_chatcert_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+    }
     try:
         calls = first.json()["choices"][0]["message"]["tool_calls"]
-        if isinstance(calls, list) and calls and isinstance(calls[0], dict) and \
-                isinstance(calls[0].get("function", {}).get("arguments"), str):
+        if (
+            isinstance(calls, list)
+            and calls
+            and isinstance(calls[0], dict)
+            and isinstance(calls[0].get("function", {}).get("arguments"), str)
+        ):
             call = calls[0]
     except (ValueError, KeyError, IndexError, TypeError):
         pass
@@ -312,12 +377,27 @@ def tools_round_trip(ctx: ProbeContext) -> None:
 @probe("tools_empty_args_round_trip", tokens=DEFAULT_MAX_TOKENS, requires=("tools",))
 def tools_empty_args_round_trip(ctx: ProbeContext) -> None:
     """A follow-up turn whose assistant tool call has arguments "{}"."""
-    tool = {"type": "function", "function": {"name": "get_time", "description": "time",
-                                               "parameters": {"type": "object", "properties": {}}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "time",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
     body = _tools_body(ctx, "auto", [tool])
     body["messages"] += [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_chatcert_2", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_chatcert_2",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": "{}"},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_chatcert_2", "content": "12:00"},
     ]
     ctx.chat(body, label="tool result after a call with arguments {}")
@@ -325,8 +405,10 @@ def tools_empty_args_round_trip(ctx: ProbeContext) -> None:
 
 # -- vision -------------------------------------------------------------------------------------------
 
-def _vision(name: str, label: str, parts: Any, *, requires: tuple[str, ...] = ("vision",),
-            costly: bool = False) -> None:
+
+def _vision(
+    name: str, label: str, parts: Any, *, requires: tuple[str, ...] = ("vision",), costly: bool = False
+) -> None:
     @probe(name, tokens=DEFAULT_MAX_TOKENS, requires=requires, costly=costly)
     def send(ctx: ProbeContext) -> None:
         ctx.chat(ctx.chat_body(parts(ctx)), label=label)
@@ -342,31 +424,72 @@ _vision("vision_png", "PNG data URL, image first", _image_first("png"))
 _vision("vision_jpeg", "JPEG data URL", _image_first("jpeg"))
 _vision("vision_gif", "GIF data URL", _image_first("gif"))
 _vision("vision_webp", "WebP data URL", _image_first("webp"))
-_vision("vision_png_large", "larger PNG (RGBA or grayscale variant)",
-        lambda ctx: [image_part(data_url(fixture_image("png", largest=True))), text_part("Describe this image.")])
-_vision("vision_text_first", "text before image",
-        lambda ctx: [text_part("Describe this image."), image_part(png_url())])
-_vision("vision_two_images", "two images in one message",
-        lambda ctx: [image_part(png_url()), image_part(data_url(fixture_image("jpeg"))),
-                     text_part("Compare these images.")])
+_vision(
+    "vision_png_large",
+    "larger PNG (RGBA or grayscale variant)",
+    lambda ctx: [image_part(data_url(fixture_image("png", largest=True))), text_part("Describe this image.")],
+)
+_vision(
+    "vision_text_first",
+    "text before image",
+    lambda ctx: [text_part("Describe this image."), image_part(png_url())],
+)
+_vision(
+    "vision_two_images",
+    "two images in one message",
+    lambda ctx: [
+        image_part(png_url()),
+        image_part(data_url(fixture_image("jpeg"))),
+        text_part("Compare these images."),
+    ],
+)
 _vision("vision_detail_low", "image_url.detail low", _image_first("png", "low"))
-_vision("vision_text_baseline", "the vision prompt without its image",
-        lambda ctx: [text_part("Describe this image.")])
-_vision("vision_bare_string", "image_url as a bare string",
-        lambda ctx: [{"type": "image_url", "image_url": png_url()}, text_part("Describe this image.")])
-_vision("vision_bad_base64", "data URL with broken base64",
-        lambda ctx: [image_part("data:image/png;base64,iVBORw0KGgo!!!notbase64***"), text_part("Describe.")])
-_vision("vision_non_image", "data URL whose bytes are not an image",
-        lambda ctx: [image_part("data:image/png;base64,SGVsbG8sIEkgYW0gbm90IGFuIGltYWdlLg=="), text_part("Describe.")])
-_vision("vision_mime_mismatch", "JPEG bytes declared as image/png",
-        lambda ctx: [image_part(data_url(fixture_image("jpeg"), "image/png")), text_part("Describe.")])
-_vision("vision_file_url", "file:// image URL",
-        lambda ctx: [image_part("file:///etc/passwd"), text_part("Describe this image.")])
-_vision("vision_external_url", "external https image URL",
-        lambda ctx: [image_part("https://example.com/chatcert-probe.png"), text_part("Describe this image.")])
-_vision("vision_oversize_dimensions", "an image over the profile's pixel limit",
-        lambda ctx: [image_part(data_url(make_png(int(ctx.profile.limit("max_image_width") or 4000) + 1, 1))),
-                     text_part("Describe this image.")])
+_vision(
+    "vision_text_baseline",
+    "the vision prompt without its image",
+    lambda ctx: [text_part("Describe this image.")],
+)
+_vision(
+    "vision_bare_string",
+    "image_url as a bare string",
+    lambda ctx: [{"type": "image_url", "image_url": png_url()}, text_part("Describe this image.")],
+)
+_vision(
+    "vision_bad_base64",
+    "data URL with broken base64",
+    lambda ctx: [image_part("data:image/png;base64,iVBORw0KGgo!!!notbase64***"), text_part("Describe.")],
+)
+_vision(
+    "vision_non_image",
+    "data URL whose bytes are not an image",
+    lambda ctx: [
+        image_part("data:image/png;base64,SGVsbG8sIEkgYW0gbm90IGFuIGltYWdlLg=="),
+        text_part("Describe."),
+    ],
+)
+_vision(
+    "vision_mime_mismatch",
+    "JPEG bytes declared as image/png",
+    lambda ctx: [image_part(data_url(fixture_image("jpeg"), "image/png")), text_part("Describe.")],
+)
+_vision(
+    "vision_file_url",
+    "file:// image URL",
+    lambda ctx: [image_part("file:///etc/passwd"), text_part("Describe this image.")],
+)
+_vision(
+    "vision_external_url",
+    "external https image URL",
+    lambda ctx: [image_part("https://example.com/chatcert-probe.png"), text_part("Describe this image.")],
+)
+_vision(
+    "vision_oversize_dimensions",
+    "an image over the profile's pixel limit",
+    lambda ctx: [
+        image_part(data_url(make_png(int(ctx.profile.limit("max_image_width") or 4000) + 1, 1))),
+        text_part("Describe this image."),
+    ],
+)
 
 
 @probe("vision_multi_turn", tokens=DEFAULT_MAX_TOKENS, requires=("vision",))
@@ -391,8 +514,10 @@ def vision_oversize_request(ctx: ProbeContext) -> None:
 
 # -- faults only a mock can provoke -------------------------------------------------------------------
 
-def _fault(name: str, label: str, scenario: str, *, stream: bool = False,
-           requires: tuple[str, ...] = ()) -> None:
+
+def _fault(
+    name: str, label: str, scenario: str, *, stream: bool = False, requires: tuple[str, ...] = ()
+) -> None:
     @probe(name, tokens=DEFAULT_MAX_TOKENS, mock_only=True, requires=requires)
     def send(ctx: ProbeContext) -> None:
         ctx.chat(ctx.chat_body(PROMPT, stream=stream), label=label, headers={"X-Mock-Scenario": scenario})
@@ -405,15 +530,24 @@ _fault("fault_402", "mock 402 (x402)", "status=402")
 _fault("fault_503", "mock 503", "status=503")
 _fault("fault_500", "mock 500", "status=500")
 _fault("fault_413", "mock 413", "status=413")
-_fault("fault_midstream_error", "mock mid-stream error", "fault=midstream_error", stream=True,
-       requires=("streaming",))
+_fault(
+    "fault_midstream_error",
+    "mock mid-stream error",
+    "fault=midstream_error",
+    stream=True,
+    requires=("streaming",),
+)
 
 
 # -- other routes ------------------------------------------------------------------------------------
 
+
 def _messages_body(ctx: ProbeContext, **extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": ctx.model, "max_tokens": DEFAULT_MAX_TOKENS,
-                            "messages": [{"role": "user", "content": PROMPT}]}
+    body: dict[str, Any] = {
+        "model": ctx.model,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "messages": [{"role": "user", "content": PROMPT}],
+    }
     body.update(extra)
     return body
 
@@ -427,11 +561,14 @@ def messages_basic(ctx: ProbeContext) -> None:
     ctx.chat(_messages_body(ctx), label="messages", route="messages", headers=ANTHROPIC_HEADERS)
 
 
-@probe("messages_stream", tokens=DEFAULT_MAX_TOKENS, requires=("anthropic", "streaming"), routes=("messages",))
+@probe(
+    "messages_stream", tokens=DEFAULT_MAX_TOKENS, requires=("anthropic", "streaming"), routes=("messages",)
+)
 def messages_stream(ctx: ProbeContext) -> None:
     """Streamed Anthropic Messages request."""
-    ctx.chat(_messages_body(ctx, stream=True), label="messages stream", route="messages",
-             headers=ANTHROPIC_HEADERS)
+    ctx.chat(
+        _messages_body(ctx, stream=True), label="messages stream", route="messages", headers=ANTHROPIC_HEADERS
+    )
 
 
 @probe("messages_missing_max_tokens", tokens=0, requires=("anthropic",), routes=("messages",))
@@ -445,8 +582,11 @@ def messages_missing_max_tokens(ctx: ProbeContext) -> None:
 @probe("messages_tools", tokens=64, requires=("anthropic", "tools"), routes=("messages",))
 def messages_tools(ctx: ProbeContext) -> None:
     """Anthropic Messages request with a tool it must use."""
-    tool = {"name": "get_weather", "description": "Get the weather",
-            "input_schema": WEATHER_TOOL["function"]["parameters"]}
+    tool = {
+        "name": "get_weather",
+        "description": "Get the weather",
+        "input_schema": WEATHER_TOOL["function"]["parameters"],
+    }
     body = _messages_body(ctx, max_tokens=64, tools=[tool], tool_choice={"type": "any"})
     body["messages"] = [{"role": "user", "content": "What's the weather in Paris?"}]
     ctx.chat(body, label="messages with tools", route="messages", headers=ANTHROPIC_HEADERS)
@@ -459,19 +599,32 @@ def completions_basic(ctx: ProbeContext) -> None:
     ctx.chat(body, label="completions", route="completions")
 
 
-@probe("completions_stream", tokens=DEFAULT_MAX_TOKENS, requires=("completions", "streaming"),
-       routes=("completions",))
+@probe(
+    "completions_stream",
+    tokens=DEFAULT_MAX_TOKENS,
+    requires=("completions", "streaming"),
+    routes=("completions",),
+)
 def completions_stream(ctx: ProbeContext) -> None:
     """Streamed legacy completions request."""
-    body = {"model": ctx.model, "prompt": "Once upon a time", "max_tokens": DEFAULT_MAX_TOKENS, "stream": True}
+    body = {
+        "model": ctx.model,
+        "prompt": "Once upon a time",
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "stream": True,
+    }
     ctx.chat(body, label="completions stream", route="completions")
 
 
 @probe("complete_basic", tokens=DEFAULT_MAX_TOKENS, requires=("complete",), routes=("complete",))
 def complete_basic(ctx: ProbeContext) -> None:
     """Pharia /v1/complete request (contract inferred)."""
-    body = {"model": ctx.model, "prompt": "Once upon a time", "maximum_tokens": DEFAULT_MAX_TOKENS,
-            "max_tokens": DEFAULT_MAX_TOKENS}
+    body = {
+        "model": ctx.model,
+        "prompt": "Once upon a time",
+        "maximum_tokens": DEFAULT_MAX_TOKENS,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+    }
     ctx.chat(body, label="complete", route="complete")
 
 
@@ -480,15 +633,35 @@ def transcribe_basic(ctx: ProbeContext) -> None:
     """Pharia /transcribe with a short WAV file (contract inferred)."""
     boundary = "chatcert" + uuid.uuid4().hex
     wav = _silent_wav()
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"probe.wav\"\r\n"
-            f"Content-Type: audio/wav\r\n\r\n").encode() + wav + f"\r\n--{boundary}--\r\n".encode()
-    ctx.send(RequestSpec("POST", ctx.route("transcribe"), raw_body=body, label="transcribe",
-                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}))
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="probe.wav"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + wav
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    ctx.send(
+        RequestSpec(
+            "POST",
+            ctx.route("transcribe"),
+            raw_body=body,
+            label="transcribe",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    )
 
 
 def _silent_wav(samples: int = 1600) -> bytes:
     import struct
 
     data = b"\x00\x00" * samples
-    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " +
-            struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", len(data)) + data)
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )

@@ -10,108 +10,290 @@ from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
 
-def _rejects(check_id: str, probe: str, doc: str, level: Level, source: str, rules: tuple[str, ...],
-             requires: tuple[str, ...] = ()) -> None:
+def _rejects(
+    check_id: str,
+    probe: str,
+    doc: str,
+    level: Level,
+    source: str,
+    rules: tuple[str, ...],
+    requires: tuple[str, ...] = (),
+) -> None:
     """Register a check that `probe` is answered with a 4xx."""
 
     def judge(ctx: CheckContext) -> None:
         expect_client_error(ctx, probe)
 
     judge.__doc__ = doc
-    check(area="request", level=level, source=source, probes=(probe,), rules=rules, requires=requires,
-          check_id=check_id)(judge)
+    check(
+        area="request",
+        level=level,
+        source=source,
+        probes=(probe,),
+        rules=rules,
+        requires=requires,
+        check_id=check_id,
+    )(judge)
 
 
-def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rules: tuple[str, ...],
-             index: int | None = None) -> None:
+def _accepts(
+    check_id: str,
+    probe: str,
+    doc: str,
+    level: Level,
+    source: str,
+    rules: tuple[str, ...],
+    index: int | None = None,
+) -> None:
     """Register a check that every exchange of `probe` (or one of them) is answered 200."""
 
     def judge(ctx: CheckContext) -> None:
         exchanges = ctx.exchanges(probe) if index is None else [ctx.ex(probe, index)]
         for ex in exchanges:
-            ctx.require(ex.status == 200, f"{ex.label}: not accepted", expected="200",
-                        actual=f"{ex.status} {ex.excerpt(300)}", exchange=ex)
+            ctx.require(
+                ex.status == 200,
+                f"{ex.label}: not accepted",
+                expected="200",
+                actual=f"{ex.status} {ex.excerpt(300)}",
+                exchange=ex,
+            )
 
     judge.__doc__ = doc
     check(area="request", level=level, source=source, probes=(probe,), rules=rules, check_id=check_id)(judge)
 
 
 SPEC_REQ = "SPEC CreateChatCompletionRequest"
-_rejects("missing_model_rejected", "missing_model", "A request without model is rejected with a 4xx.",
-         Level.MUST, f"{SPEC_REQ} required [model, messages]", ("REQ1",))
-_rejects("missing_messages_rejected", "missing_messages", "A request without messages is rejected with a 4xx.",
-         Level.MUST, f"{SPEC_REQ} required [model, messages]", ("REQ1",))
-_rejects("empty_messages_rejected", "empty_messages", "messages: [] is rejected with a 4xx, not a 500.",
-         Level.MUST, f"{SPEC_REQ} messages minItems 1; vLLM#17038", ("REQ2",))
-_rejects("non_object_messages_rejected", "messages_not_objects", "messages: [123] is rejected with a 4xx.",
-         Level.MUST, "llama.cpp test_invalid_chat_completion_req", ("REQ3",))
-_rejects("message_without_role_rejected", "message_without_role", "A message without role is rejected with a 4xx.",
-         Level.MUST, "SPEC ChatCompletionRequestMessage discriminator role", ("REQ3",))
-_rejects("unknown_role_rejected", "unknown_role", "An unknown role is rejected with a 4xx.",
-         Level.SHOULD, "SPEC ChatCompletionRequestMessage oneOf by role", ("REQ5",))
-_rejects("object_content_rejected", "content_is_object", "content given as an object is rejected with a 4xx.",
-         Level.MUST, "SPEC ChatCompletionRequestUserMessage.content oneOf [string, array]", ("REQ3",))
-_rejects("temperature_out_of_range_rejected", "temperature_out_of_range", "temperature 3 is rejected with a 4xx.",
-         Level.SHOULD, f"{SPEC_REQ} temperature maximum 2", ("REQ6",))
-_rejects("top_p_out_of_range_rejected", "top_p_out_of_range", "top_p 1.5 is rejected with a 4xx.",
-         Level.SHOULD, f"{SPEC_REQ} top_p maximum 1", ("REQ6",))
-_rejects("n_zero_rejected", "n_zero", "n 0 is rejected with a 4xx.", Level.SHOULD, f"{SPEC_REQ} n minimum 1",
-         ("REQ6",))
-_rejects("too_many_stop_sequences_rejected", "too_many_stop", "More than four stop strings are rejected with a 4xx.",
-         Level.SHOULD, f"{SPEC_REQ} stop maxItems 4", ("REQ6",))
-_rejects("stream_options_without_stream_rejected", "stream_options_without_stream",
-         "stream_options with stream false is rejected with a 4xx.", Level.SHOULD,
-         "SPEC ChatCompletionStreamOptions ('only set this when you set stream: true'); vLLM test_chat", ("REQ8",))
-_rejects("json_schema_without_schema_rejected", "json_schema_without_schema",
-         "response_format json_schema without a schema is rejected with a 4xx.", Level.SHOULD,
-         "SPEC ResponseFormatJsonSchema required json_schema; llama.cpp, vLLM", ("REQ9",),
-         requires=("response_format",))
-_rejects("malformed_json_rejected", "malformed_json", "A body that is not JSON is rejected with a 4xx, not a 5xx.",
-         Level.MUST, "vLLM test_non_object_body_validation; ST negative_data_rejection", ("N3",))
-_rejects("non_object_body_rejected", "non_object_body", "A JSON array body is rejected with a 4xx.",
-         Level.MUST, "vLLM test_non_object_body_validation", ("N3",))
-_rejects("wrong_content_type_rejected", "wrong_content_type", "A body sent as text/plain is rejected with a 4xx.",
-         Level.SHOULD, "ST; Prism 415 behaviour (RFC 9110 §15.5.16)", ("N4",))
+_rejects(
+    "missing_model_rejected",
+    "missing_model",
+    "A request without model is rejected with a 4xx.",
+    Level.MUST,
+    f"{SPEC_REQ} required [model, messages]",
+    ("REQ1",),
+)
+_rejects(
+    "missing_messages_rejected",
+    "missing_messages",
+    "A request without messages is rejected with a 4xx.",
+    Level.MUST,
+    f"{SPEC_REQ} required [model, messages]",
+    ("REQ1",),
+)
+_rejects(
+    "empty_messages_rejected",
+    "empty_messages",
+    "messages: [] is rejected with a 4xx, not a 500.",
+    Level.MUST,
+    f"{SPEC_REQ} messages minItems 1; vLLM#17038",
+    ("REQ2",),
+)
+_rejects(
+    "non_object_messages_rejected",
+    "messages_not_objects",
+    "messages: [123] is rejected with a 4xx.",
+    Level.MUST,
+    "llama.cpp test_invalid_chat_completion_req",
+    ("REQ3",),
+)
+_rejects(
+    "message_without_role_rejected",
+    "message_without_role",
+    "A message without role is rejected with a 4xx.",
+    Level.MUST,
+    "SPEC ChatCompletionRequestMessage discriminator role",
+    ("REQ3",),
+)
+_rejects(
+    "unknown_role_rejected",
+    "unknown_role",
+    "An unknown role is rejected with a 4xx.",
+    Level.SHOULD,
+    "SPEC ChatCompletionRequestMessage oneOf by role",
+    ("REQ5",),
+)
+_rejects(
+    "object_content_rejected",
+    "content_is_object",
+    "content given as an object is rejected with a 4xx.",
+    Level.MUST,
+    "SPEC ChatCompletionRequestUserMessage.content oneOf [string, array]",
+    ("REQ3",),
+)
+_rejects(
+    "temperature_out_of_range_rejected",
+    "temperature_out_of_range",
+    "temperature 3 is rejected with a 4xx.",
+    Level.SHOULD,
+    f"{SPEC_REQ} temperature maximum 2",
+    ("REQ6",),
+)
+_rejects(
+    "top_p_out_of_range_rejected",
+    "top_p_out_of_range",
+    "top_p 1.5 is rejected with a 4xx.",
+    Level.SHOULD,
+    f"{SPEC_REQ} top_p maximum 1",
+    ("REQ6",),
+)
+_rejects(
+    "n_zero_rejected",
+    "n_zero",
+    "n 0 is rejected with a 4xx.",
+    Level.SHOULD,
+    f"{SPEC_REQ} n minimum 1",
+    ("REQ6",),
+)
+_rejects(
+    "too_many_stop_sequences_rejected",
+    "too_many_stop",
+    "More than four stop strings are rejected with a 4xx.",
+    Level.SHOULD,
+    f"{SPEC_REQ} stop maxItems 4",
+    ("REQ6",),
+)
+_rejects(
+    "stream_options_without_stream_rejected",
+    "stream_options_without_stream",
+    "stream_options with stream false is rejected with a 4xx.",
+    Level.SHOULD,
+    "SPEC ChatCompletionStreamOptions ('only set this when you set stream: true'); vLLM test_chat",
+    ("REQ8",),
+)
+_rejects(
+    "json_schema_without_schema_rejected",
+    "json_schema_without_schema",
+    "response_format json_schema without a schema is rejected with a 4xx.",
+    Level.SHOULD,
+    "SPEC ResponseFormatJsonSchema required json_schema; llama.cpp, vLLM",
+    ("REQ9",),
+    requires=("response_format",),
+)
+_rejects(
+    "malformed_json_rejected",
+    "malformed_json",
+    "A body that is not JSON is rejected with a 4xx, not a 5xx.",
+    Level.MUST,
+    "vLLM test_non_object_body_validation; ST negative_data_rejection",
+    ("N3",),
+)
+_rejects(
+    "non_object_body_rejected",
+    "non_object_body",
+    "A JSON array body is rejected with a 4xx.",
+    Level.MUST,
+    "vLLM test_non_object_body_validation",
+    ("N3",),
+)
+_rejects(
+    "wrong_content_type_rejected",
+    "wrong_content_type",
+    "A body sent as text/plain is rejected with a 4xx.",
+    Level.SHOULD,
+    "ST; Prism 415 behaviour (RFC 9110 §15.5.16)",
+    ("N4",),
+)
 
-_accepts("text_content_parts_accepted", "chat_text_parts", "content as an array of text parts is accepted.",
-         Level.MUST, "SPEC ChatCompletionRequestUserMessage.content array of parts; llama.cpp", ("REQ4",))
-_accepts("system_message_accepted", "chat_roles", "A system message before the user message is accepted.",
-         Level.MUST, "SPEC ChatCompletionRequestSystemMessage", ("REQ5",), index=0)
-_accepts("developer_message_accepted", "chat_roles", "A developer message is accepted.", Level.SHOULD,
-         "SPEC ChatCompletionRequestDeveloperMessage", ("REQ5",), index=1)
-_accepts("multi_turn_accepted", "chat_roles", "A user/assistant/user conversation is accepted.", Level.MUST,
-         "SPEC messages array; SEED-B 'same flow as the OpenAI API'", ("REQ5",), index=2)
-_accepts("extension_params_tolerated", "chat_extensions",
-         "Vendor extensions (cache_prompt, top_k) are accepted or ignored, never a 5xx.", Level.SHOULD,
-         "SEED-L 'cache_prompt: false'; llama.cpp server parameters", ("REQ11", "PL1"))
+_accepts(
+    "text_content_parts_accepted",
+    "chat_text_parts",
+    "content as an array of text parts is accepted.",
+    Level.MUST,
+    "SPEC ChatCompletionRequestUserMessage.content array of parts; llama.cpp",
+    ("REQ4",),
+)
+_accepts(
+    "system_message_accepted",
+    "chat_roles",
+    "A system message before the user message is accepted.",
+    Level.MUST,
+    "SPEC ChatCompletionRequestSystemMessage",
+    ("REQ5",),
+    index=0,
+)
+_accepts(
+    "developer_message_accepted",
+    "chat_roles",
+    "A developer message is accepted.",
+    Level.SHOULD,
+    "SPEC ChatCompletionRequestDeveloperMessage",
+    ("REQ5",),
+    index=1,
+)
+_accepts(
+    "multi_turn_accepted",
+    "chat_roles",
+    "A user/assistant/user conversation is accepted.",
+    Level.MUST,
+    "SPEC messages array; SEED-B 'same flow as the OpenAI API'",
+    ("REQ5",),
+    index=2,
+)
+_accepts(
+    "extension_params_tolerated",
+    "chat_extensions",
+    "Vendor extensions (cache_prompt, top_k) are accepted or ignored, never a 5xx.",
+    Level.SHOULD,
+    "SEED-L 'cache_prompt: false'; llama.cpp server parameters",
+    ("REQ11", "PL1"),
+)
 
 
-@check(area="request", level=Level.MUST, source="vLLM test_chat 'server should still work afterwards'",
-       probes=("healthy_after_rejection",), rules=("REQ10",))
+@check(
+    area="request",
+    level=Level.MUST,
+    source="vLLM test_chat 'server should still work afterwards'",
+    probes=("healthy_after_rejection",),
+    rules=("REQ10",),
+)
 def healthy_after_rejected_request(ctx: CheckContext) -> None:
     """After a rejected request, the next valid request succeeds."""
     first = ctx.ex("healthy_after_rejection", 0)
     second = ctx.ex("healthy_after_rejection", 1)
-    ctx.require(first.status is not None and first.status < 500, "the malformed request caused a 5xx or no answer",
-                expected="4xx", actual=f"{first.status} {first.error or ''}", exchange=first)
-    ctx.require(second.status == 200, "valid request after a rejected one failed", expected="200",
-                actual=f"{second.status} {second.error or second.excerpt(200)}", exchange=second)
+    ctx.require(
+        first.status is not None and first.status < 500,
+        "the malformed request caused a 5xx or no answer",
+        expected="4xx",
+        actual=f"{first.status} {first.error or ''}",
+        exchange=first,
+    )
+    ctx.require(
+        second.status == 200,
+        "valid request after a rejected one failed",
+        expected="200",
+        actual=f"{second.status} {second.error or second.excerpt(200)}",
+        exchange=second,
+    )
 
 
-@check(area="request", level=Level.SHOULD, source="vLLM test_openai_schema allow_x00=False", probes=("chat_nul",),
-       rules=("N7",))
+@check(
+    area="request",
+    level=Level.SHOULD,
+    source="vLLM test_openai_schema allow_x00=False",
+    probes=("chat_nul",),
+    rules=("N7",),
+)
 def odd_unicode_not_5xx(ctx: CheckContext) -> None:
     """NUL bytes and odd unicode in content do not make the server fail (no 5xx)."""
     ex = ctx.ex("chat_nul")
-    ctx.require(ex.status is not None and ex.status < 500, "odd unicode caused a server error", expected="< 500",
-                actual=f"{ex.status} {ex.excerpt(200)}", exchange=ex)
+    ctx.require(
+        ex.status is not None and ex.status < 500,
+        "odd unicode caused a server error",
+        expected="< 500",
+        actual=f"{ex.status} {ex.excerpt(200)}",
+        exchange=ex,
+    )
 
 
 _REJECT_PROBES = ("malformed_json", "missing_messages", "empty_messages", "temperature_out_of_range")
 
 
-@check(area="request", level=Level.MUST, source="SPEC ErrorResponse; SEED-B 'Errors return JSON'",
-       probes=_REJECT_PROBES, rules=("REQ3", "E1", "E2"))
+@check(
+    area="request",
+    level=Level.MUST,
+    source="SPEC ErrorResponse; SEED-B 'Errors return JSON'",
+    probes=_REJECT_PROBES,
+    rules=("REQ3", "E1", "E2"),
+)
 def rejections_carry_error_body(ctx: CheckContext) -> None:
     """Every 4xx answer to a bad request carries a JSON error body in an accepted shape."""
     for name in _REJECT_PROBES:
@@ -120,8 +302,13 @@ def rejections_carry_error_body(ctx: CheckContext) -> None:
             continue
         body = json_or_none(ex)
         problems = error_shape_problems("any", body)
-        ctx.require(not problems, f"{ex.label}: error body has no recognised shape",
-                    expected='{"error": {...}} or {"detail": ...}', actual=ex.excerpt(300), exchange=ex)
+        ctx.require(
+            not problems,
+            f"{ex.label}: error body has no recognised shape",
+            expected='{"error": {...}} or {"detail": ...}',
+            actual=ex.excerpt(300),
+            exchange=ex,
+        )
 
 
 def _cap_check(probe: str, key: str) -> Callable[[CheckContext], None]:
@@ -129,15 +316,30 @@ def _cap_check(probe: str, key: str) -> Callable[[CheckContext], None]:
         body: Any = ctx.body_object(probe)
         usage = body.get("usage") if isinstance(body, dict) else None
         used = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        ctx.require(isinstance(used, int), "usage.completion_tokens missing: cannot verify the cap",
-                    expected="an integer", actual=usage, exchange=ctx.ex(probe))
-        ctx.require(int(used) <= 3, f"{key}=3 not honoured", expected="completion_tokens <= 3", actual=used,
-                    exchange=ctx.ex(probe))
+        ctx.require(
+            isinstance(used, int),
+            "usage.completion_tokens missing: cannot verify the cap",
+            expected="an integer",
+            actual=usage,
+            exchange=ctx.ex(probe),
+        )
+        ctx.require(
+            isinstance(used, int) and used <= 3,
+            f"{key}=3 not honoured",
+            expected="completion_tokens <= 3",
+            actual=used,
+            exchange=ctx.ex(probe),
+        )
 
     judge.__doc__ = f"{key} caps the completion (completion_tokens <= the cap)."
     return judge
 
 
-check(area="request", level=Level.SHOULD, source="SPEC max_completion_tokens; vLLM uses max_completion_tokens",
-      probes=("chat_max_completion_tokens",), rules=("REQ7",), check_id="max_completion_tokens_honoured")(
-    _cap_check("chat_max_completion_tokens", "max_completion_tokens"))
+check(
+    area="request",
+    level=Level.SHOULD,
+    source="SPEC max_completion_tokens; vLLM uses max_completion_tokens",
+    probes=("chat_max_completion_tokens",),
+    rules=("REQ7",),
+    check_id="max_completion_tokens_honoured",
+)(_cap_check("chat_max_completion_tokens", "max_completion_tokens"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from typing import Any
@@ -19,8 +20,13 @@ STALL_WARN_S = 10.0
 
 def _chunks(ctx: CheckContext, probe: str = "chat_stream") -> list[dict[str, Any]]:
     chunks = ctx.chunks(probe)
-    ctx.require(len(chunks) > 0, "stream carried no JSON chunks", expected="data: {...} events",
-                actual=ctx.ex(probe).excerpt(300), exchange=ctx.ex(probe))
+    ctx.require(
+        len(chunks) > 0,
+        "stream carried no JSON chunks",
+        expected="data: {...} events",
+        actual=ctx.ex(probe).excerpt(300),
+        exchange=ctx.ex(probe),
+    )
     return chunks
 
 
@@ -28,20 +34,37 @@ def _choice_chunks(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [c for c in chunks if isinstance(c.get("choices"), list) and c["choices"]]
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S1",),
-       source="WHATWG HTML §9.2 server-sent events")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S1",),
+    source="WHATWG HTML §9.2 server-sent events",
+)
 def stream_sse_framing_valid(ctx: CheckContext) -> None:
     """The stream is well-formed SSE: UTF-8, field lines, events ended by a blank line."""
     ex = ctx.ex("chat_stream")
     ctx.stream_events("chat_stream")
-    ctx.require(not ex.sse_errors, "malformed SSE", expected="well-formed events", actual="; ".join(ex.sse_errors),
-                exchange=ex)
-    ctx.require(not ex.truncated, "stream was cut by a bound", expected="a complete stream", actual=ex.error,
-                exchange=ex)
+    ctx.require(
+        not ex.sse_errors,
+        "malformed SSE",
+        expected="well-formed events",
+        actual="; ".join(ex.sse_errors),
+        exchange=ex,
+    )
+    ctx.require(
+        not ex.truncated,
+        "stream was cut by a bound",
+        expected="a complete stream",
+        actual=ex.error,
+        exchange=ex,
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S2",),
-       source=SPEC)
+@check(
+    area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S2",), source=SPEC
+)
 def stream_events_are_json(ctx: CheckContext) -> None:
     """Every data event other than [DONE] is a JSON object."""
     for event in ctx.stream_events("chat_stream"):
@@ -51,79 +74,172 @@ def stream_events_are_json(ctx: CheckContext) -> None:
             doc = json.loads(event.data)
         except ValueError:
             doc = None
-        ctx.require(isinstance(doc, dict), "a data event is not a JSON object", expected="JSON object",
-                    actual=event.data[:300], exchange=ctx.ex("chat_stream"))
+        ctx.require(
+            isinstance(doc, dict),
+            "a data event is not a JSON object",
+            expected="JSON object",
+            actual=event.data[:300],
+            exchange=ctx.ex("chat_stream"),
+        )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S2",),
-       source=f"{SPEC}, relaxed per catalogue N2 (compatible tier)")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S2",),
+    source=f"{SPEC}, relaxed per catalogue N2 (compatible tier)",
+)
 def stream_chunks_match_compatible_schema(ctx: CheckContext) -> None:
     """Every chunk validates against the compatible-tier chunk schema."""
     for chunk in _chunks(ctx):
         errors = schema_errors("openai/compatible/chat-chunk", chunk)
-        ctx.require(not errors, "chunk does not match the compatible schema", expected="openai/compatible/chat-chunk",
-                    actual="; ".join(errors), exchange=ctx.ex("chat_stream"))
+        ctx.require(
+            not errors,
+            "chunk does not match the compatible schema",
+            expected="openai/compatible/chat-chunk",
+            actual="; ".join(errors),
+            exchange=ctx.ex("chat_stream"),
+        )
 
 
-@check(area="streaming", level=Level.SHOULD, strict_level=Level.MUST, requires=STREAM, probes=("chat_stream",),
-       rules=("S2",), source=f"{SPEC} (nullable normalised, catalogue N1)")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    strict_level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S2",),
+    source=f"{SPEC} (nullable normalised, catalogue N1)",
+)
 def stream_chunks_match_strict_schema(ctx: CheckContext) -> None:
     """Every chunk validates against the official (strict-tier) chunk schema."""
     for chunk in _chunks(ctx):
         errors = schema_errors("openai/strict/chat-chunk", chunk)
-        ctx.require(not errors, "chunk does not match the official schema", expected="openai/strict/chat-chunk",
-                    actual="; ".join(errors), exchange=ctx.ex("chat_stream"))
+        ctx.require(
+            not errors,
+            "chunk does not match the official schema",
+            expected="openai/strict/chat-chunk",
+            actual="; ".join(errors),
+            exchange=ctx.ex("chat_stream"),
+        )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S3",),
-       source=f"{SPEC}.object enum")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S3",),
+    source=f"{SPEC}.object enum",
+)
 def stream_object_is_chunk(ctx: CheckContext) -> None:
     """Every chunk has object "chat.completion.chunk"."""
     for chunk in _chunks(ctx):
-        ctx.require(chunk.get("object") == "chat.completion.chunk", "wrong chunk object",
-                    expected="chat.completion.chunk", actual=chunk.get("object"), exchange=ctx.ex("chat_stream"))
+        ctx.require(
+            chunk.get("object") == "chat.completion.chunk",
+            "wrong chunk object",
+            expected="chat.completion.chunk",
+            actual=chunk.get("object"),
+            exchange=ctx.ex("chat_stream"),
+        )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S4",),
-       source=f"{SPEC}.id ('Each chunk has the same ID'); llama.cpp test_chat_completion")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S4",),
+    source=f"{SPEC}.id ('Each chunk has the same ID'); llama.cpp test_chat_completion",
+)
 def stream_id_stable(ctx: CheckContext) -> None:
     """All chunks carry the same non-empty id."""
     ids = [c.get("id") for c in _chunks(ctx)]
-    ctx.require(len(set(map(str, ids))) == 1 and bool(ids[0]), "chunk ids differ or are empty",
-                expected="one id", actual=sorted(set(map(str, ids)))[:5], exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        len(set(map(str, ids))) == 1 and bool(ids[0]),
+        "chunk ids differ or are empty",
+        expected="one id",
+        actual=sorted(set(map(str, ids)))[:5],
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream",), rules=("S4",),
-       source=f"{SPEC}.created ('Each chunk has the same timestamp')")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S4",),
+    source=f"{SPEC}.created ('Each chunk has the same timestamp')",
+)
 def stream_created_stable(ctx: CheckContext) -> None:
     """All chunks carry the same created timestamp."""
     values = {c.get("created") for c in _chunks(ctx)}
-    ctx.require(len(values) == 1, "created changes between chunks", expected="one value",
-                actual=sorted(map(str, values))[:5], exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        len(values) == 1,
+        "created changes between chunks",
+        expected="one value",
+        actual=sorted(map(str, values))[:5],
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream",), rules=("S4",),
-       source=f"{SPEC}.model")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S4",),
+    source=f"{SPEC}.model",
+)
 def stream_model_stable(ctx: CheckContext) -> None:
     """All chunks name the same model."""
     values = {str(c.get("model")) for c in _chunks(ctx)}
-    ctx.require(len(values) == 1, "model changes between chunks", expected="one model", actual=sorted(values),
-                exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        len(values) == 1,
+        "model changes between chunks",
+        expected="one model",
+        actual=sorted(values),
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream",), rules=("S5",),
-       source="llama.cpp test_chat_completion; aimock conformance (role on the first delta)")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S5",),
+    source="llama.cpp test_chat_completion; aimock conformance (role on the first delta)",
+)
 def stream_role_first(ctx: CheckContext) -> None:
     """The first delta carries role "assistant"; no later delta changes it."""
     chunks = _choice_chunks(_chunks(ctx))
-    ctx.require(len(chunks) > 0, "no chunk with choices", expected="choices", actual=len(chunks),
-                exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        len(chunks) > 0,
+        "no chunk with choices",
+        expected="choices",
+        actual=len(chunks),
+        exchange=ctx.ex("chat_stream"),
+    )
     first = chunks[0]["choices"][0].get("delta", {})
-    ctx.require(first.get("role") == "assistant", "first delta has no role assistant", expected="assistant",
-                actual=first, exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        first.get("role") == "assistant",
+        "first delta has no role assistant",
+        expected="assistant",
+        actual=first,
+        exchange=ctx.ex("chat_stream"),
+    )
     later = [c["choices"][0].get("delta", {}).get("role") for c in chunks[1:]]
-    ctx.require(all(r in (None, "assistant") for r in later), "a later delta changes role",
-                expected="no role or assistant", actual=later, exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        all(r in (None, "assistant") for r in later),
+        "a later delta changes role",
+        expected="no role or assistant",
+        actual=later,
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
 def _finish_counts(chunks: list[dict[str, Any]]) -> tuple[Counter[int], list[Any]]:
@@ -137,20 +253,41 @@ def _finish_counts(chunks: list[dict[str, Any]]) -> tuple[Counter[int], list[Any
     return counts, values
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S6",),
-       source="vLLM test_chat (finish_reason_count == 1); SPEC choice.finish_reason")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S6",),
+    source="vLLM test_chat (finish_reason_count == 1); SPEC choice.finish_reason",
+)
 def stream_finish_reason_exactly_once(ctx: CheckContext) -> None:
     """Each choice gets exactly one non-null finish_reason, and it is a valid value."""
     counts, values = _finish_counts(_chunks(ctx))
-    ctx.require(counts.get(0, 0) == 1 and all(n == 1 for n in counts.values()),
-                "finish_reason not sent exactly once per choice", expected="1 per choice", actual=dict(counts),
-                exchange=ctx.ex("chat_stream"))
-    ctx.require(all(v in FINISH_REASONS for v in values), "invalid finish_reason in stream",
-                expected=" | ".join(FINISH_REASONS), actual=values, exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        counts.get(0, 0) == 1 and all(n == 1 for n in counts.values()),
+        "finish_reason not sent exactly once per choice",
+        expected="1 per choice",
+        actual=dict(counts),
+        exchange=ctx.ex("chat_stream"),
+    )
+    ctx.require(
+        all(v in FINISH_REASONS for v in values),
+        "invalid finish_reason in stream",
+        expected=" | ".join(FINISH_REASONS),
+        actual=values,
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S6",),
-       source="SPEC choice.finish_reason (set on the last chunk)")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S6",),
+    source="SPEC choice.finish_reason (set on the last chunk)",
+)
 def stream_no_content_after_finish(ctx: CheckContext) -> None:
     """No content arrives for a choice after its finish_reason."""
     finished: set[int] = set()
@@ -160,44 +297,84 @@ def stream_no_content_after_finish(ctx: CheckContext) -> None:
                 continue
             index = int(choice.get("index", 0))
             delta = choice.get("delta") or {}
-            ctx.require(not (index in finished and (delta.get("content") or delta.get("tool_calls"))),
-                        "content after finish_reason", expected="nothing after finish_reason", actual=chunk,
-                        exchange=ctx.ex("chat_stream"))
+            ctx.require(
+                not (index in finished and (delta.get("content") or delta.get("tool_calls"))),
+                "content after finish_reason",
+                expected="nothing after finish_reason",
+                actual=chunk,
+                exchange=ctx.ex("chat_stream"),
+            )
             if choice.get("finish_reason") is not None:
                 finished.add(index)
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S7",),
-       source="SPEC ChatCompletionStreamResponseDelta.content string|null; aimock")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S7",),
+    source="SPEC ChatCompletionStreamResponseDelta.content string|null; aimock",
+)
 def stream_delta_content_is_string(ctx: CheckContext) -> None:
     """delta.content is a string, null or absent, never an object."""
     for chunk in _choice_chunks(_chunks(ctx)):
         for choice in chunk["choices"]:
             content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
-            ctx.require(content is None or isinstance(content, str), "delta.content is not a string",
-                        expected="string or null", actual=content, exchange=ctx.ex("chat_stream"))
+            ctx.require(
+                content is None or isinstance(content, str),
+                "delta.content is not a string",
+                expected="string or null",
+                actual=content,
+                exchange=ctx.ex("chat_stream"),
+            )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S8",),
-       source="SPEC stream ('terminated by a data: [DONE] message'); vLLM, llama.cpp")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S8",),
+    source="SPEC stream ('terminated by a data: [DONE] message'); vLLM, llama.cpp",
+)
 def stream_ends_with_done(ctx: CheckContext) -> None:
     """The last data event is [DONE]."""
     events = ctx.stream_events("chat_stream")
     last = events[-1].data.strip() if events else "(no events)"
-    ctx.require(last == "[DONE]", "stream does not end with data: [DONE]", expected="[DONE]", actual=last[:200],
-                exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        last == "[DONE]",
+        "stream does not end with data: [DONE]",
+        expected="[DONE]",
+        actual=last[:200],
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S8",),
-       source="SPEC stream termination")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S8",),
+    source="SPEC stream termination",
+)
 def stream_done_sent_once(ctx: CheckContext) -> None:
     """[DONE] is sent exactly once."""
     count = sum(1 for e in ctx.stream_events("chat_stream") if e.data.strip() == "[DONE]")
-    ctx.require(count == 1, "[DONE] not sent exactly once", expected="1", actual=count, exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        count == 1, "[DONE] not sent exactly once", expected="1", actual=count, exchange=ctx.ex("chat_stream")
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=STREAM, probes=("chat_stream",), rules=("S13", "PB1"),
-       source="SEED-B 'Streaming responses can fail mid-stream'; llama.cpp PR #16109")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S13", "PB1"),
+    source="SEED-B 'Streaming responses can fail mid-stream'; llama.cpp PR #16109",
+)
 def stream_has_no_error_event(ctx: CheckContext) -> None:
     """A normal stream carries no error event (a mid-stream error is a failure, not an empty success)."""
     for event in ctx.stream_events("chat_stream"):
@@ -205,13 +382,23 @@ def stream_has_no_error_event(ctx: CheckContext) -> None:
             doc = json.loads(event.data)
         except ValueError:
             continue
-        ctx.require(not (isinstance(doc, dict) and "error" in doc) and event.event != "error",
-                    "the stream reported an error mid-stream", expected="no error event", actual=event.data[:300],
-                    exchange=ctx.ex("chat_stream"))
+        ctx.require(
+            not (isinstance(doc, dict) and "error" in doc) and event.event != "error",
+            "the stream reported an error mid-stream",
+            expected="no error event",
+            actual=event.data[:300],
+            exchange=ctx.ex("chat_stream"),
+        )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_basic", "chat_stream"), rules=("S9",),
-       source="vLLM test_chat_streaming (same text streamed and not); llama.cpp cache_prompt")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_basic", "chat_stream"),
+    rules=("S9",),
+    source="vLLM test_chat_streaming (same text streamed and not); llama.cpp cache_prompt",
+)
 def stream_matches_non_stream(ctx: CheckContext) -> None:
     """At temperature 0 with the same seed, the streamed text equals the non-stream text."""
     body = ctx.body_object("chat_basic")
@@ -220,78 +407,156 @@ def stream_matches_non_stream(ctx: CheckContext) -> None:
     except (KeyError, IndexError, TypeError):
         text = ""
     streamed = "".join(
-        str((c["choices"][0].get("delta") or {}).get("content") or "") for c in _choice_chunks(_chunks(ctx))
-        if isinstance(c["choices"][0], dict) and int(c["choices"][0].get("index", 0)) == 0)
-    ctx.require(streamed == text, "streamed text differs from the non-stream text", expected=text[:200],
-                actual=streamed[:200], exchange=ctx.ex("chat_stream"))
+        str((c["choices"][0].get("delta") or {}).get("content") or "")
+        for c in _choice_chunks(_chunks(ctx))
+        if isinstance(c["choices"][0], dict) and int(c["choices"][0].get("index", 0)) == 0
+    )
+    ctx.require(
+        streamed == text,
+        "streamed text differs from the non-stream text",
+        expected=text[:200],
+        actual=streamed[:200],
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream",), rules=("S10",),
-       source="llama.cpp#12102; vLLM test_chat (no usage unless include_usage)")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S10",),
+    source="llama.cpp#12102; vLLM test_chat (no usage unless include_usage)",
+)
 def stream_no_usage_unless_asked(ctx: CheckContext) -> None:
     """Without stream_options.include_usage, chunks carry no usage (or usage: null)."""
     with_usage = [c for c in _chunks(ctx) if c.get("usage") not in (None, {})]
-    ctx.require(not with_usage, "usage sent without include_usage", expected="usage absent or null",
-                actual=with_usage[:1], exchange=ctx.ex("chat_stream"))
+    ctx.require(
+        not with_usage,
+        "usage sent without include_usage",
+        expected="usage absent or null",
+        actual=with_usage[:1],
+        exchange=ctx.ex("chat_stream"),
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=("streaming", "stream_usage"), probes=("chat_stream_usage",),
-       rules=("S11",), source="SPEC ChatCompletionStreamOptions.include_usage; llama.cpp PR #15444; ollama#4448")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=("streaming", "stream_usage"),
+    probes=("chat_stream_usage",),
+    rules=("S11",),
+    source="SPEC ChatCompletionStreamOptions.include_usage; llama.cpp PR #15444; ollama#4448",
+)
 def stream_usage_chunk_when_asked(ctx: CheckContext) -> None:
     """With include_usage, one chunk before [DONE] has choices [] and full usage; others usage null."""
     chunks = _chunks(ctx, "chat_stream_usage")
     last = chunks[-1]
     usage = last.get("usage")
-    ok = isinstance(usage, dict) and all(isinstance(usage.get(k), int) for k in
-                                          ("prompt_tokens", "completion_tokens", "total_tokens"))
-    ctx.require(ok and last.get("choices") == [], "no final usage chunk with choices []",
-                expected='{"choices": [], "usage": {...}}', actual=last, exchange=ctx.ex("chat_stream_usage"))
+    ok = isinstance(usage, dict) and all(
+        isinstance(usage.get(k), int) for k in ("prompt_tokens", "completion_tokens", "total_tokens")
+    )
+    ctx.require(
+        ok and last.get("choices") == [],
+        "no final usage chunk with choices []",
+        expected='{"choices": [], "usage": {...}}',
+        actual=last,
+        exchange=ctx.ex("chat_stream_usage"),
+    )
     others = [c.get("usage") for c in chunks[:-1] if c.get("usage") is not None]
-    ctx.require(not others, "usage on chunks other than the last", expected="usage: null", actual=others[:2],
-                exchange=ctx.ex("chat_stream_usage"))
+    ctx.require(
+        not others,
+        "usage on chunks other than the last",
+        expected="usage: null",
+        actual=others[:2],
+        exchange=ctx.ex("chat_stream_usage"),
+    )
 
 
-@check(area="streaming", level=Level.MUST, requires=("streaming", "stream_usage"), probes=("chat_stream_usage",),
-       rules=("S11", "U2"), source="vLLM test_chat; CompletionUsage")
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=("streaming", "stream_usage"),
+    probes=("chat_stream_usage",),
+    rules=("S11", "U2"),
+    source="vLLM test_chat; CompletionUsage",
+)
 def stream_usage_totals_consistent(ctx: CheckContext) -> None:
     """The usage chunk's total_tokens equals prompt_tokens + completion_tokens."""
     chunks = _chunks(ctx, "chat_stream_usage")
     usage = next((c["usage"] for c in reversed(chunks) if isinstance(c.get("usage"), dict)), None)
-    ctx.require(isinstance(usage, dict), "no usage in the stream", expected="usage", actual=None,
-                exchange=ctx.ex("chat_stream_usage"))
+    ctx.require(
+        isinstance(usage, dict),
+        "no usage in the stream",
+        expected="usage",
+        actual=None,
+        exchange=ctx.ex("chat_stream_usage"),
+    )
     assert isinstance(usage, dict)
     try:
         ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     except (KeyError, TypeError):
         ok = False
-    ctx.require(ok, "stream usage totals do not add up", expected="total = prompt + completion", actual=usage,
-                exchange=ctx.ex("chat_stream_usage"))
+    ctx.require(
+        ok,
+        "stream usage totals do not add up",
+        expected="total = prompt + completion",
+        actual=usage,
+        exchange=ctx.ex("chat_stream_usage"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream_n2",), rules=("S12",),
-       source="SPEC choices[].index; ollama#4448")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream_n2",),
+    rules=("S12",),
+    source="SPEC choices[].index; ollama#4448",
+)
 def stream_multi_choice_indexes(ctx: CheckContext) -> None:
     """With n=2, chunks carry choice indexes 0 and 1, each finishing once."""
     counts, _ = _finish_counts(_chunks(ctx, "chat_stream_n2"))
-    ctx.require(sorted(counts) == [0, 1] and all(v == 1 for v in counts.values()),
-                "n=2 stream does not finish both choices once", expected="{0: 1, 1: 1}", actual=dict(counts),
-                exchange=ctx.ex("chat_stream_n2"))
+    ctx.require(
+        sorted(counts) == [0, 1] and all(v == 1 for v in counts.values()),
+        "n=2 stream does not finish both choices once",
+        expected="{0: 1, 1: 1}",
+        actual=dict(counts),
+        exchange=ctx.ex("chat_stream_n2"),
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("chat_stream",), rules=("S15",),
-       source="SSE; latency tooling (stall bound)")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S15",),
+    source="SSE; latency tooling (stall bound)",
+)
 def stream_no_stall(ctx: CheckContext) -> None:
     """No gap between two stream events exceeds the stall bound (10 s)."""
     ex = ctx.ex("chat_stream")
     times = [0.0] + [e.at for e in ex.events]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     worst = max(gaps, default=0.0)
-    ctx.require(worst <= STALL_WARN_S and ex.error is None, "the stream stalled", expected=f"gaps <= {STALL_WARN_S}s",
-                actual=f"max gap {worst:.2f}s; {ex.error or ''}", exchange=ex)
+    ctx.require(
+        worst <= STALL_WARN_S and ex.error is None,
+        "the stream stalled",
+        expected=f"gaps <= {STALL_WARN_S}s",
+        actual=f"max gap {worst:.2f}s; {ex.error or ''}",
+        exchange=ex,
+    )
 
 
-@check(area="streaming", level=Level.SHOULD, requires=STREAM, probes=("stream_rejected",), rules=("S14",),
-       source="litellm-rs#170; llama.cpp test_context_size_exceeded_stream (400 before first byte)")
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    requires=STREAM,
+    probes=("stream_rejected",),
+    rules=("S14",),
+    source="litellm-rs#170; llama.cpp test_context_size_exceeded_stream (400 before first byte)",
+)
 def stream_errors_use_http_status(ctx: CheckContext) -> None:
     """An invalid streamed request gets a real 4xx status, not 200 with an error event."""
     expect_client_error(ctx, "stream_rejected")

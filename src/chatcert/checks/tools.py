@@ -19,58 +19,117 @@ DECLARED = {WEATHER_TOOL["function"]["name"]: WEATHER_TOOL, TIME_TOOL["function"
 def _calls(ctx: CheckContext, probe: str) -> list[dict[str, Any]]:
     body = expect_success(ctx, probe)
     calls = message_of(ctx, body, ctx.ex(probe)).get("tool_calls")
-    ctx.require(isinstance(calls, list) and len(calls) > 0, "no tool_calls in the message",
-                expected="message.tool_calls: [...]", actual=calls, exchange=ctx.ex(probe))
+    ctx.require(
+        isinstance(calls, list) and len(calls) > 0,
+        "no tool_calls in the message",
+        expected="message.tool_calls: [...]",
+        actual=calls,
+        exchange=ctx.ex(probe),
+    )
     return [c for c in calls if isinstance(c, dict)]  # type: ignore[union-attr]
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_required",), rules=("TC1",),
-       source="SPEC tool_choice required; SEED-B tool_calls[0]; llm-comply chat-tool-calling")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_required",),
+    rules=("TC1",),
+    source="SPEC tool_choice required; SEED-B tool_calls[0]; llm-comply chat-tool-calling",
+)
 def tool_call_returned_when_required(ctx: CheckContext) -> None:
     """tool_choice "required" yields at least one tool call."""
     _calls(ctx, "tools_required")
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_required",), rules=("TC1",),
-       source="SPEC finish_reason tool_calls; aimock conformance")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_required",),
+    rules=("TC1",),
+    source="SPEC finish_reason tool_calls; aimock conformance",
+)
 def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
     """A response that calls a tool finishes with "tool_calls"."""
     body = expect_success(ctx, "tools_required")
     choice = first_choice(ctx, body, ctx.ex("tools_required"))
-    ctx.require(choice.get("finish_reason") == "tool_calls", "wrong finish_reason for a tool call",
-                expected="tool_calls", actual=choice.get("finish_reason"), exchange=ctx.ex("tools_required"))
+    ctx.require(
+        choice.get("finish_reason") == "tool_calls",
+        "wrong finish_reason for a tool call",
+        expected="tool_calls",
+        actual=choice.get("finish_reason"),
+        exchange=ctx.ex("tools_required"),
+    )
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_required",), rules=("TC2",),
-       source="SPEC ChatCompletionMessageToolCall required [id, type, function]")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_required",),
+    rules=("TC2",),
+    source="SPEC ChatCompletionMessageToolCall required [id, type, function]",
+)
 def tool_call_fields_valid(ctx: CheckContext) -> None:
     """Each tool call has a string id, type "function" and a declared function name."""
     for call in _calls(ctx, "tools_required"):
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
-        ok = isinstance(call.get("id"), str) and call["id"] != "" and call.get("type") == "function" \
-            and function.get("name") in DECLARED  # type: ignore[union-attr]
-        ctx.require(ok, "malformed tool call", expected="id, type function, declared name", actual=call,
-                    exchange=ctx.ex("tools_required"))
+        function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
+        ok = (
+            isinstance(call.get("id"), str)
+            and call["id"] != ""
+            and call.get("type") == "function"
+            and function.get("name") in DECLARED
+        )
+        ctx.require(
+            ok,
+            "malformed tool call",
+            expected="id, type function, declared name",
+            actual=call,
+            exchange=ctx.ex("tools_required"),
+        )
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_required",), rules=("TC3",),
-       source="SPEC function.arguments string; llama.cpp#20198, ollama#6155, TGI#2136")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_required",),
+    rules=("TC3",),
+    source="SPEC function.arguments string; llama.cpp#20198, ollama#6155, TGI#2136",
+)
 def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     """function.arguments is a JSON-encoded string that parses to an object, not an object itself."""
     for call in _calls(ctx, "tools_required"):
         args = (call.get("function") or {}).get("arguments")
-        ctx.require(isinstance(args, str), "arguments is not a string", expected="a JSON string",
-                    actual=args, exchange=ctx.ex("tools_required"))
+        ctx.require(
+            isinstance(args, str),
+            "arguments is not a string",
+            expected="a JSON string",
+            actual=args,
+            exchange=ctx.ex("tools_required"),
+        )
         try:
             parsed = json.loads(str(args))
         except ValueError:
             parsed = None
-        ctx.require(isinstance(parsed, dict), "arguments do not parse to a JSON object", expected="{...}",
-                    actual=args, exchange=ctx.ex("tools_required"))
+        ctx.require(
+            isinstance(parsed, dict),
+            "arguments do not parse to a JSON object",
+            expected="{...}",
+            actual=args,
+            exchange=ctx.ex("tools_required"),
+        )
 
 
-@check(area="tools", level=Level.SHOULD, requires=TOOLS, probes=("tools_required",), rules=("TC4",),
-       source="SPEC function.arguments ('validate the arguments'); vLLM jsonschema.validate")
+@check(
+    area="tools",
+    level=Level.SHOULD,
+    requires=TOOLS,
+    probes=("tools_required",),
+    rules=("TC4",),
+    source="SPEC function.arguments ('validate the arguments'); vLLM jsonschema.validate",
+)
 def tool_arguments_match_parameters(ctx: CheckContext) -> None:
     """The parsed arguments validate against the tool's parameters schema."""
     for call in _calls(ctx, "tools_required"):
@@ -83,74 +142,152 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
         if tool is None:
             continue
         errors = [e.message for e in Draft202012Validator(tool["function"]["parameters"]).iter_errors(args)]
-        ctx.require(not errors, "arguments do not match the parameters", expected="valid arguments",
-                    actual="; ".join(errors[:3]), exchange=ctx.ex("tools_required"))
+        ctx.require(
+            not errors,
+            "arguments do not match the parameters",
+            expected="valid arguments",
+            actual="; ".join(errors[:3]),
+            exchange=ctx.ex("tools_required"),
+        )
 
 
-@check(area="tools", level=Level.SHOULD, requires=TOOLS, probes=("tools_named",), rules=("TC5",),
-       source="SPEC ChatCompletionNamedToolChoice; vLLM test_named_tool_use")
+@check(
+    area="tools",
+    level=Level.SHOULD,
+    requires=TOOLS,
+    probes=("tools_named",),
+    rules=("TC5",),
+    source="SPEC ChatCompletionNamedToolChoice; vLLM test_named_tool_use",
+)
 def named_tool_choice_honoured(ctx: CheckContext) -> None:
     """A named tool_choice calls exactly that function."""
     names = [(c.get("function") or {}).get("name") for c in _calls(ctx, "tools_named")]
-    ctx.require(names and all(n == "get_time" for n in names), "named tool not called", expected="get_time",
-                actual=names, exchange=ctx.ex("tools_named"))
+    ctx.require(
+        bool(names) and all(n == "get_time" for n in names),
+        "named tool not called",
+        expected="get_time",
+        actual=names,
+        exchange=ctx.ex("tools_named"),
+    )
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_undefined_choice",), rules=("TC6",),
-       source="vLLM test_inconsistent_tool_choice_and_tools")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_undefined_choice",),
+    rules=("TC6",),
+    source="vLLM test_inconsistent_tool_choice_and_tools",
+)
 def undefined_tool_choice_rejected(ctx: CheckContext) -> None:
     """tool_choice naming an undeclared function is rejected with a 4xx."""
     expect_client_error(ctx, "tools_undefined_choice")
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_choice_without_tools",), rules=("TC6",),
-       source="vLLM test_inconsistent_tool_choice_and_tools; SPEC tool_choice")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_choice_without_tools",),
+    rules=("TC6",),
+    source="vLLM test_inconsistent_tool_choice_and_tools; SPEC tool_choice",
+)
 def tool_choice_without_tools_rejected(ctx: CheckContext) -> None:
     """tool_choice without tools is rejected with a 4xx."""
     expect_client_error(ctx, "tools_choice_without_tools")
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_round_trip",), rules=("TC7", "PB1"),
-       source="SEED-B 'append a role: \"tool\" message with tool_call_id and content and call the model again'")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_round_trip",),
+    rules=("TC7", "PB1"),
+    source="SEED-B 'append a role: \"tool\" message with tool_call_id and content and call the model again'",
+)
 def tool_round_trip_accepted(ctx: CheckContext) -> None:
     """Sending the tool's result back (assistant tool_calls + role tool) is accepted."""
     ex = ctx.ex("tools_round_trip", 1)
-    ctx.require(ex.status == 200, "tool result turn rejected", expected="200", actual=f"{ex.status} {ex.excerpt(300)}",
-                exchange=ex)
+    ctx.require(
+        ex.status == 200,
+        "tool result turn rejected",
+        expected="200",
+        actual=f"{ex.status} {ex.excerpt(300)}",
+        exchange=ex,
+    )
 
 
-@check(area="tools", level=Level.MUST, requires=TOOLS, probes=("tools_empty_args_round_trip",), rules=("TC7",),
-       source="vLLM test_no_args_tool_call; openclaw PR #97834")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=TOOLS,
+    probes=("tools_empty_args_round_trip",),
+    rules=("TC7",),
+    source="vLLM test_no_args_tool_call; openclaw PR #97834",
+)
 def tool_round_trip_empty_arguments_accepted(ctx: CheckContext) -> None:
     """A follow-up turn whose tool call had arguments "{}" is accepted."""
     ex = ctx.ex("tools_empty_args_round_trip")
-    ctx.require(ex.status == 200, "turn after a no-argument call rejected", expected="200",
-                actual=f"{ex.status} {ex.excerpt(300)}", exchange=ex)
+    ctx.require(
+        ex.status == 200,
+        "turn after a no-argument call rejected",
+        expected="200",
+        actual=f"{ex.status} {ex.excerpt(300)}",
+        exchange=ex,
+    )
 
 
-@check(area="tools", level=Level.SHOULD, requires=TOOLS, probes=("tools_none",), rules=("TC8",),
-       source="SPEC tool_choice none")
+@check(
+    area="tools",
+    level=Level.SHOULD,
+    requires=TOOLS,
+    probes=("tools_none",),
+    rules=("TC8",),
+    source="SPEC tool_choice none",
+)
 def tool_choice_none_calls_nothing(ctx: CheckContext) -> None:
     """tool_choice "none" yields no tool calls."""
     body = expect_success(ctx, "tools_none")
     calls = message_of(ctx, body, ctx.ex("tools_none")).get("tool_calls")
-    ctx.require(not calls, "tool called despite tool_choice none", expected="no tool_calls", actual=calls,
-                exchange=ctx.ex("tools_none"))
+    ctx.require(
+        not calls,
+        "tool called despite tool_choice none",
+        expected="no tool_calls",
+        actual=calls,
+        exchange=ctx.ex("tools_none"),
+    )
 
 
-@check(area="tools", level=Level.SHOULD, requires=TOOLS, probes=("tools_parallel_false",), rules=("TC9",),
-       source="SPEC ParallelToolCalls")
+@check(
+    area="tools",
+    level=Level.SHOULD,
+    requires=TOOLS,
+    probes=("tools_parallel_false",),
+    rules=("TC9",),
+    source="SPEC ParallelToolCalls",
+)
 def parallel_tool_calls_false_honoured(ctx: CheckContext) -> None:
     """parallel_tool_calls false yields at most one tool call."""
     calls = _calls(ctx, "tools_parallel_false")
-    ctx.require(len(calls) <= 1, "more than one call despite parallel_tool_calls false", expected="<= 1",
-                actual=len(calls), exchange=ctx.ex("tools_parallel_false"))
+    ctx.require(
+        len(calls) <= 1,
+        "more than one call despite parallel_tool_calls false",
+        expected="<= 1",
+        actual=len(calls),
+        exchange=ctx.ex("tools_parallel_false"),
+    )
 
 
-@check(area="tools", level=Level.MUST, requires=("tools", "streaming"), probes=("tools_stream",), rules=("S16",),
-       source="SPEC ChatCompletionMessageToolCallChunk (index required); vLLM tool streaming")
+@check(
+    area="tools",
+    level=Level.MUST,
+    requires=("tools", "streaming"),
+    probes=("tools_stream",),
+    rules=("S16",),
+    source="SPEC ChatCompletionMessageToolCallChunk (index required); vLLM tool streaming",
+)
 def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
-    """Streamed tool calls: each fragment has an index; the first has id, type and name; arguments join to JSON."""
+    """Streamed tool calls: fragments have an index, the first id/type/name; arguments join to JSON."""
     calls: dict[int, dict[str, Any]] = {}
     finish = None
     for chunk in ctx.chunks("tools_stream"):
@@ -159,24 +296,51 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
                 continue
             finish = choice.get("finish_reason") or finish
             for frag in (choice.get("delta") or {}).get("tool_calls") or []:
-                ctx.require(isinstance(frag, dict) and isinstance(frag.get("index"), int),
-                            "tool call fragment without index", expected="index: int", actual=frag,
-                            exchange=ctx.ex("tools_stream"))
+                ctx.require(
+                    isinstance(frag, dict) and isinstance(frag.get("index"), int),
+                    "tool call fragment without index",
+                    expected="index: int",
+                    actual=frag,
+                    exchange=ctx.ex("tools_stream"),
+                )
                 entry = calls.setdefault(frag["index"], {"first": frag, "args": ""})
                 entry["args"] += str((frag.get("function") or {}).get("arguments") or "")
-    ctx.require(len(calls) > 0, "no tool call fragments", expected="delta.tool_calls", actual=0,
-                exchange=ctx.ex("tools_stream"))
+    ctx.require(
+        len(calls) > 0,
+        "no tool call fragments",
+        expected="delta.tool_calls",
+        actual=0,
+        exchange=ctx.ex("tools_stream"),
+    )
     for entry in calls.values():
         first = entry["first"]
-        ok = isinstance(first.get("id"), str) and first.get("type") == "function" and \
-            isinstance((first.get("function") or {}).get("name"), str)
-        ctx.require(ok, "first fragment lacks id/type/name", expected="id, type function, function.name",
-                    actual=first, exchange=ctx.ex("tools_stream"))
+        ok = (
+            isinstance(first.get("id"), str)
+            and first.get("type") == "function"
+            and isinstance((first.get("function") or {}).get("name"), str)
+        )
+        ctx.require(
+            ok,
+            "first fragment lacks id/type/name",
+            expected="id, type function, function.name",
+            actual=first,
+            exchange=ctx.ex("tools_stream"),
+        )
         try:
             parsed = json.loads(entry["args"])
         except ValueError:
             parsed = None
-        ctx.require(isinstance(parsed, dict), "argument fragments do not join to a JSON object",
-                    expected="{...}", actual=entry["args"][:200], exchange=ctx.ex("tools_stream"))
-    ctx.require(finish == "tool_calls", "streamed tool call does not finish with tool_calls", expected="tool_calls",
-                actual=finish, exchange=ctx.ex("tools_stream"))
+        ctx.require(
+            isinstance(parsed, dict),
+            "argument fragments do not join to a JSON object",
+            expected="{...}",
+            actual=entry["args"][:200],
+            exchange=ctx.ex("tools_stream"),
+        )
+    ctx.require(
+        finish == "tool_calls",
+        "streamed tool call does not finish with tool_calls",
+        expected="tool_calls",
+        actual=finish,
+        exchange=ctx.ex("tools_stream"),
+    )

@@ -14,30 +14,59 @@ KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 def _usage(ctx: CheckContext, probe: str) -> dict[str, Any]:
     body = expect_success(ctx, probe)
     usage = body.get("usage")
-    ctx.require(isinstance(usage, dict), "usage missing", expected="usage object", actual=usage,
-                exchange=ctx.ex(probe))
+    ctx.require(
+        isinstance(usage, dict),
+        "usage missing",
+        expected="usage object",
+        actual=usage,
+        exchange=ctx.ex(probe),
+    )
     return dict(usage)  # type: ignore[arg-type]
 
 
-@check(area="usage", level=Level.MUST, source="SPEC CompletionUsage required; SEED-L 'usage is a paid metric'",
-       probes=("chat_basic",), rules=("U1",))
+@check(
+    area="usage",
+    level=Level.MUST,
+    source="SPEC CompletionUsage required; SEED-L 'usage is a paid metric'",
+    probes=("chat_basic",),
+    rules=("U1",),
+)
 def usage_present(ctx: CheckContext) -> None:
     """A non-stream response reports usage."""
     _usage(ctx, "chat_basic")
 
 
-@check(area="usage", level=Level.MUST, source="SPEC CompletionUsage (integers)", probes=("chat_basic",), rules=("U1",))
+@check(
+    area="usage",
+    level=Level.MUST,
+    source="SPEC CompletionUsage (integers)",
+    probes=("chat_basic",),
+    rules=("U1",),
+)
 def usage_counts_are_nonnegative_integers(ctx: CheckContext) -> None:
     """prompt_tokens, completion_tokens and total_tokens are integers >= 0."""
     usage = _usage(ctx, "chat_basic")
-    bad = {k: usage.get(k) for k in KEYS
-           if not (isinstance(usage.get(k), int) and not isinstance(usage.get(k), bool) and usage[k] >= 0)}
-    ctx.require(not bad, "usage counts are not non-negative integers", expected="integers >= 0", actual=bad,
-                exchange=ctx.ex("chat_basic"))
+    bad = {
+        k: usage.get(k)
+        for k in KEYS
+        if not (isinstance(usage.get(k), int) and not isinstance(usage.get(k), bool) and usage[k] >= 0)
+    }
+    ctx.require(
+        not bad,
+        "usage counts are not non-negative integers",
+        expected="integers >= 0",
+        actual=bad,
+        exchange=ctx.ex("chat_basic"),
+    )
 
 
-@check(area="usage", level=Level.MUST, source="vLLM test_chat, test_vision (total = prompt + completion)",
-       probes=("chat_basic",), rules=("U2",))
+@check(
+    area="usage",
+    level=Level.MUST,
+    source="vLLM test_chat, test_vision (total = prompt + completion)",
+    probes=("chat_basic",),
+    rules=("U2",),
+)
 def usage_total_is_sum(ctx: CheckContext) -> None:
     """total_tokens equals prompt_tokens + completion_tokens."""
     usage = _usage(ctx, "chat_basic")
@@ -45,35 +74,65 @@ def usage_total_is_sum(ctx: CheckContext) -> None:
         ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     except (KeyError, TypeError):
         ok = False
-    ctx.require(ok, "usage totals do not add up", expected="total = prompt + completion",
-                actual={k: usage.get(k) for k in KEYS}, exchange=ctx.ex("chat_basic"))
+    ctx.require(
+        ok,
+        "usage totals do not add up",
+        expected="total = prompt + completion",
+        actual={k: usage.get(k) for k in KEYS},
+        exchange=ctx.ex("chat_basic"),
+    )
 
 
-@check(area="usage", level=Level.MUST, source="SPEC max_tokens; llama.cpp/vLLM tests (completion == cap at length)",
-       probes=("chat_length_cap",), rules=("U3",))
+@check(
+    area="usage",
+    level=Level.MUST,
+    source="SPEC max_tokens; llama.cpp/vLLM tests (completion == cap at length)",
+    probes=("chat_length_cap",),
+    rules=("U3",),
+)
 def usage_completion_within_max_tokens(ctx: CheckContext) -> None:
     """completion_tokens does not exceed max_tokens."""
     usage = _usage(ctx, "chat_length_cap")
     sent = ctx.ex("chat_length_cap").request_body or b""
     cap = 1 if b'"max_tokens":1' in sent else None
     value = usage.get("completion_tokens")
-    ctx.require(isinstance(value, int) and (cap is None or value <= cap), "completion exceeds max_tokens",
-                expected=f"<= {cap}", actual=value, exchange=ctx.ex("chat_length_cap"))
+    ctx.require(
+        isinstance(value, int) and (cap is None or value <= cap),
+        "completion exceeds max_tokens",
+        expected=f"<= {cap}",
+        actual=value,
+        exchange=ctx.ex("chat_length_cap"),
+    )
 
 
-@check(area="usage", level=Level.SHOULD, requires=("vision",), probes=("vision_png", "vision_text_baseline"),
-       rules=("U4",), source="vLLM test_vision (image tokens counted); SEED-P sample 16421 prompt tokens")
+@check(
+    area="usage",
+    level=Level.SHOULD,
+    requires=("vision",),
+    probes=("vision_png", "vision_text_baseline"),
+    rules=("U4",),
+    source="vLLM test_vision (image tokens counted); SEED-P sample 16421 prompt tokens",
+)
 def usage_counts_image_tokens(ctx: CheckContext) -> None:
     """A request with an image reports more prompt tokens than the same text without it."""
     with_image = _usage(ctx, "vision_png").get("prompt_tokens")
     without = _usage(ctx, "vision_text_baseline").get("prompt_tokens")
-    ctx.require(isinstance(with_image, int) and isinstance(without, int) and with_image > without,
-                "image not counted in prompt_tokens", expected=f"> {without}", actual=with_image,
-                exchange=ctx.ex("vision_png"))
+    ctx.require(
+        isinstance(with_image, int) and isinstance(without, int) and with_image > without,
+        "image not counted in prompt_tokens",
+        expected=f"> {without}",
+        actual=with_image,
+        exchange=ctx.ex("vision_png"),
+    )
 
 
-@check(area="usage", level=Level.SHOULD, source="SPEC CompletionUsage.prompt_tokens_details.cached_tokens",
-       probes=("chat_basic",), rules=("U5",))
+@check(
+    area="usage",
+    level=Level.SHOULD,
+    source="SPEC CompletionUsage.prompt_tokens_details.cached_tokens",
+    probes=("chat_basic",),
+    rules=("U5",),
+)
 def usage_cached_tokens_within_prompt(ctx: CheckContext) -> None:
     """prompt_tokens_details.cached_tokens, when reported, is between 0 and prompt_tokens."""
     usage = _usage(ctx, "chat_basic")
@@ -82,5 +141,10 @@ def usage_cached_tokens_within_prompt(ctx: CheckContext) -> None:
         return
     cached = details["cached_tokens"]
     prompt = usage.get("prompt_tokens")
-    ctx.require(isinstance(cached, int) and isinstance(prompt, int) and 0 <= cached <= prompt,
-                "cached_tokens out of range", expected=f"0..{prompt}", actual=cached, exchange=ctx.ex("chat_basic"))
+    ctx.require(
+        isinstance(cached, int) and isinstance(prompt, int) and 0 <= cached <= prompt,
+        "cached_tokens out of range",
+        expected=f"0..{prompt}",
+        actual=cached,
+        exchange=ctx.ex("chat_basic"),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chatcert.checks._util import expect_client_error, expect_success, message_of
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
@@ -13,8 +15,13 @@ VISION = ("vision",)
 def _accepted(ctx: CheckContext, probe: str) -> None:
     body = expect_success(ctx, probe)
     content = message_of(ctx, body, ctx.ex(probe)).get("content")
-    ctx.require(isinstance(content, str) and content.strip() != "", "empty answer to an image request",
-                expected="non-empty text", actual=content, exchange=ctx.ex(probe))
+    ctx.require(
+        isinstance(content, str) and content.strip() != "",
+        "empty answer to an image request",
+        expected="non-empty text",
+        actual=content,
+        exchange=ctx.ex(probe),
+    )
 
 
 def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rules: tuple[str, ...]) -> None:
@@ -22,73 +29,205 @@ def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rul
         _accepted(ctx, probe)
 
     judge.__doc__ = doc
-    check(area="vision", level=level, requires=VISION, probes=(probe,), rules=rules, source=source,
-          check_id=check_id)(judge)
+    check(
+        area="vision",
+        level=level,
+        requires=VISION,
+        probes=(probe,),
+        rules=rules,
+        source=source,
+        check_id=check_id,
+    )(judge)
 
 
-def _rejects(check_id: str, probe: str, doc: str, level: Level, source: str, rules: tuple[str, ...],
-             applies: object = None, allowed: tuple[int, ...] = ()) -> None:
+def _rejects(
+    check_id: str,
+    probe: str,
+    doc: str,
+    level: Level,
+    source: str,
+    rules: tuple[str, ...],
+    applies: Callable[[Profile], str | None] | None = None,
+    allowed: tuple[int, ...] = (),
+) -> None:
     def judge(ctx: CheckContext) -> None:
         expect_client_error(ctx, probe, allowed=allowed)
 
     judge.__doc__ = doc
-    check(area="vision", level=level, requires=VISION, probes=(probe,), rules=rules, source=source,
-          applies=applies, check_id=check_id)(judge)  # type: ignore[arg-type]
+    check(
+        area="vision",
+        level=level,
+        requires=VISION,
+        probes=(probe,),
+        rules=rules,
+        source=source,
+        applies=applies,
+        check_id=check_id,
+    )(judge)
 
 
 def _external_rejected(profile: Profile) -> str | None:
-    return None if profile.limit("external_image_urls") == "rejected" else "profile does not forbid external images"
+    return (
+        None
+        if profile.limit("external_image_urls") == "rejected"
+        else "profile does not forbid external images"
+    )
 
 
 def _has_pixel_limit(profile: Profile) -> str | None:
-    return None if profile.limit("max_image_width") or profile.limit("max_image_height") \
+    return (
+        None
+        if profile.limit("max_image_width") or profile.limit("max_image_height")
         else "profile states no pixel limit"
+    )
 
 
 def _has_byte_limit(profile: Profile) -> str | None:
     return None if profile.limit("max_request_bytes") else "profile states no request size limit"
 
 
-_accepts("vision_png_data_url_accepted", "vision_png", "A PNG data: URL, image before text, is answered.",
-         Level.MUST, "SEED-L 'image_url.url must be a base64-encoded data: URL'; SEED-P; SEED-B", ("V1", "V2", "PL1"))
-_accepts("vision_jpeg_data_url_accepted", "vision_jpeg", "A JPEG data: URL is answered.", Level.MUST,
-         "SEED-P (files/cat.jpg); llama.cpp test_vision_api", ("V1",))
-_accepts("vision_gif_data_url_accepted", "vision_gif", "A GIF data: URL is answered.", Level.SHOULD,
-         "SPEC image_url (png, jpeg, webp, non-animated gif)", ("V3",))
-_accepts("vision_webp_data_url_accepted", "vision_webp", "A WebP data: URL is answered.", Level.SHOULD,
-         "SPEC image_url (png, jpeg, webp, non-animated gif)", ("V3",))
-_accepts("vision_png_variant_accepted", "vision_png_large", "A larger PNG variant (RGBA/grayscale) is answered.",
-         Level.SHOULD, "vLLM TEST_IMAGE_ASSETS (palette, RGBA)", ("V3",))
-_accepts("vision_text_first_accepted", "vision_text_first", "Text before the image is answered too.", Level.MUST,
-         "SEED-P curl example (text part first); SEED-B vision example", ("V2",))
-_accepts("vision_multiple_images_accepted", "vision_two_images", "Two images in one message are answered.",
-         Level.SHOULD, "SEED-P 'Any number of input images is supported'", ("V9",))
-_accepts("vision_detail_accepted", "vision_detail_low", "image_url.detail low is accepted or ignored.",
-         Level.SHOULD, "SPEC ChatCompletionRequestMessageContentPartImage.image_url.detail", ("V10",))
-_accepts("vision_multi_turn_accepted", "vision_multi_turn", "A follow-up after an image turn is answered.",
-         Level.SHOULD, "vLLM test_vision multi-turn", ("V12",))
-_rejects("vision_bare_string_image_url_rejected", "vision_bare_string",
-         "image_url given as a bare string instead of {url} is rejected with a 4xx.", Level.MUST,
-         "vLLM test_error_on_invalid_image_url_type; SPEC image_url object", ("V4",))
-_rejects("vision_bad_base64_rejected", "vision_bad_base64", "A data: URL with broken base64 is rejected with a 4xx.",
-         Level.MUST, "llama.cpp test_vision_api (malformed)", ("V5",))
-_rejects("vision_non_image_bytes_rejected", "vision_non_image", "A data: URL whose bytes are not an image is "
-         "rejected with a 4xx.", Level.MUST, "llama.cpp test_vision_api (non-image)", ("V5",))
-_rejects("vision_mime_mismatch_rejected", "vision_mime_mismatch", "Bytes that disagree with the declared MIME are "
-         "rejected with a 4xx.", Level.SHOULD, "SEED-L MIME from mimetypes.guess_type; catalogue PL2", ("V5", "PL2"))
-_rejects("vision_file_url_rejected", "vision_file_url", "A file:// image URL is rejected with a 4xx.", Level.MUST,
-         "llama.cpp test_vision_api (local file)", ("V7",))
-_rejects("vision_external_url_rejected", "vision_external_url", "An external image link is rejected with a 4xx.",
-         Level.PROFILE, "SEED-P 'External links to images are not supported'; SEED-L data: URL only", ("V6", "PP1"),
-         applies=_external_rejected)
-_rejects("vision_oversize_dimensions_rejected", "vision_oversize_dimensions",
-         "An image over the profile's pixel limit is rejected with a 4xx.", Level.PROFILE,
-         "SEED-P 'resolution of 4000x4000 pixels or smaller'", ("V8", "PP1"), applies=_has_pixel_limit)
+_accepts(
+    "vision_png_data_url_accepted",
+    "vision_png",
+    "A PNG data: URL, image before text, is answered.",
+    Level.MUST,
+    "SEED-L 'image_url.url must be a base64-encoded data: URL'; SEED-P; SEED-B",
+    ("V1", "V2", "PL1"),
+)
+_accepts(
+    "vision_jpeg_data_url_accepted",
+    "vision_jpeg",
+    "A JPEG data: URL is answered.",
+    Level.MUST,
+    "SEED-P (files/cat.jpg); llama.cpp test_vision_api",
+    ("V1",),
+)
+_accepts(
+    "vision_gif_data_url_accepted",
+    "vision_gif",
+    "A GIF data: URL is answered.",
+    Level.SHOULD,
+    "SPEC image_url (png, jpeg, webp, non-animated gif)",
+    ("V3",),
+)
+_accepts(
+    "vision_webp_data_url_accepted",
+    "vision_webp",
+    "A WebP data: URL is answered.",
+    Level.SHOULD,
+    "SPEC image_url (png, jpeg, webp, non-animated gif)",
+    ("V3",),
+)
+_accepts(
+    "vision_png_variant_accepted",
+    "vision_png_large",
+    "A larger PNG variant (RGBA/grayscale) is answered.",
+    Level.SHOULD,
+    "vLLM TEST_IMAGE_ASSETS (palette, RGBA)",
+    ("V3",),
+)
+_accepts(
+    "vision_text_first_accepted",
+    "vision_text_first",
+    "Text before the image is answered too.",
+    Level.MUST,
+    "SEED-P curl example (text part first); SEED-B vision example",
+    ("V2",),
+)
+_accepts(
+    "vision_multiple_images_accepted",
+    "vision_two_images",
+    "Two images in one message are answered.",
+    Level.SHOULD,
+    "SEED-P 'Any number of input images is supported'",
+    ("V9",),
+)
+_accepts(
+    "vision_detail_accepted",
+    "vision_detail_low",
+    "image_url.detail low is accepted or ignored.",
+    Level.SHOULD,
+    "SPEC ChatCompletionRequestMessageContentPartImage.image_url.detail",
+    ("V10",),
+)
+_accepts(
+    "vision_multi_turn_accepted",
+    "vision_multi_turn",
+    "A follow-up after an image turn is answered.",
+    Level.SHOULD,
+    "vLLM test_vision multi-turn",
+    ("V12",),
+)
+_rejects(
+    "vision_bare_string_image_url_rejected",
+    "vision_bare_string",
+    "image_url given as a bare string instead of {url} is rejected with a 4xx.",
+    Level.MUST,
+    "vLLM test_error_on_invalid_image_url_type; SPEC image_url object",
+    ("V4",),
+)
+_rejects(
+    "vision_bad_base64_rejected",
+    "vision_bad_base64",
+    "A data: URL with broken base64 is rejected with a 4xx.",
+    Level.MUST,
+    "llama.cpp test_vision_api (malformed)",
+    ("V5",),
+)
+_rejects(
+    "vision_non_image_bytes_rejected",
+    "vision_non_image",
+    "A data: URL whose bytes are not an image is rejected with a 4xx.",
+    Level.MUST,
+    "llama.cpp test_vision_api (non-image)",
+    ("V5",),
+)
+_rejects(
+    "vision_mime_mismatch_rejected",
+    "vision_mime_mismatch",
+    "Bytes that disagree with the declared MIME are rejected with a 4xx.",
+    Level.SHOULD,
+    "SEED-L MIME from mimetypes.guess_type; catalogue PL2",
+    ("V5", "PL2"),
+)
+_rejects(
+    "vision_file_url_rejected",
+    "vision_file_url",
+    "A file:// image URL is rejected with a 4xx.",
+    Level.MUST,
+    "llama.cpp test_vision_api (local file)",
+    ("V7",),
+)
+_rejects(
+    "vision_external_url_rejected",
+    "vision_external_url",
+    "An external image link is rejected with a 4xx.",
+    Level.PROFILE,
+    "SEED-P 'External links to images are not supported'; SEED-L data: URL only",
+    ("V6", "PP1"),
+    applies=_external_rejected,
+)
+_rejects(
+    "vision_oversize_dimensions_rejected",
+    "vision_oversize_dimensions",
+    "An image over the profile's pixel limit is rejected with a 4xx.",
+    Level.PROFILE,
+    "SEED-P 'resolution of 4000x4000 pixels or smaller'",
+    ("V8", "PP1"),
+    applies=_has_pixel_limit,
+)
 
 
-@check(area="vision", level=Level.PROFILE, requires=VISION, probes=("vision_oversize_request",), rules=("V8", "T9"),
-       applies=_has_byte_limit, costly=True,
-       source="SEED-P 'the combined request size does not exceed 128MiB'")
+@check(
+    area="vision",
+    level=Level.PROFILE,
+    requires=VISION,
+    probes=("vision_oversize_request",),
+    rules=("V8", "T9"),
+    applies=_has_byte_limit,
+    costly=True,
+    source="SEED-P 'the combined request size does not exceed 128MiB'",
+)
 def vision_oversize_request_rejected(ctx: CheckContext) -> None:
     """A request over the profile's byte limit is rejected with 413 or 400, not a 5xx or a timeout."""
     expect_client_error(ctx, "vision_oversize_request", allowed=(400, 413, 422))

@@ -41,10 +41,14 @@ class ImageInfo:
     height: int
 
 
-def sniff_image(data: bytes) -> ImageInfo:
-    """Identify the image by its magic bytes and read its dimensions; raise ImageError if that fails."""
+def sniff_image(data: bytes, *, complete: bool = True) -> ImageInfo:
+    """Identify the image by its magic bytes and read its dimensions; raise ImageError if that fails.
+
+    `complete=False`: `data` is only the start of the file (a journal cut it), so a PNG is not
+    checked to its end.
+    """
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return _png(data)
+        return _png(data, complete)
     if data.startswith(b"\xff\xd8"):
         return _jpeg(data)
     if data[:6] in (b"GIF87a", b"GIF89a"):
@@ -60,7 +64,7 @@ def _sized(fmt: str, mime: str, width: int, height: int) -> ImageInfo:
     return ImageInfo(fmt, mime, width, height)
 
 
-def _png(data: bytes) -> ImageInfo:
+def _png(data: bytes, complete: bool) -> ImageInfo:
     # Walk every chunk and check its CRC: a truncated upload or a corrupted file shows up here.
     pos, width, height, seen_end = 8, 0, 0, False
     while pos + 12 <= len(data):
@@ -77,7 +81,7 @@ def _png(data: bytes) -> ImageInfo:
             if tag != b"IHDR" or length != 13:
                 raise ImageError("PNG does not start with an IHDR chunk")
             width, height = struct.unpack(">II", body[:8])
-        if tag == b"IEND":
+        if tag == b"IEND" or not complete:
             seen_end = True
             break
         pos = crc_at + 4

@@ -214,8 +214,10 @@ def check_unknown_keys(op: Operation) -> Iterator[Finding]:
 
 def _deref(node: Any, root: dict[str, Any]) -> dict[str, Any]:
     while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        target: Any = root
         for part in node["$ref"][2:].split("/"):
-            node = root[part]
+            target = target[part]
+        node = target
     return node if isinstance(node, dict) else {}
 
 

@@ -19,11 +19,13 @@ from chatcert.preflight.schemas import SchemaUnavailable, validate_request
 
 __all__ = [
     "DecodedImage",
+    "body_size",
     "check_image_file",
     "check_request",
     "decode_data_url",
     "elide_data_urls",
     "estimated_request_bytes",
+    "known_image_keys",
 ]
 
 _DATA_URL = re.compile(
@@ -33,16 +35,35 @@ _DATA_URL = re.compile(
 _REQUEST_OVERHEAD_BYTES = 1024
 
 
+# How the mock's journal marks a long string it cut ("…[12345 more chars]").
+_CUT = re.compile(r"\u2026\[(\d+) more chars\]$")
+
+
 @dataclass(frozen=True)
 class DecodedImage:
-    """An image part of a request, decoded."""
+    """An image part of a request, decoded (only its start when the journal cut the URL)."""
 
     mime: str
     data: bytes
+    truncated: bool = False
+    b64_prefix: str = ""  # the first characters of the base64 payload, to recognise a known file
 
 
 def decode_data_url(url: str) -> DecodedImage:
     """Split a `data:<mime>;base64,<payload>` URL; ValueError naming the defect if it is malformed."""
+    cut = _CUT.search(url)
+    if cut is not None:
+        # Only the start survived the journal: decode whole 4-character groups, judge the header only.
+        url = url[: cut.start()]
+        match = _DATA_URL.match(url)
+        if match is None:
+            raise ValueError(f"not of the form data:<mime>;base64,<payload>: {url[:40]!r}...")
+        b64 = match["b64"][: len(match["b64"]) // 4 * 4]
+        try:
+            data = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"the base64 payload does not decode: {exc}") from exc
+        return DecodedImage(match["mime"].lower(), data, truncated=True, b64_prefix=b64)
     match = _DATA_URL.match(url)
     if match is None:
         head = url[:40] + ("..." if len(url) > 40 else "")
@@ -53,7 +74,7 @@ def decode_data_url(url: str) -> DecodedImage:
         raise ValueError(f"the base64 payload does not decode: {exc}") from exc
     if not data:
         raise ValueError("the base64 payload is empty")
-    return DecodedImage(match["mime"].lower(), data)
+    return DecodedImage(match["mime"].lower(), data, b64_prefix=match["b64"][:4096])
 
 
 def estimated_request_bytes(image_bytes: int, prompt: str) -> int:
@@ -225,11 +246,13 @@ def _image_part(
     except ValueError as exc:
         yield error("request_data_url_malformed", f"{where}: data URL {exc}", where=where)
         return
-    if hashlib.sha256(image.data).hexdigest() in known_images:
+    if _known(image, known_images):
         return  # the same bytes were judged as a file already; do not report twice
     try:
-        info = sniff_image(image.data)
+        info = sniff_image(image.data, complete=not image.truncated)
     except ImageError as exc:
+        if image.truncated:
+            return  # the journal kept too little to judge; the mock itself decoded the whole image
         yield error("image_undecodable", f"{where}: the image does not decode: {exc}", where=where)
         return
     if info.mime != image.mime:
@@ -241,6 +264,17 @@ def _image_part(
             sniffed=info.mime,
         )
     yield from _limits(info, profile, where)
+
+
+def _known(image: DecodedImage, known_images: dict[str, str]) -> bool:
+    if not image.truncated:
+        return hashlib.sha256(image.data).hexdigest() in known_images
+    return any(key.startswith("b64:") and key[4:].startswith(image.b64_prefix) for key in known_images)
+
+
+def known_image_keys(data: bytes) -> list[str]:
+    """Keys under which check_request recognises these file bytes in a captured request."""
+    return [hashlib.sha256(data).hexdigest(), "b64:" + base64.b64encode(data).decode("ascii")]
 
 
 def elide_data_urls(value: Any, keep: int = 48) -> Any:
@@ -255,7 +289,9 @@ def elide_data_urls(value: Any, keep: int = 48) -> Any:
 
 
 def body_size(entry: dict[str, Any]) -> int:
-    """Bytes of a journalled request body: Content-Length when recorded, else compact JSON."""
+    """Bytes of a journalled request body: as recorded, else Content-Length, else compact JSON."""
+    if isinstance(entry.get("body_bytes"), int) and entry["body_bytes"] > 0:
+        return int(entry["body_bytes"])
     headers = entry.get("headers") or {}
     if isinstance(headers, dict):
         for key, value in headers.items():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import posixpath
 from functools import partial
@@ -25,7 +24,13 @@ from chatcert.preflight.operation import (
     load_operation,
     synthesize_operation,
 )
-from chatcert.preflight.payload import body_size, check_image_file, check_request, elide_data_urls
+from chatcert.preflight.payload import (
+    body_size,
+    check_image_file,
+    check_request,
+    elide_data_urls,
+    known_image_keys,
+)
 from chatcert.preflight.profile import PreflightProfile, builtin_profile_names, load_profile
 from chatcert.preflight.rehearsal import ServerFactory, check_outputs, check_run, rehearse
 from chatcert.preflight.script import (
@@ -185,7 +190,7 @@ def _image_files(op: Operation) -> list[UplinkFile]:
 
 
 def _image_checks(op: Operation, prof: PreflightProfile, log: CheckLog) -> dict[str, str]:
-    """Check each uplinked image as a file; return sha256 -> name of those checked."""
+    """Check each uplinked image as a file; return the keys that recognise them in a request."""
     known: dict[str, str] = {}
     prompt = op.job.option_value("--prompt") if op.job is not None else None
     for up in _image_files(op):
@@ -195,7 +200,8 @@ def _image_checks(op: Operation, prof: PreflightProfile, log: CheckLog) -> dict[
             "decodes; MIME from its name matches its bytes; within the profile's limits",
             partial(check_image_file, up.local, up.source, prompt, prof),
         )
-        known[hashlib.sha256(up.local.read_bytes()).hexdigest()] = up.source
+        for key in known_image_keys(up.local.read_bytes()):
+            known[key] = up.source
     return known
 
 

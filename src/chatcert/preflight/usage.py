@@ -156,7 +156,8 @@ def _image_size(part: dict[str, Any]) -> tuple[int, int] | None:
     if not isinstance(url, str):
         return None
     try:
-        info = sniff_image(decode_data_url(url).data)
+        image = decode_data_url(url)
+        info = sniff_image(image.data, complete=not image.truncated)
     except (ValueError, ImageError):
         return None
     return info.width, info.height

@@ -24,8 +24,11 @@ def certificate(run: Run) -> dict[str, Any]:
     earned, missed = [], []
     for level, areas in LEVELS.items():
         results = [r for r in run.results if r.area in areas]
-        ran = [r for r in results if r.outcome in (Outcome.PASSED, Outcome.NON_STRICT, Outcome.FAILED,
-                                                   Outcome.ERRORED)]
+        ran = [
+            r
+            for r in results
+            if r.outcome in (Outcome.PASSED, Outcome.NON_STRICT, Outcome.FAILED, Outcome.ERRORED)
+        ]
         if not ran:
             continue
         if any(r.blocking for r in results) or run.stopped:
@@ -53,7 +56,9 @@ def badge_svg(cert: dict[str, Any]) -> str:
     """A flat badge: 'chatcert | <profile>: <levels>' in green, or red when not certified."""
     label = "chatcert"
     ok = cert["verdict"] == "certified"
-    value = f"{cert['profile']}: {'+'.join(cert['earned']) or 'none'}" if ok else f"{cert['profile']}: failing"
+    value = (
+        f"{cert['profile']}: {'+'.join(cert['earned']) or 'none'}" if ok else f"{cert['profile']}: failing"
+    )
     colour = "#2e7d32" if ok else "#c62828"
     lw, vw = 8 * len(label) + 10, 7 * len(value) + 10
     return (

@@ -8,8 +8,14 @@ from typing import TextIO
 from chatcert.engine import Run
 from chatcert.outcomes import CheckResult, Outcome
 
-_MARK = {Outcome.PASSED: "PASS", Outcome.NON_STRICT: "WARN", Outcome.FAILED: "FAIL", Outcome.ERRORED: "ERROR",
-         Outcome.SKIPPED: "skip", Outcome.DISABLED: "off"}
+_MARK = {
+    Outcome.PASSED: "PASS",
+    Outcome.NON_STRICT: "WARN",
+    Outcome.FAILED: "FAIL",
+    Outcome.ERRORED: "ERROR",
+    Outcome.SKIPPED: "skip",
+    Outcome.DISABLED: "off",
+}
 
 
 class ConsoleReporter:
@@ -24,13 +30,21 @@ class ConsoleReporter:
 
     def on_start(self, run: Run) -> None:
         cfg = run.config
-        where = "embedded mock" if cfg.target_is_mock and cfg.target.base_url.startswith("http://127.0.0.1") else ""
-        self._print(f"chatcert {run.version}: certifying {run.client.redactor.url(cfg.target.base_url)} "
-                    f"{'(' + where + ') ' if where else ''}with profile {cfg.profile.name} "
-                    f"(tier {cfg.profile.tier}), model {cfg.model_name}")
+        where = (
+            "embedded mock"
+            if cfg.target_is_mock and cfg.target.base_url.startswith("http://127.0.0.1")
+            else ""
+        )
+        self._print(
+            f"chatcert {run.version}: certifying {run.client.redactor.url(cfg.target.base_url)} "
+            f"{'(' + where + ') ' if where else ''}with profile {cfg.profile.name} "
+            f"(tier {cfg.profile.tier}), model {cfg.model_name}"
+        )
         if cfg.budget.limited:
-            self._print(f"budget: {cfg.budget.max_requests or 'unlimited'} requests, "
-                        f"{cfg.budget.max_tokens or 'unlimited'} output tokens")
+            self._print(
+                f"budget: {cfg.budget.max_requests or 'unlimited'} requests, "
+                f"{cfg.budget.max_tokens or 'unlimited'} output tokens"
+            )
 
     def on_result(self, run: Run, result: CheckResult) -> None:
         self._n += 1
@@ -56,26 +70,36 @@ class ConsoleReporter:
 
         counts = run.counts()
         self._print()
-        self._print(f"{'area':<12} {'passed':>6} {'non_strict':>10} {'failed':>6} {'errored':>7} {'skipped':>7}")
+        self._print(
+            f"{'area':<12} {'passed':>6} {'non_strict':>10} {'failed':>6} {'errored':>7} {'skipped':>7}"
+        )
         areas: dict[str, dict[str, int]] = {}
         for r in run.results:
             row = areas.setdefault(r.area, {o.value: 0 for o in Outcome})
             row[r.outcome.value] += 1
         for area, row in areas.items():
-            self._print(f"{area:<12} {row['passed']:>6} {row['non_strict']:>10} {row['failed']:>6} "
-                        f"{row['errored']:>7} {row['skipped'] + row['disabled']:>7}")
-        self._print(f"{'total':<12} {counts['passed']:>6} {counts['non_strict']:>10} {counts['failed']:>6} "
-                    f"{counts['errored']:>7} {counts['skipped'] + counts['disabled']:>7}")
+            self._print(
+                f"{area:<12} {row['passed']:>6} {row['non_strict']:>10} {row['failed']:>6} "
+                f"{row['errored']:>7} {row['skipped'] + row['disabled']:>7}"
+            )
+        self._print(
+            f"{'total':<12} {counts['passed']:>6} {counts['non_strict']:>10} {counts['failed']:>6} "
+            f"{counts['errored']:>7} {counts['skipped'] + counts['disabled']:>7}"
+        )
         budget = run.client.budget
-        self._print(f"requests sent: {budget.requests_sent}; output tokens spent: {budget.tokens_spent}; "
-                    f"{run.duration_s:.1f}s")
+        self._print(
+            f"requests sent: {budget.requests_sent}; output tokens spent: {budget.tokens_spent}; "
+            f"{run.duration_s:.1f}s"
+        )
         waived = [r for r in run.results if r.waived]
         for r in waived:
             self._print(f"waived: {r.id} ({r.outcome.value}): {r.waived}")
         if run.stopped:
             self._print(f"run stopped early: {run.stopped}")
         cert = certificate(run)
-        self._print(f"certificate: {cert['verdict']}; levels earned: {', '.join(cert['earned']) or 'none'}"
-                    + (f"; not earned: {', '.join(cert['not_earned'])}" if cert["not_earned"] else ""))
+        self._print(
+            f"certificate: {cert['verdict']}; levels earned: {', '.join(cert['earned']) or 'none'}"
+            + (f"; not earned: {', '.join(cert['not_earned'])}" if cert["not_earned"] else "")
+        )
         for name, path in run.artifacts.items():
             self._print(f"{name}: {path}")

@@ -32,11 +32,22 @@ def results_document(run: Run) -> dict[str, Any]:
             "tls_verified": cfg.target.verify_tls,
             "api_key": "[REDACTED]" if cfg.target.api_key else None,
         },
-        "profile": {"name": cfg.profile.name, "digest": cfg.profile.digest, "origin": Path(cfg.profile.origin).name,
-                    "effective": cfg.profile.effective()},
-        "options": {"strict": cfg.strict, "include_costly": cfg.include_costly, "areas": list(cfg.areas),
-                    "only": list(cfg.only), "exclude": list(cfg.exclude), "waivers": dict(cfg.waivers),
-                    "max_requests": cfg.budget.max_requests, "max_tokens": cfg.budget.max_tokens},
+        "profile": {
+            "name": cfg.profile.name,
+            "digest": cfg.profile.digest,
+            "origin": Path(cfg.profile.origin).name,
+            "effective": cfg.profile.effective(),
+        },
+        "options": {
+            "strict": cfg.strict,
+            "include_costly": cfg.include_costly,
+            "areas": list(cfg.areas),
+            "only": list(cfg.only),
+            "exclude": list(cfg.exclude),
+            "waivers": dict(cfg.waivers),
+            "max_requests": cfg.budget.max_requests,
+            "max_tokens": cfg.budget.max_tokens,
+        },
         "budget": {"requests_sent": cfg.budget.requests_sent, "tokens_spent": cfg.budget.tokens_spent},
         "host": {"python": platform.python_version(), "platform": platform.platform()},
         "summary": run.counts(),
@@ -50,27 +61,45 @@ def results_document(run: Run) -> dict[str, Any]:
 
 def _junit(run: Run, doc: dict[str, Any]) -> bytes:
     counts = doc["summary"]
-    suites = ET.Element("testsuites", name="chatcert", tests=str(len(run.results)),
-                        failures=str(counts["failed"]), errors=str(counts["errored"]),
-                        time=f"{run.duration_s:.3f}")
+    suites = ET.Element(
+        "testsuites",
+        name="chatcert",
+        tests=str(len(run.results)),
+        failures=str(counts["failed"]),
+        errors=str(counts["errored"]),
+        time=f"{run.duration_s:.3f}",
+    )
     by_area: dict[str, list[Any]] = {}
     for r in run.results:
         by_area.setdefault(r.area, []).append(r)
     for area, results in by_area.items():
         suite = ET.SubElement(
-            suites, "testsuite", name=f"chatcert.{area}", tests=str(len(results)),
+            suites,
+            "testsuite",
+            name=f"chatcert.{area}",
+            tests=str(len(results)),
             failures=str(sum(r.outcome is Outcome.FAILED and not r.waived for r in results)),
             errors=str(sum(r.outcome is Outcome.ERRORED and not r.waived for r in results)),
-            skipped=str(sum(r.outcome in (Outcome.SKIPPED, Outcome.DISABLED) or bool(r.waived) for r in results)))
+            skipped=str(
+                sum(r.outcome in (Outcome.SKIPPED, Outcome.DISABLED) or bool(r.waived) for r in results)
+            ),
+        )
         props = ET.SubElement(suite, "properties")
-        for name, value in (("profile", doc["profile"]["name"]), ("profile_digest", doc["profile"]["digest"]),
-                            ("endpoint", doc["target"]["endpoint"]), ("chatcert_version", run.version)):
+        for name, value in (
+            ("profile", doc["profile"]["name"]),
+            ("profile_digest", doc["profile"]["digest"]),
+            ("endpoint", doc["target"]["endpoint"]),
+            ("chatcert_version", run.version),
+        ):
             ET.SubElement(props, "property", name=name, value=str(value))
         for r in results:
-            case = ET.SubElement(suite, "testcase", classname=f"chatcert.{area}", name=r.id,
-                                 time=f"{r.duration_s:.4f}")
-            detail = f"{r.message}\nexpected: {r.expected}\ngot: {r.actual}\nsource: {r.source}\n" \
-                     f"Reproduce with: {r.reproducer}"
+            case = ET.SubElement(
+                suite, "testcase", classname=f"chatcert.{area}", name=r.id, time=f"{r.duration_s:.4f}"
+            )
+            detail = (
+                f"{r.message}\nexpected: {r.expected}\ngot: {r.actual}\nsource: {r.source}\n"
+                f"Reproduce with: {r.reproducer}"
+            )
             outcome = f"outcome: {r.outcome.value} ({r.level})"
             if r.waived:
                 ET.SubElement(case, "skipped", message=f"waived: {r.waived}").text = f"{outcome}\n{detail}"
@@ -83,7 +112,8 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
             elif r.outcome is Outcome.NON_STRICT:
                 ET.SubElement(case, "system-out").text = f"non_strict (SHOULD broken): {detail}"
     ET.indent(suites)
-    return ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    data: bytes = ET.tostring(suites, encoding="utf-8", xml_declaration=True)
+    return data
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
@@ -102,28 +132,32 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
         detail = ""
         if r.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
             evidence = json.dumps(r.evidence, indent=1)[:6000]
-            detail = (f"<details{open_attr}><summary>{e(r.message)}</summary><pre>expected: {e(r.expected)}\n"
-                      f"got: {e(r.actual)}\n\nReproduce with:\n{e(r.reproducer)}\n\nevidence:\n{e(evidence)}"
-                      f"</pre></details>")
+            detail = (
+                f"<details{open_attr}><summary>{e(r.message)}</summary><pre>expected: {e(r.expected)}\n"
+                f"got: {e(r.actual)}\n\nReproduce with:\n{e(r.reproducer)}\n\nevidence:\n{e(evidence)}"
+                f"</pre></details>"
+            )
         elif r.reason:
             detail = e(r.reason)
         waived = f"<br><b>waived:</b> {e(r.waived)}" if r.waived else ""
-        rows.append(f'<tr class="{r.outcome.value}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
-                    f"<small>{e(r.description)}</small></td><td>{e(r.level)}</td><td>{e(r.outcome.value)}{waived}"
-                    f"</td><td>{detail}</td><td><small>{e(r.source)}</small></td><td>{r.requests}/{r.tokens}</td></tr>")
+        rows.append(
+            f'<tr class="{r.outcome.value}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
+            f"<small>{e(r.description)}</small></td><td>{e(r.level)}</td><td>{e(r.outcome.value)}{waived}"
+            f"</td><td>{detail}</td><td><small>{e(r.source)}</small></td><td>{r.requests}/{r.tokens}</td></tr>"
+        )
     summary = ", ".join(f"{k}: {v}" for k, v in doc["summary"].items())
     extra = "".join(str(v) for v in doc.get("extra", {}).values() if isinstance(v, str) and v.startswith("<"))
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
 <style>{_CSS}</style></head><body><h1>chatcert report</h1>
-<div class="cert"><b>Certificate:</b> {e(cert['verdict'])}. Levels earned: {e(', '.join(cert['earned']) or 'none')}
-{'; not earned: ' + e(', '.join(cert['not_earned'])) if cert['not_earned'] else ''}<br>
-Profile <code>{e(cert['profile'])}</code> ({e(cert['profile_digest'])}), chatcert {e(cert['chatcert_version'])},
-endpoint <code>{e(cert['endpoint'])}</code>, model <code>{e(cert['model'])}</code>, {e(cert['date'])}</div>
-<p>{e(summary)}. Requests sent: {doc['budget']['requests_sent']}; output tokens: {doc['budget']['tokens_spent']}.
-{'<b>Stopped early: ' + e(doc['stopped']) + '</b>' if doc['stopped'] else ''}</p>
+<div class="cert"><b>Certificate:</b> {e(cert["verdict"])}. Levels earned: {e(", ".join(cert["earned"]) or "none")}
+{"; not earned: " + e(", ".join(cert["not_earned"])) if cert["not_earned"] else ""}<br>
+Profile <code>{e(cert["profile"])}</code> ({e(cert["profile_digest"])}), chatcert {e(cert["chatcert_version"])},
+endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</code>, {e(cert["date"])}</div>
+<p>{e(summary)}. Requests sent: {doc["budget"]["requests_sent"]}; output tokens: {doc["budget"]["tokens_spent"]}.
+{"<b>Stopped early: " + e(doc["stopped"]) + "</b>" if doc["stopped"] else ""}</p>
 <table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
-<th>req/tok</th></tr>{''.join(rows)}</table>{extra}
-<h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ('target', 'profile', 'options')}, indent=1))}</pre>
+<th>req/tok</th></tr>{"".join(rows)}</table>{extra}
+<h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ("target", "profile", "options")}, indent=1))}</pre>
 </body></html>"""
 
 

@@ -1,0 +1,144 @@
+"""chatcert's pytest plugin (entry point ``pytest11``): options, markers, and the fixtures suites use.
+
+``pytest suites --endpoint URL --profile NAME`` runs the same checks as ``chatcert certify``; without
+--endpoint the suites certify the embedded mock server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from chatcert.client import Bounds, Target
+from chatcert.engine import Run, RunConfig, run_check, start_run
+from chatcert.errors import ChatcertError
+from chatcert.keys import load_api_key
+from chatcert.outcomes import CheckResult, Outcome
+from chatcert.profiles import load_profile
+from chatcert.registry import all_checks, get_check
+
+__all__ = ["checks_of"]
+
+MARKERS = {
+    "conformance": "MUST-level conformance checks",
+    "optional": "SHOULD-level checks",
+    "vision": "image input checks",
+    "streaming": "SSE streaming checks",
+    "tools": "tool-calling checks",
+    "errors": "error-body checks",
+    "anthropic": "Anthropic Messages checks",
+    "latency": "latency benchmarks (pytest-benchmark); excluded unless selected with -m latency",
+    "smoke": "a cheap subset, a handful of requests",
+    "live": "needs a user's endpoint (--endpoint)",
+    "real": "the project's tests against a real third-party server it installs (llama-cpp-python)",
+    "mock_only": "needs fault injection (a chatcert mock)",
+    "costly": "large requests or many of them",
+    "fuzz": "Hypothesis-generated payloads",
+}
+
+
+def checks_of(area: str) -> list[str]:
+    """The ids of the registered checks of an area, for parametrizing a suite."""
+    return [c.id for c in all_checks() if c.area == area]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chatcert", "chatcert conformance")
+    group.addoption(
+        "--endpoint",
+        default=os.environ.get("CHATCERT_ENDPOINT"),
+        help="base URL to certify (default: the embedded mock server)",
+    )
+    group.addoption(
+        "--profile",
+        default=os.environ.get("CHATCERT_PROFILE", "compatible"),
+        help="profile name or YAML file (default: compatible)",
+    )
+    group.addoption("--model", default=None, help="model to request (default: the profile's)")
+    group.addoption("--api-key-env", default=None, help="environment variable holding the API key")
+    group.addoption("--api-key-file", default=None, help="file holding the API key")
+    group.addoption("--chatcert-strict", action="store_true", help="treat SHOULD checks as MUST")
+    group.addoption("--chatcert-costly", action="store_true", help="run costly checks")
+    group.addoption("--target-is-mock", action="store_true", help="the --endpoint is a chatcert mock")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@pytest.fixture(scope="session")
+def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
+    """One certification run for the whole session: each probe is sent at most once."""
+    opt = request.config.getoption
+    try:
+        profile = load_profile(str(opt("--profile")))
+        endpoint = opt("--endpoint")
+        if endpoint:
+            key = load_api_key(opt("--api-key-env"), opt("--api-key-file"), profile.key_env)
+            config = RunConfig(
+                profile=profile,
+                model=opt("--model"),
+                target=Target(str(endpoint).rstrip("/"), profile.auth_scheme, key),
+                target_is_mock=bool(opt("--target-is-mock")),
+                strict=bool(opt("--chatcert-strict")),
+                include_costly=bool(opt("--chatcert-costly")),
+                bounds=Bounds(),
+            )
+            yield start_run(config)
+            return
+    except ChatcertError as exc:
+        pytest.exit(f"chatcert: {exc}", returncode=2)
+    from mock_server.runner import MockServer
+
+    key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+    with MockServer(profile=profile.origin, api_key=key) as server:
+        config = RunConfig(
+            profile=profile,
+            model=opt("--model"),
+            target=Target(server.url, profile.auth_scheme, key),
+            target_is_mock=True,
+            strict=bool(opt("--chatcert-strict")),
+            include_costly=bool(opt("--chatcert-costly")),
+        )
+        yield start_run(config)
+
+
+@pytest.fixture
+def chatcert_check(chatcert_run: Run) -> Callable[[str], CheckResult]:
+    """Run one check by id and turn its outcome into pytest's: fail, skip, xfail (non_strict) or error."""
+
+    def judge(check_id: str) -> CheckResult:
+        result = run_check(chatcert_run, get_check(check_id))
+        detail = (
+            f"{result.message}\nexpected: {result.expected}\ngot: {result.actual}\nsource: {result.source}"
+            f"\nReproduce with: {result.reproducer}"
+        )
+        if result.outcome is Outcome.FAILED and not result.waived:
+            pytest.fail(f"{check_id} ({result.level}): {detail}", pytrace=False)
+        if result.outcome is Outcome.ERRORED:
+            raise RuntimeError(f"{check_id} errored: {result.message or result.reason}")
+        if result.outcome in (Outcome.SKIPPED, Outcome.DISABLED):
+            pytest.skip(f"{result.outcome.value}: {result.reason}")
+        if result.outcome is Outcome.NON_STRICT or result.waived:
+            pytest.xfail(
+                f"non_strict (SHOULD broken): {detail}" if not result.waived else f"waived: {result.waived}"
+            )
+        return result
+
+    return judge
+
+
+def area_test(area: str) -> Any:
+    """Build a suite's test function for an area: one test per registered check."""
+
+    @pytest.mark.parametrize("check_id", checks_of(area))
+    def test_check(check_id: str, chatcert_check: Callable[[str], CheckResult]) -> None:
+        chatcert_check(check_id)
+
+    test_check.__name__ = f"test_{area}"
+    return test_check

@@ -1,0 +1,1 @@
+"""Suite fixtures come from chatcert's pytest plugin (chatcert_run, chatcert_check)."""
