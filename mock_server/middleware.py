@@ -11,7 +11,7 @@ from aiohttp import web
 from mock_server.delivery import json_response
 from mock_server.errors import error_body
 from mock_server.journal import body_record, redact_headers, redact_query
-from mock_server.state import STATE, trace_of
+from mock_server.state import STATE, start_trace, trace_of
 
 __all__ = ["MOCK_PREFIX", "error_middleware", "journal_middleware"]
 
@@ -25,6 +25,7 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
     """Record every request except the mock's own `/_mock/*` routes, after it has been answered."""
     if request.path.startswith(MOCK_PREFIX):
         return await handler(request)
+    trace = start_trace()
     started, clock = time.time(), time.perf_counter()
     status: int | None = 500  # what the client sees if the handler raises past the error middleware
     try:
@@ -33,7 +34,6 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
         return response
     finally:
         state = request.app[STATE]
-        trace = trace_of(request)
         if trace.dropped:
             status = None
         raw = trace.raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +13,7 @@ from mock_server.profile import Profile
 from mock_server.scenarios import Scenario
 from mock_server.schemas import SchemaStore
 
-__all__ = ["STATE", "MockState", "Trace", "trace_of"]
+__all__ = ["STATE", "MockState", "Trace", "start_trace", "trace_of"]
 
 
 @dataclass
@@ -42,13 +43,19 @@ class Trace:
     dropped: bool = False
 
 
-_TRACE = "mock_trace"
+# A context variable rather than request storage: the middlewares and the handler run in one task,
+# and aiohttp's typed request keys are newer than the aiohttp versions we support.
+_TRACE: ContextVar[Trace | None] = ContextVar("mock_trace", default=None)
+
+
+def start_trace() -> Trace:
+    """A fresh trace for the request being handled in this task."""
+    trace = Trace()
+    _TRACE.set(trace)
+    return trace
 
 
 def trace_of(request: web.BaseRequest) -> Trace:
-    """The request's trace, created on first use."""
-    trace = request.get(_TRACE)
-    if not isinstance(trace, Trace):
-        trace = Trace()
-        request[_TRACE] = trace
-    return trace
+    """The current request's trace (a throwaway one outside the journal middleware)."""
+    del request  # kept in the signature so call sites say which request they mean
+    return _TRACE.get() or start_trace()

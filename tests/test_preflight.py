@@ -16,13 +16,15 @@ import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from chatcert.cli import main
 from chatcert.preflight import PreflightReport, run_preflight
 from chatcert.preflight import rehearsal as rehearsal_module
+from chatcert_data import data_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "liquidai"
 REPLY = "A red disc on a blue-green gradient."
@@ -94,7 +96,7 @@ class _StandInHTTPServer(ThreadingHTTPServer):
 class StandInMock:
     """The MockServer interface the rehearsal uses, over http.server on 127.0.0.1."""
 
-    instances: list[StandInMock] = []
+    instances: ClassVar[list[StandInMock]] = []
 
     def __init__(self, profile: str = "liquidai") -> None:
         self.profile = profile
@@ -153,7 +155,22 @@ def png(width: int, height: int) -> bytes:
 
     raw = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def custom_profile(folder: Path, name: str, **limits: Any) -> Path:
+    """The liquidai profile under another name, with some limits changed."""
+    data = yaml.safe_load((data_dir("profiles") / "liquidai.yaml").read_text(encoding="utf-8"))
+    data["name"] = name
+    data["limits"].update(limits)
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
 
 
 def ids(report: PreflightReport, severity: str = "error") -> set[str]:
@@ -185,7 +202,13 @@ def test_example_is_go(example: Path, standin: type[StandInMock]) -> None:
     assert output["preview"].strip() == REPLY
     # Every check ran, none was skipped.
     names = {c.name for c in report.checks}
-    assert {"operation.steps", "operation.downlink", "script.route", "rehearsal.run", "rehearsal.output"} <= names
+    assert {
+        "operation.steps",
+        "operation.downlink",
+        "script.route",
+        "rehearsal.run",
+        "rehearsal.output",
+    } <= names
     assert all(c.status == "pass" for c in report.checks)
 
 
@@ -233,7 +256,9 @@ def test_cli_json_and_report_dir(
 def test_script_mode_go(standin: type[StandInMock], tmp_path: Path) -> None:
     image = tmp_path / "photo.png"
     image.write_bytes(png(20, 10))
-    code = main(["preflight", "--script", str(EXAMPLE / "vlm_infer.py"), "--image", str(image), "--prompt", "hi"])
+    code = main(
+        ["preflight", "--script", str(EXAMPLE / "vlm_infer.py"), "--image", str(image), "--prompt", "hi"]
+    )
     assert code == 0
     (mock,) = standin.instances
     (post,) = mock.journal()
@@ -252,12 +277,14 @@ def test_no_rehearsal_is_go_with_a_warning(example: Path) -> None:
 
 
 def test_third_party_import(example: Path, standin: type[StandInMock]) -> None:
-    edit(example.parent / "vlm_infer.py", "import argparse\n", "import argparse\n\nimport requests  # noqa\n")
+    script = example.parent / "vlm_infer.py"
+    edit(script, "import argparse\n", "import argparse\n\nimport requests  # noqa\n")
+    line = script.read_text(encoding="utf-8").splitlines().index("import requests  # noqa") + 1
     report = preflight(example)
     assert report.verdict == "NO-GO"
     (finding,) = [f for f in report.errors if f.id == "script_non_stdlib_import"]
-    assert finding.evidence["module"] == "requests"
-    assert "vlm_infer.py:14" in finding.message
+    assert finding.evidence == {"file": "./vlm_infer.py", "line": line, "module": "requests"}
+    assert f"vlm_infer.py:{line} imports 'requests'" in finding.message
 
 
 def test_stdlib_of_newer_python_is_not_stdlib_on_310(example: Path, standin: type[StandInMock]) -> None:
@@ -281,8 +308,11 @@ def test_sibling_module_import_is_allowed(example: Path, standin: type[StandInMo
     folder = example.parent
     (folder / "helpers.py").write_text("ANSWER = 42\n", encoding="utf-8")
     edit(folder / "vlm_infer.py", "import argparse\n", "import argparse\n\nimport helpers  # noqa\n")
-    edit(example, "        - source: ./image.png\n", "        - source: ./helpers.py\n          target: /work/helpers.py\n"
-         "        - source: ./image.png\n")
+    edit(
+        example,
+        "        - source: ./image.png\n",
+        "        - source: ./helpers.py\n          target: /work/helpers.py\n        - source: ./image.png\n",
+    )
     report = preflight(example)
     assert report.verdict == "GO", report.errors
 
@@ -290,8 +320,12 @@ def test_sibling_module_import_is_allowed(example: Path, standin: type[StandInMo
 def test_text_before_image(example: Path, standin: type[StandInMock]) -> None:
     script = example.parent / "vlm_infer.py"
     edit(script, '{"type": "image_url", "image_url": {"url": image_url}},\n', "")
-    edit(script, '{"type": "text", "text": prompt},\n', '{"type": "text", "text": prompt},\n'
-         '                    {"type": "image_url", "image_url": {"url": image_url}},\n')
+    edit(
+        script,
+        '{"type": "text", "text": prompt},\n',
+        '{"type": "text", "text": prompt},\n'
+        '                    {"type": "image_url", "image_url": {"url": image_url}},\n',
+    )
     report = preflight(example)
     assert report.verdict == "NO-GO"
     (finding,) = [f for f in report.errors if f.id == "request_text_before_image"]
@@ -325,18 +359,13 @@ def test_missing_image(example: Path, standin: type[StandInMock]) -> None:
     assert report.verdict == "NO-GO"
     (finding,) = [f for f in report.errors if f.id == "uplink_file_missing"]
     assert finding.evidence["source"] == "./image.png"
+    assert next(c for c in report.checks if c.name == "rehearsal.run").status == "skipped"
 
 
 def test_oversize_image_against_profile_limits(
     example: Path, standin: type[StandInMock], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    profile = tmp_path / "tight.yaml"
-    profile.write_text(
-        "name: tight\nmodel: local\npaid: true\nroutes: {chat: /v1/chat/completions}\n"
-        "limits: {max_image_width: 16, max_image_height: 16, external_image_urls: rejected,"
-        " image_first_required: true}\n",
-        encoding="utf-8",
-    )
+    profile = custom_profile(tmp_path, "tight", max_image_width=16, max_image_height=16)
     assert main(["preflight", str(example), "--profile", str(profile), "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     too_large = [f for f in doc["findings"] if f["id"] == "image_too_large"]
@@ -347,9 +376,7 @@ def test_oversize_image_against_profile_limits(
 
 
 def test_request_bytes_limit(example: Path, standin: type[StandInMock], tmp_path: Path) -> None:
-    (example.parent / "image.png").write_bytes(png(300, 300) + b"")
-    profile = tmp_path / "small.yaml"
-    profile.write_text("name: small\nlimits: {max_request_bytes: 1500}\n", encoding="utf-8")
+    profile = custom_profile(tmp_path, "small", max_request_bytes=1500)
     report = preflight(example, profile=str(profile))
     assert "request_too_large" in ids(report)
 
@@ -372,7 +399,11 @@ def test_script_that_writes_no_output(example: Path, standin: type[StandInMock])
     ],
 )
 def test_syntax_error_on_310(example: Path, standin: type[StandInMock], snippet: str, why: str) -> None:
-    edit(example.parent / "vlm_infer.py", 'ROUTE = "/v1/chat/completions"\n', f'ROUTE = "/v1/chat/completions"\n{snippet}')
+    edit(
+        example.parent / "vlm_infer.py",
+        'ROUTE = "/v1/chat/completions"\n',
+        f'ROUTE = "/v1/chat/completions"\n{snippet}',
+    )
     report = preflight(example)
     assert report.verdict == "NO-GO", why
     assert "script_syntax_error" in ids(report), why
@@ -392,13 +423,13 @@ def test_downlink_of_a_file_nobody_writes(example: Path, standin: type[StandInMo
 
 
 def test_job_output_not_captured(example: Path, standin: type[StandInMock]) -> None:
-    edit(example, ' > /work/output.txt', "")
+    edit(example, " > /work/output.txt", "")
     report = preflight(example)
     assert {"job_output_not_captured", "downlink_not_written", "output_missing"} <= ids(report)
 
 
 def test_tee_and_output_option_count_as_writes(example: Path, standin: type[StandInMock]) -> None:
-    edit(example, ' > /work/output.txt', " | tee /work/output.txt")
+    edit(example, " > /work/output.txt", " | tee /work/output.txt")
     assert preflight(example).verdict == "GO"
 
 
@@ -409,7 +440,9 @@ def test_steps_out_of_order(example: Path, standin: type[StandInMock]) -> None:
     text = example.read_text(encoding="utf-8")
     run_at, down_at = text.index("    # 2."), text.index("    # 3.")
     up_at = text.index("    # 1.")
-    example.write_text(text[:up_at] + text[run_at:down_at] + text[up_at:run_at] + text[down_at:], encoding="utf-8")
+    example.write_text(
+        text[:up_at] + text[run_at:down_at] + text[up_at:run_at] + text[down_at:], encoding="utf-8"
+    )
     report = preflight(example)
     assert "operation_steps_out_of_order" in ids(report)
 
@@ -452,7 +485,14 @@ def test_job_targets_another_server(example: Path, standin: type[StandInMock]) -
 def test_webp_named_webp_is_sent_as_jpeg_on_board(example: Path, standin: type[StandInMock]) -> None:
     # python:3.10-slim's mimetypes has no .webp: the script's fallback labels it image/jpeg.
     vp8l = b"\x2f" + ((32 - 1) | ((32 - 1) << 14)).to_bytes(4, "little") + b"\x00" * 16
-    webp = b"RIFF" + struct.pack("<I", 4 + 8 + len(vp8l)) + b"WEBP" + b"VP8L" + struct.pack("<I", len(vp8l)) + vp8l
+    webp = (
+        b"RIFF"
+        + struct.pack("<I", 4 + 8 + len(vp8l))
+        + b"WEBP"
+        + b"VP8L"
+        + struct.pack("<I", len(vp8l))
+        + vp8l
+    )
     (example.parent / "image.webp").write_bytes(webp)
     edit(example, "./image.png", "./image.webp")
     text = example.read_text(encoding="utf-8").replace("/work/image.png", "/work/image.webp")
@@ -466,7 +506,9 @@ def test_webp_named_webp_is_sent_as_jpeg_on_board(example: Path, standin: type[S
 def test_png_bytes_named_jpg(example: Path, standin: type[StandInMock]) -> None:
     folder = example.parent
     (folder / "image.png").rename(folder / "image.jpg")
-    example.write_text(example.read_text(encoding="utf-8").replace("image.png", "image.jpg"), encoding="utf-8")
+    example.write_text(
+        example.read_text(encoding="utf-8").replace("image.png", "image.jpg"), encoding="utf-8"
+    )
     report = preflight(example)
     assert "image_mime_mismatch" in ids(report)
 
@@ -482,8 +524,11 @@ def test_corrupt_image(example: Path, standin: type[StandInMock]) -> None:
 
 
 def test_script_timeout(example: Path, standin: type[StandInMock]) -> None:
-    edit(example.parent / "vlm_infer.py", "    args = parser.parse_args(argv)\n",
-         "    args = parser.parse_args(argv)\n    import time\n\n    time.sleep(30)\n")
+    edit(
+        example.parent / "vlm_infer.py",
+        "    args = parser.parse_args(argv)\n",
+        "    args = parser.parse_args(argv)\n    import time\n\n    time.sleep(30)\n",
+    )
     report = run_preflight(example, timeout=1)
     assert {"script_timeout", "rehearsal_no_request"} <= ids(report)
 
@@ -493,7 +538,7 @@ def test_hardcoded_onboard_url_is_blocked_not_contacted(example: Path, standin: 
     # rehearsal's network guard is loaded, so that even a broken guard sends nothing off the machine.
     edit(
         example.parent / "vlm_infer.py",
-        "    url = args.server.rstrip(\"/\") + ROUTE\n",
+        '    url = args.server.rstrip("/") + ROUTE\n',
         "    import socket\n\n"
         "    if getattr(socket.getaddrinfo, '__module__', '') != 'sitecustomize':\n"
         "        print('network guard missing; not trying', file=sys.stderr)\n"
@@ -514,8 +559,12 @@ def test_proxies_are_not_passed_to_the_script(
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://10.255.255.1:3128")
     monkeypatch.setenv("http_proxy", "http://10.255.255.1:3128")
-    edit(example.parent / "vlm_infer.py", "    print(content)\n",
-         "    import os\n\n    print(content, sorted(k for k in os.environ if 'proxy' in k.lower() and os.environ[k] != '*'))\n")
+    edit(
+        example.parent / "vlm_infer.py",
+        "    print(content)\n",
+        "    import os\n\n"
+        "    print(content, sorted(k for k, v in os.environ.items() if 'proxy' in k.lower() and v != '*'))\n",
+    )
     report = preflight(example)
     assert report.verdict == "GO"
     assert report.rehearsal is not None
@@ -526,8 +575,13 @@ def test_rehearsal_copies_files_into_a_temporary_volume(example: Path, standin: 
     report = preflight(example)
     assert report.rehearsal is not None
     assert report.rehearsal["argv"][1:] == [
-        "<volume>/work/vlm_infer.py", "--server", standin.instances[0].url,
-        "--image", "<volume>/work/image.png", "--prompt", "describe this",
+        "<volume>/work/vlm_infer.py",
+        "--server",
+        standin.instances[0].url,
+        "--image",
+        "<volume>/work/image.png",
+        "--prompt",
+        "describe this",
     ]
     assert report.rehearsal["argv"][0] == sys.executable
     assert not (Path("/work/output.txt").exists() and Path("/work/output.txt").read_text().strip() == REPLY)
@@ -610,8 +664,20 @@ def test_example_is_go_against_the_mock(example: Path, real_mock: None) -> None:
 def test_text_before_image_against_the_mock(example: Path, real_mock: None) -> None:
     script = example.parent / "vlm_infer.py"
     edit(script, '{"type": "image_url", "image_url": {"url": image_url}},\n', "")
-    edit(script, '{"type": "text", "text": prompt},\n', '{"type": "text", "text": prompt},\n'
-         '                    {"type": "image_url", "image_url": {"url": image_url}},\n')
+    edit(
+        script,
+        '{"type": "text", "text": prompt},\n',
+        '{"type": "text", "text": prompt},\n'
+        '                    {"type": "image_url", "image_url": {"url": image_url}},\n',
+    )
     report = preflight(example)
     assert report.verdict == "NO-GO"
     assert "request_text_before_image" in ids(report)
+
+
+def test_oversize_image_against_the_mock(example: Path, real_mock: None, tmp_path: Path) -> None:
+    # A custom profile file reaches the mock too: it refuses the image as the checks do.
+    profile = custom_profile(tmp_path, "tight", max_image_width=16, max_image_height=16)
+    report = preflight(example, profile=str(profile))
+    assert report.verdict == "NO-GO"
+    assert {"image_too_large", "request_rejected", "script_failed"} <= ids(report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import json
 import os
 import shutil
 import struct
@@ -32,12 +33,19 @@ def _png(width: int, height: int) -> bytes:
 
     raw = b"".join(b"\x00" + b"\x00" * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _jpeg(width: int, height: int) -> bytes:
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    sof0 = (
+        b"\xff\xc0" + struct.pack(">HBHHB", 17, 8, height, width, 3) + b"\x01\x11\x00\x02\x11\x01\x03\x11\x01"
+    )
     return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
 
 
@@ -92,11 +100,16 @@ def test_data_urls() -> None:
     url = "data:image/png;base64," + base64.b64encode(data).decode()
     decoded = decode_data_url(url)
     assert (decoded.mime, decoded.data, decoded.truncated) == ("image/png", data, False)
-    for bad in ("data:image/png,abc", "data:;base64,AAAA", "data:image/png;base64,@@@@", "image/png;base64,AAAA"):
+    for bad in (
+        "data:image/png,abc",
+        "data:;base64,AAAA",
+        "data:image/png;base64,@@@@",
+        "image/png;base64,AAAA",
+    ):
         with pytest.raises(ValueError):
             decode_data_url(bad)
     # the mock's journal cuts long strings: the start is still judged
-    cut = decode_data_url(url[:60] + "\u2026[1234 more chars]")
+    cut = decode_data_url(url[:90] + "\u2026[1234 more chars]")
     assert cut.truncated and sniff_image(cut.data, complete=False).width == 2
 
 
@@ -156,17 +169,19 @@ def _interpreters_312() -> list[str]:
 def test_pep701_fstrings_are_caught_on_312() -> None:
     # On 3.12+ ast.parse(feature_version=(3, 10)) accepts PEP 701 f-strings; the tokenizer check must not.
     module = Path(syntax310_module.__file__ or "")
+    bad = ["x = {'a': 1}\ny = f'{x['a']}'\n", "y = f'{\"\\n\".join([])}'\n", "y = f'{1 # c\n}'\n"]
+    good = ["y = f'{f\"{1}\"}'\n", "y = f'''{x['a']}'''\n", "y = f'{x!r:>10}'\n", "y = f'{x[\"a\"]}'\n"]
     code = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('s310', {str(module)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-        "bad = [\"x = {'a': 1}\\ny = f'{x['a']}'\\n\", \"y = f'{\\\"\\\\n\\\".join([])}'\\n\", \"y = f'{1 # c\\n}'\\n\"]\n"
-        "good = [\"y = f'{f\\\"{1}\\\"}'\\n\", \"y = f'''{x['a']}'''\\n\", \"y = f'{x!r:>10}'\\n\"]\n"
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('s310', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['s310'] = m; spec.loader.exec_module(m)\n"
+        "bad, good = json.loads(sys.argv[2]), json.loads(sys.argv[3])\n"
         "assert all(m.check_syntax_310(s) for s in bad), [s for s in bad if not m.check_syntax_310(s)]\n"
         "assert not any(m.check_syntax_310(s) for s in good), [s for s in good if m.check_syntax_310(s)]\n"
     )
+    argv = [str(module), json.dumps(bad), json.dumps(good)]
     for python in _interpreters_312():
-        done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+        done = subprocess.run([python, "-c", code, *argv], capture_output=True, text=True, check=False)
         assert done.returncode == 0, done.stderr
 
 
@@ -225,7 +240,10 @@ def test_estimate_formula() -> None:
         "model": "local",
         "messages": [
             {"role": "system", "content": "be brief"},
-            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "hi"}]},
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": url}}, {"type": "text", "text": "hi"}],
+            },
         ],
         "max_tokens": 100,
     }
@@ -275,7 +293,11 @@ def test_netguard_blocks_everything_but_loopback(tmp_path: Path) -> None:
         "try:\n    s.connect(('203.0.113.7', 9))\nexcept ConnectionRefusedError:\n    pass\n"
         "else:\n    sys.exit('connect allowed')\n"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(guard), "CHATCERT_PREFLIGHT_GUARD_LOG": str(log)}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(guard),
+        "CHATCERT_PREFLIGHT_GUARD_LOG": str(log),
+    }
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     lines = log.read_text(encoding="utf-8").splitlines()

@@ -124,7 +124,9 @@ class Client:
         exchange.curl = self.curl(spec.method, url, headers, content)
         deadline = min(spec.deadline_s or self.bounds.deadline_s, max(self.remaining_run_s(), 0.1))
         self._perform(exchange, spec.method, url, headers, content, deadline)
-        if exchange.error and exchange.status is None:
+        # A bound that trips (deadline, stall, byte cap) counts like a refused connection: a target that
+        # answers every request with an endless stream must not hold the run for hours.
+        if exchange.error:
             self.consecutive_failures += 1
         else:
             self.consecutive_failures = 0

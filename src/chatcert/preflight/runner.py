@@ -31,7 +31,7 @@ from chatcert.preflight.payload import (
     elide_data_urls,
     known_image_keys,
 )
-from chatcert.preflight.profile import PreflightProfile, builtin_profile_names, load_profile
+from chatcert.preflight.profile import PreflightProfile, load_profile
 from chatcert.preflight.rehearsal import ServerFactory, check_outputs, check_run, rehearse
 from chatcert.preflight.script import (
     Script,
@@ -236,8 +236,7 @@ def _rehearsal(
     if blocker is not None:
         log.skip("rehearsal.run", "rehearsal", summary, blocker)
         return []
-    mock_profile = prof.name if prof.name in builtin_profile_names() else "liquidai"
-    result = rehearse(op, mock_profile=mock_profile, timeout=timeout, server_factory=server_factory)
+    result = rehearse(op, mock_profile=prof.mock_profile, timeout=timeout, server_factory=server_factory)
     report.rehearsal = result.to_dict()
     log.add("rehearsal.run", "rehearsal", summary, check_run(result, prof.chat_route))
     if op.downlinks:
@@ -270,6 +269,9 @@ def _rehearsal_blocker(op: Operation, main: Script | None, log: CheckLog) -> str
     failed = {f.id for f in log.findings}
     if "script_syntax_error" in failed:
         return "the script does not parse as Python 3.10"
+    # A run without its inputs would only fail again for the same reason.
+    if "uplink_file_missing" in failed:
+        return "an uplinked file is missing"
     return None
 
 

@@ -113,9 +113,14 @@ class ModelPaths:
 
 
 def default_cache_dir() -> Path:
-    """``$CHATCERT_REAL_CACHE`` if set, else ``.chatcert/real`` under the current directory."""
+    """``$CHATCERT_REAL_CACHE`` if set, else ``chatcert/real`` in the user's cache (``$XDG_CACHE_HOME``, or
+    ``~/.cache``): outside the work tree, so nothing needs ignoring, and kept between runs on one machine."""
     env = os.environ.get("CHATCERT_REAL_CACHE")
-    return Path(env) if env else Path.cwd() / ".chatcert" / "real"
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "chatcert" / "real"
 
 
 def _import(name: str, pip_name: str) -> Any:

@@ -1,0 +1,309 @@
+"""The bench transport: a minimal asyncio HTTP/1.1 client that stamps every raw read before parsing.
+
+Chosen by measurement over aiohttp and sharded httpx (docs/benchmarks.md). A response is framed
+(status line, headers, chunked or Content-Length body) as reads arrive; the body is kept as
+`(stamp, bytes)` pieces and the SSE/JSON parsing happens once the response is complete, so the only
+work between a read and its stamp is the event loop's own. Conformance requests keep using httpx
+(chatcert.client); this path exists only for latency runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass, field
+from time import perf_counter
+from urllib.parse import urlsplit
+
+__all__ = ["Connection", "Pool", "RawResponse", "TransportError", "build_request"]
+
+_MAX_HEAD = 64 * 1024
+_HEAD, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
+
+
+class TransportError(Exception):
+    """The connection failed, closed early, or the response could not be framed."""
+
+
+@dataclass
+class RawResponse:
+    """One framed response. Stamps are `time.perf_counter()` seconds; `parts` are decoded body pieces."""
+
+    status: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    sent: float = 0.0
+    first_byte: float = 0.0
+    head_at: float = 0.0
+    end: float = 0.0
+    parts: list[tuple[float, bytes]] = field(default_factory=list)
+    reads: int = 0
+    keep_alive: bool = True
+    error: str | None = None
+
+    @property
+    def body(self) -> bytes:
+        return b"".join(p for _, p in self.parts)
+
+
+def build_request(method: str, url: str, headers: dict[str, str], body: bytes | None) -> bytes:
+    """Serialise one HTTP/1.1 request (headers and body in one buffer, so one write sends both)."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body is not None:
+        lines.append(f"Content-Length: {len(body)}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return head + (body or b"")
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive connection carrying one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.used = 0
+        self.last_read = 0.0
+        self._resp: RawResponse | None = None
+        self._waiter: asyncio.Future[RawResponse] | None = None
+        self._state = _DONE
+        self._buf = b""
+        self._left = 0
+
+    # -- asyncio callbacks -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = perf_counter()  # stamp first: nothing may run between the read and its time
+        self.last_read = now
+        resp = self._resp
+        if resp is None:
+            self._abort("data received with no request outstanding")
+            return
+        if resp.reads == 0:
+            resp.first_byte = now
+        resp.reads += 1
+        try:
+            self._feed(resp, data, now)
+        except (ValueError, IndexError) as exc:
+            self._fail(f"cannot frame the response: {exc}")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        resp = self._resp
+        if resp is None:
+            return
+        if self._state == _UNTIL_CLOSE:
+            self._finish(perf_counter())
+        else:
+            self._fail(f"connection closed mid-response ({exc or 'EOF'})")
+
+    def eof_received(self) -> bool | None:
+        return None  # let the transport close; connection_lost settles the response
+
+    # -- requests -------------------------------------------------------------------------------
+    def send(self, request: bytes, resp: RawResponse) -> asyncio.Future[RawResponse]:
+        """Write `request`; the future resolves to `resp` when it is complete (or failed)."""
+        if self.transport is None or self.closed:
+            raise TransportError("connection is closed")
+        self._resp = resp
+        self._state = _HEAD
+        self._buf = b""
+        self._waiter = waiter = self._loop.create_future()
+        self.used += 1
+        self.transport.write(request)
+        resp.sent = perf_counter()  # the request (headers and body) has been handed to the socket
+        return waiter
+
+    def abort(self, reason: str) -> None:
+        """Give up on the outstanding response (deadline or stall) and close the connection."""
+        self._fail(reason)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # -- framing -------------------------------------------------------------------------------
+    def _feed(self, resp: RawResponse, data: bytes, now: float) -> None:
+        state = self._state
+        if state == _HEAD:
+            data = self._buf + data if self._buf else data
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                if len(data) > _MAX_HEAD:
+                    raise ValueError("response head larger than 64 KiB")
+                self._buf = data
+                return
+            self._buf = b""
+            self._parse_head(resp, data[:end])
+            resp.head_at = now
+            data = data[end + 4 :]
+            state = self._state
+            if state == _DONE:
+                self._finish(now)
+                return
+            if not data:
+                return
+        if state == _LENGTH:
+            take = data[: self._left]
+            if take:
+                resp.parts.append((now, take))
+            self._left -= len(take)
+            if self._left <= 0:
+                self._finish(now)
+        elif state == _UNTIL_CLOSE:
+            resp.parts.append((now, data))
+        else:
+            self._chunked(resp, data, now)
+
+    def _parse_head(self, resp: RawResponse, head: bytes) -> None:
+        lines = head.decode("latin-1").split("\r\n")
+        version, _, rest = lines[0].partition(" ")
+        if not version.startswith("HTTP/1."):
+            raise ValueError(f"not an HTTP/1.x status line: {lines[0][:60]!r}")
+        resp.status = int(rest[:3])
+        headers = resp.headers
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            key = name.strip().lower()
+            headers[key] = f"{headers[key]}, {value.strip()}" if key in headers else value.strip()
+        connection = headers.get("connection", "").lower()
+        resp.keep_alive = "close" not in connection and (version != "HTTP/1.0" or "keep-alive" in connection)
+        if resp.status in (204, 304) or 100 <= resp.status < 200:
+            self._state = _DONE
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            self._state, self._left = _CHUNK_SIZE, 0
+        elif "content-length" in headers:
+            self._left = int(headers["content-length"])
+            self._state = _LENGTH if self._left > 0 else _DONE
+        else:
+            self._state = _UNTIL_CLOSE
+            resp.keep_alive = False
+
+    def _chunked(self, resp: RawResponse, data: bytes, now: float) -> None:
+        if self._buf:
+            data, self._buf = self._buf + data, b""
+        pos, size = 0, len(data)
+        state, left, parts = self._state, self._left, resp.parts
+        while pos < size:
+            if state == _CHUNK_DATA:
+                end = pos + left
+                if end > size:
+                    parts.append((now, data[pos:]))
+                    left -= size - pos
+                    pos = size
+                    break
+                parts.append((now, data[pos:end]))
+                pos, state = end, _CHUNK_CRLF
+            elif state == _CHUNK_CRLF:
+                if size - pos < 2:
+                    self._buf = data[pos:]
+                    break
+                pos += 2
+                state = _CHUNK_SIZE
+            elif state == _CHUNK_SIZE:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    self._buf = data[pos:]
+                    break
+                left = int(data[pos:eol].split(b";", 1)[0], 16)
+                pos = eol + 2
+                state = _CHUNK_DATA if left else _TRAILER
+            else:  # trailer section: lines until an empty one
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    self._buf = data[pos:]
+                    break
+                empty = eol == pos
+                pos = eol + 2
+                if empty:
+                    self._state = _DONE
+                    self._finish(now)
+                    return
+        self._state, self._left = state, left
+
+    def _finish(self, now: float) -> None:
+        resp, waiter = self._resp, self._waiter
+        self._resp = self._waiter = None
+        self._state = _DONE
+        if resp is None or waiter is None:
+            return
+        resp.end = now
+        if not resp.keep_alive:
+            self.close()
+        if not waiter.done():
+            waiter.set_result(resp)
+
+    def _fail(self, reason: str) -> None:
+        resp, waiter = self._resp, self._waiter
+        self._resp = self._waiter = None
+        self.close()
+        if resp is not None:
+            resp.error = reason
+            resp.end = perf_counter()
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(TransportError(reason))
+
+    def _abort(self, reason: str) -> None:
+        self.close()
+
+
+class Pool:
+    """Keep-alive connections to one origin; `acquire` reuses the most recently idle one."""
+
+    def __init__(self, base_url: str, *, verify_tls: bool = True, connect_timeout: float = 10.0) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.host = parts.hostname
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self._ssl: ssl.SSLContext | None = None
+        if parts.scheme == "https":
+            self._ssl = ssl.create_default_context()
+            if not verify_tls:
+                self._ssl.check_hostname = False
+                self._ssl.verify_mode = ssl.CERT_NONE
+        self._connect_timeout = connect_timeout
+        self._idle: list[Connection] = []
+        self._all: set[Connection] = set()
+        self.opened = 0
+
+    async def acquire(self) -> Connection:
+        while self._idle:
+            conn = self._idle.pop()
+            if not conn.closed:
+                return conn
+        loop = asyncio.get_running_loop()
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: Connection(loop),
+                    self.host,
+                    self.port,
+                    ssl=self._ssl,
+                    server_hostname=self.host if self._ssl else None,
+                ),
+                self._connect_timeout,
+            )
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc or 'timeout'}") from exc
+        self.opened += 1
+        self._all.add(proto)
+        return proto
+
+    def release(self, conn: Connection) -> None:
+        if conn.closed:
+            self._all.discard(conn)
+        else:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        for conn in self._all:
+            conn.close()
+        self._all.clear()
+        self._idle.clear()

@@ -1,0 +1,195 @@
+"""Defects for the transport and request areas: content types, auth, methods, acceptance, rejection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from defects.fakes import (
+    Defect,
+    acceptance_defects,
+    accepted,
+    body,
+    header,
+    json_del,
+    json_set,
+    on,
+    refused,
+    rejection_defects,
+    status,
+)
+
+D = Defect
+HTML = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+TRANSPORT = [
+    D(
+        "chat_content_type_is_json",
+        "text_html",
+        on("chat_basic", header("content-type", "text/html; charset=utf-8")),
+        "text/html",
+    ),
+    D("chat_content_type_is_json", "no_content_type", on("chat_basic", header("content-type", None)), "(none)"),
+    D("chat_content_type_is_json", "status_500", on("chat_basic", status(500)), "500"),
+    D(
+        "json_charset_is_utf8",
+        "latin1",
+        on("chat_basic", header("content-type", "application/json; charset=ISO-8859-1")),
+        "iso-8859-1",
+    ),
+    D(
+        "non_stream_is_not_sse",
+        "streamed_unasked",
+        on(
+            "chat_basic",
+            body('data: {"id": "chatcmpl-x"}\n\ndata: [DONE]\n\n', "text/event-stream"),
+        ),
+        "data: [DONE]",
+    ),
+    D(
+        "non_stream_is_not_sse",
+        "sse_body_labelled_json",
+        on("chat_basic", body('data: {"id": "chatcmpl-x"}\n\n', "application/json")),
+        'data: {"id"',
+    ),
+    D(
+        "stream_content_type_is_event_stream",
+        "labelled_json",
+        on("chat_stream", header("content-type", "application/json")),
+        "application/json",
+    ),
+    D(
+        "stream_content_type_is_event_stream",
+        "status_503",
+        on("chat_stream", status(503), body({"detail": "busy"}, "application/json")),
+        "503",
+    ),
+    D(
+        "error_content_type_is_json",
+        "html_error_page",
+        on("malformed_json", body(HTML, "text/html")),
+        "text/html",
+    ),
+    D(
+        "error_content_type_is_json",
+        "plain_text_422",
+        on("missing_messages", body("messages missing", "text/plain")),
+        "text/plain",
+    ),
+    D(
+        "authorized_request_succeeds",
+        "key_refused_401",
+        on("chat_basic", status(401), body({"detail": "Invalid API key"})),
+        "401",
+    ),
+    D(
+        "authorized_request_succeeds",
+        "key_refused_403",
+        on("chat_basic", status(403), body({"detail": "Forbidden"})),
+        "403",
+    ),
+    *rejection_defects("missing_key_rejected", wrong_4xx=400),
+    *rejection_defects("wrong_key_rejected", wrong_4xx=404),
+    *rejection_defects("unsupported_method_is_4xx"),
+    D("unknown_fields_tolerated", "refused_400", refused("chat_unknown_field"), "400"),
+    D("unknown_fields_tolerated", "refused_422", refused("chat_unknown_field", code=422), "422"),
+    D("status_codes_documented", "teapot_418", on("malformed_json", status(418)), "418"),
+    D("status_codes_documented", "created_201", on("chat_basic", status(201)), "201"),
+]
+
+
+def _rejects(*check_ids: str) -> list[Defect]:
+    return [d for c in check_ids for d in rejection_defects(c)]
+
+
+def _error_body(value: Any, content_type: str = "application/json") -> Any:
+    return body(value, content_type)
+
+
+REQUEST = [
+    *_rejects(
+        "missing_model_rejected",
+        "missing_messages_rejected",
+        "empty_messages_rejected",
+        "non_object_messages_rejected",
+        "message_without_role_rejected",
+        "unknown_role_rejected",
+        "object_content_rejected",
+        "temperature_out_of_range_rejected",
+        "top_p_out_of_range_rejected",
+        "n_zero_rejected",
+        "too_many_stop_sequences_rejected",
+        "stream_options_without_stream_rejected",
+        "json_schema_without_schema_rejected",
+        "malformed_json_rejected",
+        "non_object_body_rejected",
+        "wrong_content_type_rejected",
+    ),
+    *acceptance_defects("text_content_parts_accepted"),
+    *acceptance_defects("system_message_accepted", 0),
+    *acceptance_defects("developer_message_accepted", 1),
+    *acceptance_defects("multi_turn_accepted", 2),
+    *acceptance_defects("extension_params_tolerated"),
+    D(
+        "healthy_after_rejected_request",
+        "rejection_crashes_500",
+        on("healthy_after_rejection", status(500)),
+        "5xx",
+        # The rejected request itself is the first exchange; the valid one after it stays fine.
+    ),
+    D(
+        "healthy_after_rejected_request",
+        "next_request_fails_503",
+        on("healthy_after_rejection", status(503), body({"detail": "down"}), index=1),
+        "503",
+    ),
+    D(
+        "healthy_after_rejected_request",
+        "connection_dropped",
+        on("healthy_after_rejection", status(None, "RemoteProtocolError: peer closed connection")),
+        "peer closed connection",
+    ),
+    D("odd_unicode_not_5xx", "nul_crashes_500", on("chat_nul", status(500)), "500"),
+    D("odd_unicode_not_5xx", "nul_crashes_502", on("chat_nul", status(502), body(HTML, "text/html")), "502"),
+    D(
+        "rejections_carry_error_body",
+        "plain_text_error",
+        on("empty_messages", _error_body("Bad Request", "text/plain")),
+        "Bad Request",
+    ),
+    D(
+        "rejections_carry_error_body",
+        "error_is_a_string",
+        on("temperature_out_of_range", _error_body({"error": "temperature too high"})),
+        "temperature too high",
+    ),
+    D(
+        "rejections_carry_error_body",
+        "empty_body",
+        on("missing_messages", _error_body(b"")),
+        "no recognised shape",
+    ),
+    D(
+        "max_completion_tokens_honoured",
+        "cap_ignored",
+        on(
+            "chat_max_completion_tokens",
+            json_set(("usage",), {"prompt_tokens": 14, "completion_tokens": 9, "total_tokens": 23}),
+        ),
+        "max_completion_tokens=3",
+    ),
+    D(
+        "max_completion_tokens_honoured",
+        "usage_missing",
+        on("chat_max_completion_tokens", json_del(("usage",))),
+        "cannot verify the cap",
+    ),
+    D(
+        "max_completion_tokens_honoured",
+        "request_refused",
+        refused("chat_max_completion_tokens"),
+        "400",
+    ),
+]
+
+# `accepted` is re-exported for tables that need a bespoke acceptance defect.
+__all__ = ["REQUEST", "TRANSPORT", "accepted"]

@@ -1,0 +1,136 @@
+"""End to end: `chatcert certify` against the embedded mock and against nothing; exit codes and reports."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from chatcert._schemas import schema_errors
+from chatcert.cli import main
+
+
+def test_zero_argument_certify_passes_and_writes_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["certify", "--report-dir", str(tmp_path), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert schema_errors("harness/results", doc) == []
+    assert doc["summary"]["passed"] >= 20
+    assert doc["summary"]["failed"] == 0
+    assert doc["certificate"]["verdict"] == "certified"
+    assert "core" in doc["certificate"]["earned"]
+    for result in doc["results"]:
+        if result["outcome"] == "passed" and result["requests"]:
+            assert result["reproducer"].startswith("curl ")
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    assert junit.tag == "testsuites"
+    assert int(junit.get("tests", "0")) == len(doc["results"])
+    html = (tmp_path / "report.html").read_text()
+    assert html.count('<tr class="') == len(doc["results"])
+    assert (tmp_path / "badge.svg").read_text().startswith("<svg")
+    assert "certificate: certified" in out
+
+
+def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["certify", "--profile", "nope"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown profile 'nope'" in err[0]
+
+
+def test_unreachable_endpoint_exits_1_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["certify", "--endpoint", "http://127.0.0.1:9", "--report-dir", str(tmp_path), "-q"])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unreachable" in err[0]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert doc["stopped"] and doc["budget"]["requests_sent"] <= 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["certify", "--endpoint", "ftp://example"], "http(s) URL"),
+        (["certify", "--endpoint", "http://127.0.0.1:99999"], "invalid port"),
+        (["certify", "--api-key-env", "CHATCERT_SURELY_UNSET_VAR"], "not set"),
+        (["certify", "--api-key-file", "/nonexistent/key"], "cannot read"),
+        (["certify", "--claim", "vision"], "--claim takes"),
+        (["certify", "--claim", "teleport=true"], "unknown capability"),
+        (["certify", "--waive", "no_such_check=reason"], "unknown check id"),
+        (["certify", "--waive", "novalue"], "--waive takes"),
+        (["certify", "--max-requests", "0"], "must be at least 1"),
+        (["certify", "--timeout", "abc"], "not a number"),
+        (["certify", "--profile", "/nonexistent/profile.yaml"], "not found"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CHATCERT_SURELY_UNSET_VAR", raising=False)
+    if argv[1:2] == ["--api-key-env"] or argv[1:2] == ["--api-key-file"]:
+        argv = [*argv, "--endpoint", "http://127.0.0.1:9"]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors exit through SystemExit
+        code = int(exc.code or 0)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1, err
+    assert needle in err[0]
+
+
+@pytest.mark.parametrize("content", ["name: [unclosed", "- just\n- a list\n", "name: x\ntier: weird\n"])
+def test_bad_profile_files_exit_2(tmp_path: Path, content: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(content)
+    assert main(["certify", "--profile", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(path) in err[0]
+
+
+def test_every_builtin_profile_certifies_the_mock(tmp_path: Path) -> None:
+    for name in ("openai", "compatible", "liquidai", "pharia", "libertai"):
+        code = main(["certify", "--profile", name, "--report-dir", str(tmp_path / name), "-q"])
+        doc = json.loads((tmp_path / name / "results.json").read_text())
+        failed = [(r["id"], r["message"]) for r in doc["results"] if r["outcome"] in ("failed", "errored")]
+        assert code == 0 and not failed, (name, failed)
+
+
+def test_dry_run_sends_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["certify", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing is sent" in out and "request(s)" in out
+
+
+def test_waivers_turn_known_failures_into_a_pass_and_are_reported(tmp_path: Path) -> None:
+    from mock_server.runner import MockServer
+
+    with MockServer(profile="compatible", defects=("finish_reason_empty_string",)) as server:
+        base = ["certify", "--endpoint", server.url, "--area", "response", "-q"]
+        assert main([*base, "--report-dir", str(tmp_path / "plain")]) == 1
+        doc = json.loads((tmp_path / "plain" / "results.json").read_text())
+        failing = [r["id"] for r in doc["results"] if r["outcome"] == "failed"]
+        assert "response_finish_reason_valid" in failing
+        waivers = [f"--waive={cid}=tracked in issue 42" for cid in failing]
+        assert main([*base, *waivers, "--report-dir", str(tmp_path / "waived")]) == 0
+    doc = json.loads((tmp_path / "waived" / "results.json").read_text())
+    waived = {r["id"] for r in doc["results"] if r["waived"] == "tracked in issue 42"}
+    assert waived == set(failing)
+    assert "tracked in issue 42" in (tmp_path / "waived" / "report.html").read_text()
+    assert "waived: tracked in issue 42" in (tmp_path / "waived" / "junit.xml").read_text()
+
+
+def test_checks_listing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checks", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) >= 90
+    assert len({r["id"] for r in rows}) == len(rows)
+    for row in rows:
+        assert row["level"] in ("MUST", "SHOULD", "PROFILE") and row["source"]
