@@ -21,7 +21,7 @@ from aiohttp import web
 from mock_server.app import build_app
 from mock_server.faults import FAULTS
 from mock_server.profile import MockConfigError, Profile
-from mock_server.scenarios import Scenario, ScenarioError, load_scenario_file
+from mock_server.scenarios import Scenario, ScenarioError, load_scenario_file, parse_scenario_header
 from mock_server.state import STATE
 
 __all__ = ["MockServer", "ServeOptions", "check_host", "serve_forever"]
@@ -51,6 +51,8 @@ def _scenario(scenario: Scenario | Mapping[str, Any] | str | Path | None, fault:
             result = scenario
         elif isinstance(scenario, Mapping):
             result = Scenario.from_mapping(scenario)
+        elif isinstance(scenario, str) and "=" in scenario and not Path(scenario).exists():
+            result = parse_scenario_header(scenario)  # the X-Mock-Scenario syntax, for the whole server
         elif scenario is not None:
             result = load_scenario_file(scenario)
         else:
@@ -63,8 +65,8 @@ def _scenario(scenario: Scenario | Mapping[str, Any] | str | Path | None, fault:
 class MockServer:
     """The mock on 127.0.0.1 in a daemon thread with its own event loop; use as a context manager.
 
-    `scenario` is a Scenario, a mapping of scenario keys, or a YAML/JSON file; `fault` adds a
-    server-wide fault. Configuration errors raise MockConfigError from the constructor.
+    `scenario` is a Scenario, a mapping of scenario keys, a YAML/JSON file or a `key=value;...`
+    string; `fault` adds a server-wide fault. Configuration errors raise MockConfigError from the constructor.
     """
 
     def __init__(

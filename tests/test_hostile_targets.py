@@ -7,11 +7,12 @@ import time
 from pathlib import Path
 
 import pytest
-from evil_server import BEHAVIOURS, EvilServer
 
 from chatcert._models import RequestSpec
-from chatcert.client import Bounds, Client, Target
 from chatcert.cli import main
+from chatcert.client import Bounds, Client, Target
+
+from evil_server import BEHAVIOURS, EvilServer
 
 BOUNDS = Bounds(deadline_s=2.0, stall_s=1.0, max_body_bytes=256 * 1024)
 

@@ -572,6 +572,7 @@ def test_proxies_are_not_passed_to_the_script(
 
 
 def test_rehearsal_copies_files_into_a_temporary_volume(example: Path, standin: type[StandInMock]) -> None:
+    before = sorted(p.name for p in example.parent.iterdir())
     report = preflight(example)
     assert report.rehearsal is not None
     assert report.rehearsal["argv"][1:] == [
@@ -584,7 +585,9 @@ def test_rehearsal_copies_files_into_a_temporary_volume(example: Path, standin: 
         "describe this",
     ]
     assert report.rehearsal["argv"][0] == sys.executable
-    assert not (Path("/work/output.txt").exists() and Path("/work/output.txt").read_text().strip() == REPLY)
+    # Neither the example's folder nor the real /work received the answer: it went to the temporary volume.
+    assert sorted(p.name for p in example.parent.iterdir()) == before
+    assert not Path("/work/output.txt").exists() or REPLY not in Path("/work/output.txt").read_text()
 
 
 # ----------------------------------------------------------------------------------------- exit code 2

@@ -55,6 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("chatcert: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `chatcert checks | head`: the reader left; nothing is wrong with the run.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # the harness broke: one line, no traceback
         print(f"chatcert: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3

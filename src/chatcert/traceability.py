@@ -154,13 +154,17 @@ def load_catalogue(path: Path | None = None) -> list[Rule]:
         if not _RULE_ID.match(rid) or rid in seen:
             raise HarnessError(f"{where}: rule id {rid!r} is malformed or repeated")
         seen.add(rid)
-        out.append(Rule(rid, _text(entry, "text", where) or "", _text(entry, "reason", where, required=False)))
+        out.append(
+            Rule(rid, _text(entry, "text", where) or "", _text(entry, "reason", where, required=False))
+        )
     return out
 
 
 def _cells(row: str) -> list[str]:
     """Split a markdown table row on '|' outside backticks (E1's cell holds `str|null`)."""
-    cells, cur, in_code = [], [], False
+    cells: list[str] = []
+    cur: list[str] = []
+    in_code = False
     for ch in row.strip().strip("|"):
         if ch == "`":
             in_code = not in_code
@@ -183,10 +187,22 @@ def parse_catalogue(markdown: str) -> list[Rule]:
     return rules
 
 
-def preflight_finding_ids() -> frozenset[str]:
-    """Finding ids `chatcert preflight` can report: first arguments of error()/warning() in its source.
+def _finding_id(node: ast.AST) -> str | None:
+    """The id of an `error("id", ...)` / `warning("id", ...)` call (findings.error or a bare name)."""
+    if not isinstance(node, ast.Call) or not node.args:
+        return None
+    func = node.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+    first = node.args[0]
+    if name in ("error", "warning") and isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value
+    return None
 
-    Read from the source (not imported) because findings are created inline, not registered.
+
+def preflight_finding_ids() -> frozenset[str]:
+    """Finding ids `chatcert preflight` can report, read from its source (not imported).
+
+    Findings are created inline by error()/warning() calls, not registered, so the source is the list.
     """
     spec = importlib.util.find_spec("chatcert.preflight")
     if spec is None or not spec.submodule_search_locations:
@@ -195,14 +211,7 @@ def preflight_finding_ids() -> frozenset[str]:
     for folder in spec.submodule_search_locations:
         for path in sorted(Path(folder).glob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Call) or not node.args:
-                    continue
-                func = node.func
-                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-                first = node.args[0]
-                if name in ("error", "warning") and isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    ids.add(first.value)
+            ids.update(i for i in map(_finding_id, ast.walk(tree)) if i is not None)
     return frozenset(ids)
 
 
@@ -225,7 +234,9 @@ def missing_quotes(seeds_dir: Path, requirements: Sequence[Requirement] | None =
         if text is None:
             problems.append(f"seed requirement {req.id}: no seed file {req.seed}_* in {seeds_dir}")
         elif normalise(req.quote) not in text:
-            problems.append(f"seed requirement {req.id}: quote not found in seed {req.seed}: {req.quote[:60]!r}")
+            problems.append(
+                f"seed requirement {req.id}: quote not found in seed {req.seed}: {req.quote[:60]!r}"
+            )
     return problems
 
 
@@ -314,16 +325,22 @@ def gaps(
             out.append(f"catalogue rule {rule.id}: no check and no reason")
     known = {r.id for r in rules}
     for c in registered:
-        out.extend(f"check {c.id}: names rule {r!r} the catalogue does not define" for r in c.rules if r not in known)
+        out.extend(
+            f"check {c.id}: names rule {r!r} the catalogue does not define" for r in c.rules if r not in known
+        )
     if catalogue_md is not None:
         copy = {r.id: r for r in recorded}
         for rule in rules:
             if rule.id not in copy:
                 out.append(f"catalogue rule {rule.id}: in {catalogue_md.name} but not in catalogue.yaml")
             elif normalise(copy[rule.id].text) != normalise(rule.text):
-                out.append(f"catalogue rule {rule.id}: text in catalogue.yaml differs from {catalogue_md.name}")
+                out.append(
+                    f"catalogue rule {rule.id}: text in catalogue.yaml differs from {catalogue_md.name}"
+                )
         out.extend(
-            f"catalogue rule {r.id}: in catalogue.yaml but not in {catalogue_md.name}" for r in recorded if r.id not in known
+            f"catalogue rule {r.id}: in catalogue.yaml but not in {catalogue_md.name}"
+            for r in recorded
+            if r.id not in known
         )
     if seeds_dir is not None:
         out.extend(missing_quotes(seeds_dir, reqs))

@@ -53,11 +53,16 @@ def with_body(exchange: Exchange, raw: bytes, reads: Sequence[tuple[float, int]]
         exchange.events, exchange.sse_errors = [], []
 
 
-def with_json(exchange: Exchange, fn: Callable[[Any], Any]) -> None:
-    """Edit the JSON body: `fn` changes the document in place or returns a replacement."""
+def with_json(exchange: Exchange, fn: Callable[[Any], object]) -> None:
+    """Edit the JSON body in place (what `fn` returns is ignored: `list.pop` in a lambda is fine)."""
     doc = json.loads(exchange.body)
-    result = fn(doc)
-    with_body(exchange, json.dumps(doc if result is None else result).encode())
+    fn(doc)
+    with_body(exchange, json.dumps(doc).encode())
+
+
+def with_json_replaced(exchange: Exchange, fn: Callable[[Any], Any]) -> None:
+    """Replace the JSON body by what `fn` makes of it."""
+    with_body(exchange, json.dumps(fn(json.loads(exchange.body))).encode())
 
 
 def _serialise(items: Sequence[SSEEvent]) -> tuple[bytes, list[tuple[float, int]]]:
@@ -163,6 +168,10 @@ def json_del(path: Path) -> Edit:
 
 def json_edit(fn: Callable[[Any], Any]) -> Edit:
     return lambda exchange: with_json(exchange, fn)
+
+
+def json_replace(fn: Callable[[Any], Any]) -> Edit:
+    return lambda exchange: with_json_replaced(exchange, fn)
 
 
 def events(fn: Callable[[list[SSEEvent]], list[SSEEvent] | None]) -> Edit:

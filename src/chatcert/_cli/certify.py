@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
 
 from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int
 from chatcert.budget import Budget
-from chatcert.client import Bounds, Target
+from chatcert.client import Bounds, Client, Target
+from chatcert.discovery import discover_servers, host_allowed
 from chatcert.engine import Reporter, RunConfig, plan, run_certification
 from chatcert.errors import TargetError, UsageError
 from chatcert.registry import AREAS
@@ -96,6 +99,12 @@ def register(sub: Any) -> None:
         metavar="S",
         help="total deadline for the run [default: 1800]",
     )
+    fol = p.add_argument_group("direct hosts (LibertAI /libertai/models)")
+    fol.add_argument("--follow-servers", action="store_true",
+                     help="also certify each server the discovery route lists for the model")
+    fol.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
+                     help="a followed server that may receive the API key (repeatable); others are not "
+                          "certified")
     out = p.add_argument_group("output")
     out.add_argument(
         "--report-dir",
@@ -161,7 +170,11 @@ def run(args: argparse.Namespace) -> int:
             ConsoleReporter(verbose=args.verbose, quiet=args.quiet),
         ]
         result = run_certification(config, reporters)
-    code = result.exit_code
+        if args.follow_servers:
+            code = _follow_servers(args, config, result.client)
+            if code and not result.exit_code:
+                result.info["follow_exit"] = code
+    code = max(result.exit_code, int(result.info.get("follow_exit", 0)))
     if result.stopped:
         raise TargetError(f"target unreachable or failing: {result.stopped}")
     if code == 1:
@@ -177,6 +190,29 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return code
+
+
+def _follow_servers(args: argparse.Namespace, config: RunConfig, client: Client) -> int:
+    """Certify every server listed for the model; the key goes only to --allow-host hosts."""
+    servers, why = discover_servers(client, config.profile, config.model_name)
+    if why:
+        print(f"follow servers: {why}")
+        return 1
+    worst = 0
+    for url in servers:
+        if not host_allowed(url, tuple(args.allow_host)):
+            print(f"follow servers: {client.redactor.url(url)} not certified: host not in --allow-host "
+                  "(the key is sent only to hosts you allow)")
+            continue
+        host = urlsplit(url)
+        sub = Path(args.report_dir) / "servers" / f"{host.hostname}_{host.port or 443}"
+        print(f"\nfollow servers: certifying {client.redactor.url(url)}")
+        sub_config = replace(config, target=replace(config.target, base_url=url), target_is_mock=False,
+                             budget=config.budget)
+        run = run_certification(sub_config, [FileReporter(sub), ConsoleReporter(quiet=args.quiet,
+                                                                                 verbose=args.verbose)])
+        worst = max(worst, run.exit_code)
+    return worst
 
 
 def _dry_run(config: RunConfig, has_key: bool) -> int:

@@ -16,7 +16,7 @@ SRC = "Anthropic Messages API; SEED-B 'the Anthropic SDK works against LibertAI 
 
 
 @check(
-    area="anthropic", level=Level.MUST, requires=ANTH, probes=("messages_basic",), rules=("AM3",), source=SRC
+    area="anthropic", level=Level.MUST, requires=ANTH, probes=("messages_basic",), rules=("AM3", "AM2", "PB1"), source=SRC
 )
 def messages_response_matches_schema(ctx: CheckContext) -> None:
     """The Messages response validates against the Anthropic schema."""

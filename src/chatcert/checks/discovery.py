@@ -111,7 +111,7 @@ def health_endpoint_ok(ctx: CheckContext) -> None:
     level=Level.PROFILE,
     needs_key=True,
     probes=("auth_check_valid",),
-    rules=("E3", "PB1"),
+    rules=("E3", "PB1", "T7"),
     source="SEED-B 'GET /libertai/auth/check returns 200 OK if your key is valid'",
 )
 def auth_check_accepts_valid_key(ctx: CheckContext) -> None:

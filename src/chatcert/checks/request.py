@@ -174,7 +174,7 @@ _rejects(
     "A body that is not JSON is rejected with a 4xx, not a 5xx.",
     Level.MUST,
     "vLLM test_non_object_body_validation; ST negative_data_rejection",
-    ("N3",),
+    ("N3", "T4"),
 )
 _rejects(
     "non_object_body_rejected",
@@ -234,7 +234,7 @@ _accepts(
     "Vendor extensions (cache_prompt, top_k) are accepted or ignored, never a 5xx.",
     Level.SHOULD,
     "SEED-L 'cache_prompt: false'; llama.cpp server parameters",
-    ("REQ11", "PL1"),
+    ("REQ11", "PL1", "T4", "T8"),
 )
 
 
@@ -243,7 +243,7 @@ _accepts(
     level=Level.MUST,
     source="vLLM test_chat 'server should still work afterwards'",
     probes=("healthy_after_rejection",),
-    rules=("REQ10",),
+    rules=("REQ10", "T4"),
 )
 def healthy_after_rejected_request(ctx: CheckContext) -> None:
     """After a rejected request, the next valid request succeeds."""
@@ -270,7 +270,7 @@ def healthy_after_rejected_request(ctx: CheckContext) -> None:
     level=Level.SHOULD,
     source="vLLM test_openai_schema allow_x00=False",
     probes=("chat_nul",),
-    rules=("N7",),
+    rules=("N7", "T4"),
 )
 def odd_unicode_not_5xx(ctx: CheckContext) -> None:
     """NUL bytes and odd unicode in content do not make the server fail (no 5xx)."""

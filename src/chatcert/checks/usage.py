@@ -88,7 +88,7 @@ def usage_total_is_sum(ctx: CheckContext) -> None:
     level=Level.MUST,
     source="SPEC max_tokens; llama.cpp/vLLM tests (completion == cap at length)",
     probes=("chat_length_cap",),
-    rules=("U3",),
+    rules=("U3", "REQ7"),
 )
 def usage_completion_within_max_tokens(ctx: CheckContext) -> None:
     """completion_tokens does not exceed max_tokens."""

@@ -223,7 +223,7 @@ _rejects(
     level=Level.PROFILE,
     requires=VISION,
     probes=("vision_oversize_request",),
-    rules=("V8", "T9"),
+    rules=("V8", "T9", "PP1"),
     applies=_has_byte_limit,
     costly=True,
     source="SEED-P 'the combined request size does not exceed 128MiB'",

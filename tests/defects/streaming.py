@@ -1,0 +1,369 @@
+"""Defects for chat streams: SSE framing, chunk schema and identity, role, finish, [DONE], usage, stalls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chatcert._models import SSEEvent
+from defects.fakes import (
+    Defect,
+    Edit,
+    append_event,
+    body,
+    body_edit,
+    chunks,
+    cut,
+    drop_done,
+    events,
+    insert_before_done,
+    is_done,
+    on,
+    status,
+)
+
+D = Defect
+Docs = list[dict[str, Any]]
+ERROR = {"error": {"message": "upstream overloaded", "type": "server_error", "param": None, "code": None}}
+
+
+def _stream(*edits: Edit) -> Any:
+    return on("chat_stream", *edits)
+
+
+def _usage_stream(*edits: Edit) -> Any:
+    return on("chat_stream_usage", *edits)
+
+
+def _choice_docs(docs: Docs) -> Docs:
+    return [d for d in docs if d.get("choices")]
+
+
+def _finish_doc(docs: Docs, index: int = 0) -> dict[str, Any]:
+    return next(
+        d
+        for d in _choice_docs(docs)
+        if d["choices"][0].get("finish_reason") is not None and d["choices"][0].get("index", 0) == index
+    )
+
+
+def _delta(doc: dict[str, Any]) -> dict[str, Any]:
+    delta: dict[str, Any] = doc["choices"][0]["delta"]
+    return delta
+
+
+def _content_docs(docs: Docs) -> Docs:
+    return [d for d in _choice_docs(docs) if _delta(d).get("content")]
+
+
+def _chunk_edit(fn: Callable[[Docs], None]) -> Edit:
+    return chunks(fn)
+
+
+def _before_done(raw: bytes) -> Callable[[bytes], bytes]:
+    """Insert raw bytes just before the final `data: [DONE]` line (which must be there)."""
+
+    def edit(data: bytes) -> bytes:
+        at = data.rindex(b"data: [DONE]")
+        return data[:at] + raw + data[at:]
+
+    return edit
+
+
+def _late_content(items: list[SSEEvent]) -> None:
+    """A content chunk after the finish chunk (a copy of the first content chunk, new text)."""
+    done = next((i for i, e in enumerate(items) if is_done(e)), len(items))
+    first = next(json.loads(e.data) for e in items if '"content": "' in e.data and '"role"' not in e.data)
+    first["choices"][0]["delta"] = {"content": " late words"}
+    items.insert(done, SSEEvent(json.dumps(first), "message", None, items[done - 1].at))
+
+
+def _delay_from(index: int, seconds: float) -> Edit:
+    def rewrite(items: list[SSEEvent]) -> None:
+        for event in items[index:]:
+            event.at += seconds
+
+    return events(rewrite)
+
+
+def _drop_usage_chunk(items: list[SSEEvent]) -> list[SSEEvent]:
+    return [e for e in items if '"choices": []' not in e.data]
+
+
+def _usage_of(docs: Docs) -> dict[str, Any]:
+    usage: dict[str, Any] = next(d["usage"] for d in docs if isinstance(d.get("usage"), dict))
+    return usage
+
+
+def _usage_everywhere(docs: Docs) -> None:
+    usage = _usage_of(docs)
+    for doc in docs:
+        doc["usage"] = dict(usage)
+
+
+def _all_usage_null(docs: Docs) -> None:
+    for doc in docs:
+        doc["usage"] = None
+
+
+def _finish_reason_twice(docs: Docs) -> None:
+    _content_docs(docs)[0]["choices"][0]["finish_reason"] = "stop"
+
+
+def _set_finish(value: Any, index: int = 0) -> Edit:
+    return _chunk_edit(lambda docs: _finish_doc(docs, index)["choices"][0].update(finish_reason=value))
+
+
+def _n2_second_unfinished(docs: Docs) -> None:
+    for doc in _choice_docs(docs):
+        for choice in doc["choices"]:
+            if choice.get("index") == 1:
+                choice["finish_reason"] = None
+
+
+def _n2_second_finishes_twice(docs: Docs) -> None:
+    for doc in _choice_docs(docs):
+        for choice in doc["choices"]:
+            if choice.get("index") == 1 and _delta(doc).get("content") is not None:
+                choice["finish_reason"] = "stop"
+
+
+STREAMING = [
+    D(
+        "stream_sse_framing_valid",
+        "line_not_a_field",
+        _stream(body_edit(_before_done(b"this line is not a field\n\n"))),
+        "not an SSE field",
+    ),
+    D(
+        "stream_sse_framing_valid",
+        "unterminated_last_line",
+        _stream(body_edit(lambda data: data.rstrip(b"\n"))),
+        "unterminated line",
+    ),
+    D(
+        "stream_sse_framing_valid",
+        "no_final_blank_line",
+        _stream(body_edit(lambda data: data.rstrip(b"\n") + b"\n")),
+        "without the blank line",
+    ),
+    D(
+        "stream_sse_framing_valid",
+        "invalid_utf8",
+        _stream(body_edit(_before_done(b'data: {"note": "\xff\xfe"}\n\n'))),
+        "not UTF-8",
+    ),
+    D(
+        "stream_sse_framing_valid",
+        "cut_by_byte_cap",
+        _stream(cut("response body exceeded the cap of 8388608 bytes")),
+        "exceeded the cap",
+    ),
+    D("stream_events_are_json", "not_json", _stream(insert_before_done("{not json")), "{not json"),
+    D("stream_events_are_json", "json_array", _stream(insert_before_done("[1, 2]")), "[1, 2]"),
+    D(
+        "stream_chunks_match_compatible_schema",
+        "choices_missing",
+        _stream(_chunk_edit(lambda docs: docs[1].pop("choices"))),
+        "choices",
+    ),
+    D(
+        "stream_chunks_match_compatible_schema",
+        "delta_is_a_string",
+        _stream(_chunk_edit(lambda docs: docs[1]["choices"][0].update(delta="Hello"))),
+        "delta",
+    ),
+    D("stream_chunks_match_compatible_schema", "finish_reason_empty", _stream(_set_finish("")), "finish_reason"),
+    D(
+        "stream_chunks_match_strict_schema",
+        "system_fingerprint_null",
+        _stream(_chunk_edit(lambda docs: docs[0].update(system_fingerprint=None))),
+        "system_fingerprint",
+    ),
+    D(
+        "stream_chunks_match_strict_schema",
+        "logprobs_without_refusal",
+        _stream(_chunk_edit(lambda docs: docs[1]["choices"][0].update(logprobs={"content": []}))),
+        "refusal",
+    ),
+    D(
+        "stream_object_is_chunk",
+        "completion_object",
+        _stream(_chunk_edit(lambda docs: docs[2].update(object="chat.completion"))),
+        "chat.completion",
+    ),
+    D(
+        "stream_id_stable",
+        "id_changes",
+        _stream(_chunk_edit(lambda docs: docs[3].update(id="chatcmpl-other"))),
+        "chatcmpl-other",
+    ),
+    D(
+        "stream_id_stable",
+        "ids_empty",
+        _stream(_chunk_edit(lambda docs: [d.update(id="") for d in docs])),
+        "differ or are empty",
+    ),
+    D(
+        "stream_created_stable",
+        "created_ticks",
+        _stream(_chunk_edit(lambda docs: docs[-1].update(created=docs[-1]["created"] + 1))),
+        "created changes",
+    ),
+    D(
+        "stream_model_stable",
+        "model_changes",
+        _stream(_chunk_edit(lambda docs: docs[2].update(model="backup-model"))),
+        "backup-model",
+    ),
+    D(
+        "stream_role_first",
+        "no_role",
+        _stream(_chunk_edit(lambda docs: _delta(docs[0]).pop("role"))),
+        "no role assistant",
+    ),
+    D(
+        "stream_role_first",
+        "later_role_user",
+        _stream(_chunk_edit(lambda docs: _delta(docs[2]).update(role="user"))),
+        "changes role",
+    ),
+    D(
+        "stream_finish_reason_exactly_once",
+        "finished_twice",
+        _stream(_chunk_edit(_finish_reason_twice)),
+        "exactly once",
+    ),
+    D("stream_finish_reason_exactly_once", "never_finished", _stream(_set_finish(None)), "exactly once"),
+    D("stream_finish_reason_exactly_once", "empty_string", _stream(_set_finish("")), "invalid finish_reason"),
+    D("stream_finish_reason_exactly_once", "eos", _stream(_set_finish("eos")), "eos"),
+    D("stream_no_content_after_finish", "late_content", _stream(events(_late_content)), "late words"),
+    D(
+        "stream_delta_content_is_string",
+        "content_object",
+        _stream(_chunk_edit(lambda docs: _delta(_content_docs(docs)[0]).update(content={"text": "Hi"}))),
+        '"text": "Hi"',
+    ),
+    D(
+        "stream_delta_content_is_string",
+        "content_number",
+        _stream(_chunk_edit(lambda docs: _delta(_content_docs(docs)[0]).update(content=7))),
+        "string or null",
+    ),
+    D("stream_ends_with_done", "missing_DONE", _stream(drop_done()), "does not end with data: [DONE]"),
+    D(
+        "stream_ends_with_done",
+        "chunk_after_DONE",
+        _stream(append_event({"id": "chatcmpl-late", "object": "chat.completion.chunk", "choices": []})),
+        "chatcmpl-late",
+    ),
+    D("stream_done_sent_once", "DONE_twice", _stream(append_event("[DONE]")), "exactly once"),
+    D("stream_done_sent_once", "missing_DONE", _stream(drop_done()), "exactly once"),
+    D("stream_has_no_error_event", "error_chunk", _stream(insert_before_done(ERROR)), "upstream overloaded"),
+    D(
+        "stream_has_no_error_event",
+        "named_error_event_json",
+        _stream(insert_before_done({"message": "upstream overloaded"}, event="error")),
+        "upstream overloaded",
+    ),
+    D(
+        "stream_has_no_error_event",
+        "named_error_event_text",
+        _stream(insert_before_done("upstream overloaded", event="error")),
+        "upstream overloaded",
+        known_bug=(
+            "stream_has_no_error_event skips events whose data is not JSON before it looks at the event "
+            "name, so `event: error` + `data: upstream overloaded` passes"
+        ),
+    ),
+    D(
+        "stream_matches_non_stream",
+        "text_differs",
+        _stream(_chunk_edit(lambda docs: _delta(_content_docs(docs)[1]).update(content=" EXTRA"))),
+        "EXTRA",
+    ),
+    D(
+        "stream_matches_non_stream",
+        "content_chunk_lost",
+        _stream(_chunk_edit(lambda docs: _delta(_content_docs(docs)[0]).update(content=""))),
+        "differs",
+    ),
+    D(
+        "stream_no_usage_unless_asked",
+        "usage_unasked",
+        _stream(
+            _chunk_edit(
+                lambda docs: docs[-1].update(
+                    usage={"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
+                )
+            )
+        ),
+        "usage sent without include_usage",
+    ),
+    D(
+        "stream_usage_chunk_when_asked",
+        "usage_chunk_missing",
+        _usage_stream(events(_drop_usage_chunk)),
+        "no final usage chunk",
+    ),
+    D(
+        "stream_usage_chunk_when_asked",
+        "usage_on_every_chunk",
+        _usage_stream(_chunk_edit(_usage_everywhere)),
+        "usage on chunks other than the last",
+    ),
+    D(
+        "stream_usage_chunk_when_asked",
+        "usage_counts_missing",
+        _usage_stream(_chunk_edit(lambda docs: docs[-1].update(usage={"total_tokens": 11}))),
+        "no final usage chunk",
+    ),
+    D(
+        "stream_usage_totals_consistent",
+        "total_off_by_one",
+        _usage_stream(_chunk_edit(lambda docs: docs[-1]["usage"].update(total_tokens=999))),
+        "999",
+    ),
+    D(
+        "stream_usage_totals_consistent",
+        "no_usage_at_all",
+        _usage_stream(events(_drop_usage_chunk), _chunk_edit(_all_usage_null)),
+        "no usage in the stream",
+    ),
+    D(
+        "stream_multi_choice_indexes",
+        "second_choice_unfinished",
+        on("chat_stream_n2", _chunk_edit(_n2_second_unfinished)),
+        "n=2 stream",
+    ),
+    D(
+        "stream_multi_choice_indexes",
+        "second_choice_finishes_often",
+        on("chat_stream_n2", _chunk_edit(_n2_second_finishes_twice)),
+        "finish both choices once",
+    ),
+    D("stream_no_stall", "gap_of_12s", _stream(_delay_from(3, 12.5)), "max gap 12.5"),
+    D(
+        "stream_no_stall",
+        "read_timeout",
+        _stream(cut("ReadTimeout: no data for 20.0s (stall bound) or deadline passed")),
+        "ReadTimeout",
+    ),
+    D(
+        "stream_errors_use_http_status",
+        "error_event_in_200",
+        on(
+            "stream_rejected",
+            status(200),
+            body("data: " + json.dumps(ERROR) + "\n\ndata: [DONE]\n\n", "text/event-stream"),
+        ),
+        "200",
+    ),
+    D(
+        "stream_errors_use_http_status",
+        "server_error_500",
+        on("stream_rejected", status(500)),
+        "500",
+    ),
+]

@@ -1,0 +1,238 @@
+"""Defects for tool calling (calls, arguments, round trips, streamed fragments) and vision."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chatcert.registry import get_check
+from defects.fakes import (
+    Defect,
+    Edit,
+    acceptance_defects,
+    chunks,
+    json_del,
+    json_edit,
+    json_set,
+    on,
+    refused,
+    rejection_defects,
+)
+
+D = Defect
+MESSAGE = ("choices", 0, "message")
+CALL = (*MESSAGE, "tool_calls", 0)
+Docs = list[dict[str, Any]]
+
+
+def _required(*edits: Edit) -> Any:
+    return on("tools_required", *edits)
+
+
+def _second_call(doc: dict[str, Any]) -> None:
+    calls = doc["choices"][0]["message"]["tool_calls"]
+    extra = json.loads(json.dumps(calls[0]))
+    extra["id"] += "_2"
+    extra["function"] = {"name": "get_time", "arguments": json.dumps({"zone": "UTC"})}
+    calls.append(extra)
+
+
+def _add_call(doc: dict[str, Any]) -> None:
+    doc["choices"][0]["message"]["tool_calls"] = [
+        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "x"}'}}
+    ]
+
+
+def _fragments(docs: Docs) -> list[dict[str, Any]]:
+    return [
+        frag
+        for doc in docs
+        for choice in doc.get("choices") or []
+        for frag in (choice.get("delta") or {}).get("tool_calls") or []
+    ]
+
+
+def _drop_last_argument_fragment(docs: Docs) -> None:
+    for doc in docs:
+        for choice in doc.get("choices") or []:
+            calls = (choice.get("delta") or {}).get("tool_calls")
+            if calls and choice.get("finish_reason") is not None:
+                calls[0]["function"]["arguments"] = ""
+
+
+def _stream_finish(value: str) -> Edit:
+    def edit(docs: Docs) -> None:
+        for doc in docs:
+            for choice in doc.get("choices") or []:
+                if choice.get("finish_reason") is not None:
+                    choice["finish_reason"] = value
+
+    return chunks(edit)
+
+
+def _tool_calls_as_content(docs: Docs) -> None:
+    for doc in docs:
+        for choice in doc.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if delta.pop("tool_calls", None) is not None:
+                delta["content"] = "I would call get_weather."
+
+
+TOOLS = [
+    D(
+        "tool_call_returned_when_required",
+        "tool_calls_missing",
+        _required(json_del((*MESSAGE, "tool_calls"))),
+        "no tool_calls",
+    ),
+    D(
+        "tool_call_returned_when_required",
+        "tool_calls_empty",
+        _required(json_set((*MESSAGE, "tool_calls"), [])),
+        "no tool_calls",
+    ),
+    D(
+        "tool_call_finish_reason_is_tool_calls",
+        "finish_stop",
+        _required(json_set(("choices", 0, "finish_reason"), "stop")),
+        "stop",
+    ),
+    D("tool_call_fields_valid", "empty_id", _required(json_set((*CALL, "id"), "")), "malformed tool call"),
+    D("tool_call_fields_valid", "type_tool", _required(json_set((*CALL, "type"), "tool")), '"type": "tool"'),
+    D(
+        "tool_call_fields_valid",
+        "undeclared_name",
+        _required(json_set((*CALL, "function", "name"), "get_wether")),
+        "get_wether",
+    ),
+    D(
+        "tool_arguments_are_json_string",
+        "arguments_object",
+        _required(json_set((*CALL, "function", "arguments"), {"city": "Paris"})),
+        "arguments is not a string",
+    ),
+    D(
+        "tool_arguments_are_json_string",
+        "arguments_not_json",
+        _required(json_set((*CALL, "function", "arguments"), "city=Paris")),
+        "city=Paris",
+    ),
+    D(
+        "tool_arguments_are_json_string",
+        "arguments_json_array",
+        _required(json_set((*CALL, "function", "arguments"), '["Paris"]')),
+        "do not parse to a JSON object",
+    ),
+    D(
+        "tool_arguments_match_parameters",
+        "required_key_missing",
+        _required(json_set((*CALL, "function", "arguments"), '{"town": "Paris"}')),
+        "'city' is a required property",
+    ),
+    D(
+        "tool_arguments_match_parameters",
+        "wrong_type",
+        _required(json_set((*CALL, "function", "arguments"), '{"city": 75001}')),
+        "75001",
+    ),
+    D(
+        "named_tool_choice_honoured",
+        "other_tool_called",
+        on("tools_named", json_set((*CALL, "function", "name"), "get_weather")),
+        "get_weather",
+    ),
+    D(
+        "named_tool_choice_honoured",
+        "no_call",
+        on("tools_named", json_del((*MESSAGE, "tool_calls"))),
+        "no tool_calls",
+    ),
+    *rejection_defects("undefined_tool_choice_rejected"),
+    *rejection_defects("tool_choice_without_tools_rejected"),
+    D(
+        "tool_round_trip_accepted",
+        "result_turn_refused",
+        refused("tools_round_trip", index=1),
+        "tool result turn rejected",
+    ),
+    D(
+        "tool_round_trip_accepted",
+        "result_turn_500",
+        refused("tools_round_trip", index=1, code=500),
+        "500",
+    ),
+    *acceptance_defects("tool_round_trip_empty_arguments_accepted"),
+    D(
+        "tool_choice_none_calls_nothing",
+        "called_anyway",
+        on("tools_none", json_edit(_add_call)),
+        "tool called despite tool_choice none",
+    ),
+    D(
+        "parallel_tool_calls_false_honoured",
+        "two_calls",
+        on("tools_parallel_false", json_edit(_second_call)),
+        "more than one call",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "fragment_without_index",
+        on("tools_stream", chunks(lambda docs: _fragments(docs)[-1].pop("index"))),
+        "without index",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "first_fragment_without_id",
+        on("tools_stream", chunks(lambda docs: _fragments(docs)[0].pop("id"))),
+        "lacks id/type/name",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "arguments_cut",
+        on("tools_stream", chunks(_drop_last_argument_fragment)),
+        "do not join to a JSON object",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "finish_stop",
+        on("tools_stream", _stream_finish("stop")),
+        "does not finish with tool_calls",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "no_fragments",
+        on("tools_stream", chunks(_tool_calls_as_content)),
+        "no tool call fragments",
+    ),
+]
+
+
+def _vision_accepts(check_id: str) -> list[Defect]:
+    """Refused, crashed, or answered 200 with nothing to say: each fails an image-acceptance check."""
+    name = get_check(check_id).probes[0]
+    return [
+        *acceptance_defects(check_id),
+        D(check_id, "empty_answer", on(name, json_set((*MESSAGE, "content"), "")), "empty answer"),
+        D(check_id, "null_answer", on(name, json_set((*MESSAGE, "content"), None)), "empty answer"),
+    ]
+
+
+VISION = [
+    *_vision_accepts("vision_png_data_url_accepted"),
+    *_vision_accepts("vision_jpeg_data_url_accepted"),
+    *_vision_accepts("vision_gif_data_url_accepted"),
+    *_vision_accepts("vision_webp_data_url_accepted"),
+    *_vision_accepts("vision_png_variant_accepted"),
+    *_vision_accepts("vision_text_first_accepted"),
+    *_vision_accepts("vision_multiple_images_accepted"),
+    *_vision_accepts("vision_detail_accepted"),
+    *_vision_accepts("vision_multi_turn_accepted"),
+    *rejection_defects("vision_bare_string_image_url_rejected"),
+    *rejection_defects("vision_bad_base64_rejected"),
+    *rejection_defects("vision_non_image_bytes_rejected"),
+    *rejection_defects("vision_mime_mismatch_rejected"),
+    *rejection_defects("vision_file_url_rejected"),
+    *rejection_defects("vision_external_url_rejected"),
+    *rejection_defects("vision_oversize_dimensions_rejected"),
+    *rejection_defects("vision_oversize_request_rejected", wrong_4xx=404),
+]
