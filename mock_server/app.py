@@ -31,7 +31,7 @@ from mock_server.profile import MockConfigError, Profile, load_profile
 from mock_server.replies import JsonReply, Reply, StreamReply
 from mock_server.scenarios import Scenario, ScenarioError, parse_scenario_header
 from mock_server.schemas import SchemaStore
-from mock_server.state import STATE, MockState, trace_of
+from mock_server.state import STATE, MockState, current_trace
 
 __all__ = ["DEFAULT_MAX_BODY", "DEFECT_HEADER", "SCENARIO_HEADER", "build_app"]
 
@@ -122,7 +122,7 @@ def _endpoint(
 async def _answer(request: web.Request, route: str, handler: Handler, auth: bool) -> web.StreamResponse:
     """The pipeline: scenario and defects -> pre-header faults -> body -> auth -> forced status -> handler."""
     state = request.app[STATE]
-    trace = trace_of(request)
+    trace = current_trace()
     trace.route = route
     try:
         # Server-wide scenarios spare /health so a faulty mock can still be seen to be up.
@@ -163,7 +163,7 @@ async def _read_body(ex: Exchange) -> bytes:
         raw = await ex.request.read()
     except web.HTTPRequestEntityTooLarge:
         raise too_large from None
-    trace_of(ex.request).raw = raw
+    current_trace().raw = raw
     if limit and len(raw) > limit:
         raise too_large
     return raw

@@ -14,7 +14,7 @@ from mock_server.exchange import Exchange
 from mock_server.faults import DEFAULT_STALL_MS, drop_connection, fault_step, malform_json, truncate_json
 from mock_server.pacing import Pacer
 from mock_server.replies import JsonReply, Reply, SseEvent, StreamReply
-from mock_server.state import trace_of
+from mock_server.state import current_trace
 
 __all__ = ["SSE_CONTENT_TYPE", "deliver", "json_response"]
 
@@ -70,7 +70,7 @@ async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
         await response.prepare(ex.request)
         if fault == "drop_mid_stream":
             await response.write(data[: len(data) // 2])
-            trace_of(ex.request).dropped = True
+            current_trace().dropped = True
             drop_connection(ex.request)
             return response
         await asyncio.sleep((ex.scenario.stall_ms or DEFAULT_STALL_MS) / 1000)
@@ -131,7 +131,7 @@ async def _stream_fault(
         await response.write_eof()
         return True
     elif fault == "drop_mid_stream":
-        trace_of(ex.request).dropped = True
+        current_trace().dropped = True
         drop_connection(ex.request)
         return True
     return False

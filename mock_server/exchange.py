@@ -12,7 +12,7 @@ from mock_server.defects import DefectSet
 from mock_server.errors import MockError, Shape
 from mock_server.profile import Profile
 from mock_server.scenarios import Scenario
-from mock_server.state import MockState, trace_of
+from mock_server.state import MockState, current_trace
 
 __all__ = ["Exchange"]
 
@@ -54,7 +54,7 @@ class Exchange:
             body = json.loads(self.raw)
         except (ValueError, RecursionError):
             raise self.invalid("request body is not valid JSON") from None
-        trace = trace_of(self.request)
+        trace = current_trace()
         trace.parsed, trace.has_parsed = body, True
         if not isinstance(body, dict):
             raise self.invalid(f"request body must be a JSON object, not {type(body).__name__}")

@@ -86,10 +86,10 @@ def _check_messages(ex: Exchange, body: dict[str, Any]) -> tuple[list[str], int]
         if not isinstance(content, list):
             raise ex.invalid(f"messages.{i}.content: must be a string or an array of blocks")
         for j, block in enumerate(content):
-            kind = block.get("type") if isinstance(block, dict) else None
-            if kind not in _BLOCK_TYPES:
+            if not isinstance(block, dict) or block.get("type") not in _BLOCK_TYPES:
+                kind = block.get("type") if isinstance(block, dict) else None
                 raise ex.invalid(f"messages.{i}.content.{j}: unknown or missing block type {kind!r}")
-            assert isinstance(block, dict)
+            kind = block["type"]
             if kind == "text" and isinstance(block.get("text"), str):
                 texts.append(block["text"])
             elif kind == "image":
@@ -127,12 +127,14 @@ def _tool_uses(ex: Exchange, body: dict[str, Any], seed: str) -> list[dict[str, 
     ):
         raise ex.invalid("tools: must be an array of tools with a name")
     schemas = {t["name"]: t.get("input_schema", {}) for t in tools}
-    kind = choice.get("type", "auto") if isinstance(choice, dict) else "auto" if choice is None else None
+    if choice is not None and not isinstance(choice, dict):
+        raise ex.invalid("tool_choice: must be an object")
+    choice = choice or {}
+    kind = choice.get("type", "auto")
     if kind not in ("auto", "any", "tool", "none"):
         raise ex.invalid("tool_choice: type must be auto, any, tool or none")
-    assert choice is None or isinstance(choice, dict)
-    if kind == "tool" and (choice or {}).get("name") not in schemas:
-        raise ex.invalid(f"tool_choice: tool {(choice or {}).get('name')!r} is not in tools")
+    if kind == "tool" and choice.get("name") not in schemas:
+        raise ex.invalid(f"tool_choice: tool {choice.get('name')!r} is not in tools")
     last = body["messages"][-1]
     answered = isinstance(last.get("content"), list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in last["content"]
@@ -140,8 +142,8 @@ def _tool_uses(ex: Exchange, body: dict[str, Any], seed: str) -> list[dict[str, 
     if not schemas or kind == "none" or last.get("role") != "user" or answered:
         return []
     if kind == "tool":
-        names = [str((choice or {})["name"])]
-    elif (choice or {}).get("disable_parallel_tool_use") is True:
+        names = [str(choice["name"])]
+    elif choice.get("disable_parallel_tool_use") is True:
         names = list(schemas)[:1]
     else:
         names = list(schemas)

@@ -11,7 +11,7 @@ from aiohttp import web
 from mock_server.delivery import json_response
 from mock_server.errors import error_body
 from mock_server.journal import body_record, redact_headers, redact_query
-from mock_server.state import STATE, start_trace, trace_of
+from mock_server.state import STATE, current_trace, start_trace
 
 __all__ = ["MOCK_PREFIX", "error_middleware", "journal_middleware"]
 
@@ -75,7 +75,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        shape = request.app[STATE].profile.shape_for(trace_of(request).route)
+        shape = request.app[STATE].profile.shape_for(current_trace().route)
         messages = {
             404: f"Unknown route: {request.method} {request.path}",
             405: f"Method {request.method} is not allowed on {request.path}",
@@ -85,6 +85,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return json_response(body, status=exc.status, headers=headers)
     except Exception:
-        shape = request.app[STATE].profile.shape_for(trace_of(request).route)
+        shape = request.app[STATE].profile.shape_for(current_trace().route)
         _LOG.exception("mock_server: internal error on %s %s", request.method, request.path)
         return json_response(error_body(shape, 500, "internal error in the mock server"), status=500)

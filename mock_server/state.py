@@ -13,7 +13,7 @@ from mock_server.profile import Profile
 from mock_server.scenarios import Scenario
 from mock_server.schemas import SchemaStore
 
-__all__ = ["STATE", "MockState", "Trace", "start_trace", "trace_of"]
+__all__ = ["STATE", "MockState", "Trace", "current_trace", "start_trace"]
 
 
 @dataclass
@@ -55,7 +55,6 @@ def start_trace() -> Trace:
     return trace
 
 
-def trace_of(request: web.BaseRequest) -> Trace:
-    """The current request's trace (a throwaway one outside the journal middleware)."""
-    del request  # kept in the signature so call sites say which request they mean
+def current_trace() -> Trace:
+    """The trace of the request this task is answering (a throwaway one outside the journal middleware)."""
     return _TRACE.get() or start_trace()

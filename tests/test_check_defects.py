@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 import yaml
+from defects import ALL_DEFECTS, PROFILE, Defect
+from defects.fakes import Probes, body, json_del, on, with_events
+from defects.robustness import GARBAGE, KNOWN_CRASHES
 
 from chatcert._models import Exchange
 from chatcert.client import Target
@@ -23,8 +25,6 @@ from chatcert.engine import Run, RunConfig, run_certification, run_check, start_
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile, load_profile
 from chatcert.registry import Check, Level, all_checks, get_check
-from defects import ALL_DEFECTS, PROFILE, Defect
-from defects.fakes import Probes, body, json_del, on, with_events
 from mock_server.runner import MockServer
 
 KEY = "chatcert-selftest-key"
@@ -32,7 +32,7 @@ CHECK_IDS = [c.id for c in all_checks()]
 DEFECT_IDS = [d.id for d in ALL_DEFECTS]
 
 
-@dataclass
+@dataclass(repr=False)
 class Capture:
     """Conformant exchanges: runs against the mock, and which run judged (and passed) each check."""
 
@@ -41,6 +41,10 @@ class Capture:
 
     def run_for(self, check_id: str) -> Run:
         return self.judged_by[check_id]
+
+    def __repr__(self) -> str:
+        # pytest shows fixture values in failure reports; the runs hold megabytes of exchanges.
+        return f"Capture({len(self.runs)} runs, {len(self.judged_by)} checks judged)"
 
 
 def _certify(profile: Profile, only: tuple[str, ...] = ()) -> Run:
@@ -56,7 +60,7 @@ def _certify(profile: Profile, only: tuple[str, ...] = ()) -> Run:
 
 
 @pytest.fixture(scope="session")
-def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
+def capture(tmp_path_factory: pytest.TempPathFactory) -> Capture:
     """One full run with the self-test profile ({"detail"} errors), then the checks that only apply to
     OpenAI-shaped errors against the same profile with error_shape openai."""
     first = _certify(load_profile(str(PROFILE)))
@@ -71,7 +75,7 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capture]:
         second = _certify(load_profile(str(path)), only=rest)
         judged.update({r.id: second for r in second.results if r.outcome is not Outcome.SKIPPED})
         runs.append(second)
-    yield Capture(runs, judged)
+    return Capture(runs, judged)
 
 
 def _describe(result: CheckResult) -> str:
@@ -99,7 +103,7 @@ def copies(source: Run, check: Check) -> Probes:
     return {name: copy.deepcopy(source.probes[name]) for name in check.probes if name in source.probes}
 
 
-# -- the clean capture ------------------------------------------------------------------------------------
+# -- the clean capture ---------------------------------------------------------------------------------------
 
 
 def test_conformant_capture_passes_every_check(capture: Capture) -> None:
@@ -115,7 +119,7 @@ def test_conformant_capture_passes_every_check(capture: Capture) -> None:
     assert not bad, "checks that do not pass on the conformant mock:\n" + "\n".join(bad)
 
 
-# -- one test per defect ------------------------------------------------------------------------------------
+# -- one test per defect -------------------------------------------------------------------------------------
 
 
 def _params() -> list[Any]:
@@ -132,7 +136,8 @@ def test_check_fails_on_defect(defect: Defect, capture: Capture) -> None:
     check = get_check(defect.check)
     source = capture.run_for(check.id)
     clean = judge(source, check, copies(source, check))
-    assert clean.outcome is Outcome.PASSED, "control run on unmodified copies did not pass:\n" + _describe(clean)
+    control = _describe(clean)
+    assert clean.outcome is Outcome.PASSED, f"control run on unmodified copies did not pass:\n{control}"
 
     probes = copies(source, check)
     defect.mutate(probes)
@@ -149,7 +154,41 @@ def test_check_fails_on_defect(defect: Defect, capture: Capture) -> None:
     )
 
 
-# -- the tables themselves ----------------------------------------------------------------------------------
+# -- garbage never crashes a check ---------------------------------------------------------------------------
+
+
+def _sweep_params() -> list[Any]:
+    def marks(check_id: str) -> list[Any]:
+        reason = KNOWN_CRASHES.get(check_id)
+        return [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+
+    return [pytest.param(c, marks=marks(c)) for c in CHECK_IDS]
+
+
+@pytest.mark.parametrize("check_id", _sweep_params())
+def test_check_survives_garbage(check_id: str, capture: Capture) -> None:
+    """Nonsense in every exchange the check reads (wrong types at each depth, HTML, empty bodies) makes it
+    fail or pass, never raise: a raising check reports `errored` ("harness broke") for a server's fault."""
+    check = get_check(check_id)
+    source = capture.run_for(check_id)
+    crashes = []
+    for kind, edit in GARBAGE.items():
+        probes = copies(source, check)
+        for result in probes.values():
+            for exchange in result.exchanges:
+                edit(exchange)
+        outcome = judge(source, check, probes)
+        if outcome.outcome is Outcome.ERRORED:
+            crashes.append(f"{kind}: {outcome.message}")
+    assert not crashes, f"{check_id} raised on garbage:\n" + "\n".join(crashes)
+
+
+def test_known_crashes_are_registered_checks() -> None:
+    unknown = sorted(set(KNOWN_CRASHES) - set(CHECK_IDS))
+    assert not unknown, f"KNOWN_CRASHES names checks that are not registered: {unknown}"
+
+
+# -- the tables themselves -----------------------------------------------------------------------------------
 
 
 def test_every_check_has_a_defect() -> None:
@@ -170,15 +209,17 @@ def test_every_defect_declares_its_evidence() -> None:
     assert not vague, f"defects whose evidence fragment says nothing: {vague}"
 
 
-# -- tiers ------------------------------------------------------------------------------------------------------
+# -- tiers ---------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("profile_name", "level", "outcome"),
     [("openai", Level.MUST, Outcome.FAILED), ("compatible", Level.SHOULD, Outcome.NON_STRICT)],
 )
-def test_tier_decides_refusal_level(profile_name: str, level: Level, outcome: Outcome, capture: Capture) -> None:
-    """A missing message.refusal is a MUST failure for the strict tier, a SHOULD (non_strict) for compatible."""
+def test_tier_decides_refusal_level(
+    profile_name: str, level: Level, outcome: Outcome, capture: Capture
+) -> None:
+    """A missing message.refusal: MUST (failed) for the strict tier, SHOULD (non_strict) for compatible."""
     check = get_check("response_refusal_present")
     profile = load_profile(profile_name)
     assert check.level_for(profile) is level

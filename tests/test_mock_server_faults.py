@@ -186,6 +186,9 @@ def test_server_wide_scenario_file(tmp_path: Path) -> None:
         MockServer("compatible", scenario=tmp_path / "bad.json")
     with pytest.raises(MockConfigError, match="ttft_ms"):
         MockServer("compatible", scenario={"ttft_ms": -1})
+    with MockServer("compatible", scenario="status=429;retry_after=3") as mock:
+        response = httpx.post(mock.route_url("chat"), json=BODY)
+        assert response.status_code == 429 and response.headers["Retry-After"] == "3"
 
 
 # ---- defects ------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class Defect:
     def id(self) -> str:
         return f"{self.check}-{self.name}"
 
+    def __repr__(self) -> str:
+        return f"Defect({self.id})"
+
 
 # -- whole-exchange rewrites ------------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ def events(fn: Callable[[list[SSEEvent]], list[SSEEvent] | None]) -> Edit:
     return lambda exchange: with_events(exchange, fn)
 
 
-def chunks(fn: Callable[[list[dict[str, Any]]], None]) -> Edit:
+def chunks(fn: Callable[[list[dict[str, Any]]], object]) -> Edit:
     """Edit, in place, the JSON objects the stream's data events carry ([DONE] and the rest kept as is)."""
 
     def rewrite(items: list[SSEEvent]) -> None:
@@ -269,9 +272,7 @@ def accepted(probe: str, index: int = 0) -> Mutation:
 
 
 def server_error(probe: str, index: int = 0) -> Mutation:
-    return on(
-        probe, status(500), body({"detail": "Internal Server Error"}, "application/json"), index=index
-    )
+    return on(probe, status(500), body({"detail": "Internal Server Error"}, "application/json"), index=index)
 
 
 def refused(probe: str, index: int = 0, code: int = 400) -> Mutation:

@@ -29,7 +29,9 @@ from defects.fakes import (
 
 D = Defect
 HTML = "<html><body><h1>Internal Server Error</h1></body></html>"
-OPENAI_ERROR = {"error": {"message": "bad request", "type": "invalid_request_error", "param": None, "code": None}}
+OPENAI_ERROR = {
+    "error": {"message": "bad request", "type": "invalid_request_error", "param": None, "code": None}
+}
 
 
 def _models(*edits: Edit) -> Any:
@@ -139,7 +141,12 @@ ERRORS = [
         on("fault_429", header("retry-after", None)),
         "(none)",
     ),
-    D("rate_limit_has_retry_after", "retry_after_zero", on("fault_429", header("retry-after", "0")), "Retry-After"),
+    D(
+        "rate_limit_has_retry_after",
+        "retry_after_zero",
+        on("fault_429", header("retry-after", "0")),
+        "Retry-After",
+    ),
     D(
         "rate_limit_has_retry_after",
         "html_body",
@@ -313,9 +320,19 @@ ANTHROPIC = [
     ),
     D("messages_type_and_role", "role_user", _messages(json_set(("role",), "user")), "user"),
     D("messages_type_and_role", "no_text_block", _messages(json_set(("content",), [])), "text block"),
-    D("messages_type_and_role", "openai_object", _messages(json_set(("type",), "chat.completion")), "chat.completion"),
+    D(
+        "messages_type_and_role",
+        "openai_object",
+        _messages(json_set(("type",), "chat.completion")),
+        "chat.completion",
+    ),
     D("messages_stop_reason_valid", "openai_stop", _messages(json_set(("stop_reason",), "stop")), "stop"),
-    D("messages_stop_reason_valid", "null", _messages(json_set(("stop_reason",), None)), "invalid stop_reason"),
+    D(
+        "messages_stop_reason_valid",
+        "null",
+        _messages(json_set(("stop_reason",), None)),
+        "invalid stop_reason",
+    ),
     D(
         "messages_usage_counts",
         "output_over_max_tokens",
@@ -373,6 +390,12 @@ ANTHROPIC = [
         "out of order",
     ),
     D("messages_stream_event_order", "no_message_start", _stream(_drop("message_start")), "out of order"),
+    D(
+        "messages_stream_event_order",
+        "block_without_delta",
+        _stream(_drop("content_block_delta")),
+        "out of order",
+    ),
     D(
         "messages_stream_block_indexes_consistent",
         "delta_index_1",

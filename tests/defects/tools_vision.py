@@ -39,7 +39,11 @@ def _second_call(doc: dict[str, Any]) -> None:
 
 def _add_call(doc: dict[str, Any]) -> None:
     doc["choices"][0]["message"]["tool_calls"] = [
-        {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "x"}'}}
+        {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city": "x"}'},
+        }
     ]
 
 

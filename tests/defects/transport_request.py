@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from defects.fakes import (
     Defect,
     acceptance_defects,
-    accepted,
     body,
     header,
     json_del,
@@ -28,7 +25,12 @@ TRANSPORT = [
         on("chat_basic", header("content-type", "text/html; charset=utf-8")),
         "text/html",
     ),
-    D("chat_content_type_is_json", "no_content_type", on("chat_basic", header("content-type", None)), "(none)"),
+    D(
+        "chat_content_type_is_json",
+        "no_content_type",
+        on("chat_basic", header("content-type", None)),
+        "(none)",
+    ),
     D("chat_content_type_is_json", "status_500", on("chat_basic", status(500)), "500"),
     D(
         "json_charset_is_utf8",
@@ -101,10 +103,6 @@ def _rejects(*check_ids: str) -> list[Defect]:
     return [d for c in check_ids for d in rejection_defects(c)]
 
 
-def _error_body(value: Any, content_type: str = "application/json") -> Any:
-    return body(value, content_type)
-
-
 REQUEST = [
     *_rejects(
         "missing_model_rejected",
@@ -134,7 +132,6 @@ REQUEST = [
         "rejection_crashes_500",
         on("healthy_after_rejection", status(500)),
         "5xx",
-        # The rejected request itself is the first exchange; the valid one after it stays fine.
     ),
     D(
         "healthy_after_rejected_request",
@@ -153,19 +150,19 @@ REQUEST = [
     D(
         "rejections_carry_error_body",
         "plain_text_error",
-        on("empty_messages", _error_body("Bad Request", "text/plain")),
+        on("empty_messages", body("Bad Request", "text/plain")),
         "Bad Request",
     ),
     D(
         "rejections_carry_error_body",
         "error_is_a_string",
-        on("temperature_out_of_range", _error_body({"error": "temperature too high"})),
+        on("temperature_out_of_range", body({"error": "temperature too high"})),
         "temperature too high",
     ),
     D(
         "rejections_carry_error_body",
         "empty_body",
-        on("missing_messages", _error_body(b"")),
+        on("missing_messages", body(b"")),
         "no recognised shape",
     ),
     D(
@@ -190,6 +187,3 @@ REQUEST = [
         "400",
     ),
 ]
-
-# `accepted` is re-exported for tables that need a bespoke acceptance defect.
-__all__ = ["REQUEST", "TRANSPORT", "accepted"]

@@ -22,6 +22,11 @@ from chatcert.realserver import (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pyproject registers `real` too; registering it here as well keeps --strict-markers happy either way.
+    config.addinivalue_line("markers", "real: needs the real llama-cpp-python server (the 'real' extra)")
+
+
 def _require_install() -> None:
     require_llama_cpp()
     base_model_chunks()
@@ -33,7 +38,7 @@ def _require_install() -> None:
 
 @pytest.fixture(scope="session")
 def real_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealServer]:
-    """A running :class:`RealServer`: ``.base_url`` is ``http://127.0.0.1:PORT/v1``, ``.model_alias`` the id."""
+    """A running :class:`RealServer`: ``.base_url`` is ``http://127.0.0.1:PORT/v1``; ``.model_alias``."""
     try:
         _require_install()
     except RealServerUnavailable as exc:

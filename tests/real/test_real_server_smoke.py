@@ -51,7 +51,7 @@ IMAGES = {
 
 def _post(server: RealServer, body: dict[str, Any]) -> httpx.Response:
     """POST /v1/chat/completions on a fresh connection."""
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with httpx.Client(timeout=TIMEOUT, trust_env=False) as client:
         return client.post(f"{server.base_url}/chat/completions", json=body)
 
 
@@ -73,7 +73,7 @@ def _image_part(mime: str, b64: str) -> dict[str, Any]:
 
 
 def test_models_lists_the_alias(real_server: RealServer) -> None:
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with httpx.Client(timeout=TIMEOUT, trust_env=False) as client:
         response = client.get(f"{real_server.base_url}/models")
     assert response.status_code == 200
     ids = [model["id"] for model in response.json()["data"]]
@@ -103,7 +103,7 @@ def test_chat_non_stream(real_server: RealServer) -> None:
 
 def test_chat_stream_ends_with_done(real_server: RealServer) -> None:
     with (
-        httpx.Client(timeout=TIMEOUT) as client,
+        httpx.Client(timeout=TIMEOUT, trust_env=False) as client,
         client.stream(
             "POST",
             f"{real_server.base_url}/chat/completions",

@@ -29,6 +29,7 @@ class Observed:
     done: bool = False
     error: str | None = None
     sent_stamps: list[tuple[float, float]] = field(default_factory=list)
+    first_token_sent_at: float | None = None  # the mock's send stamp of the first token-bearing event
 
 
 def sse_data(parts: Sequence[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
@@ -83,10 +84,13 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
         if not isinstance(chunk, dict):
             continue
         sent_at = chunk.get("x_mock_sent_at")
-        if isinstance(sent_at, (int, float)):
+        stamped = isinstance(sent_at, (int, float))
+        if stamped:
             seen.sent_stamps.append((stamp, float(sent_at)))
         choices = chunk.get("choices")
         if choices and any(_delta_text(c) for c in choices):
+            if not seen.token_stamps and stamped:
+                seen.first_token_sent_at = float(sent_at)
             seen.token_stamps.append(stamp)
         usage = chunk.get("usage")
         if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):

@@ -43,6 +43,8 @@ FORMULAS = {
     "ttft_scheduled_ms": "first content delta arrival - scheduled send time (includes dispatch delay; "
     "the open-loop latency without coordinated omission)",
     "client_lag_ms": "client arrival stamp (wall clock) - the mock's x_mock_sent_at, per stamped chunk",
+    "ttft_error_ms": "ttft_ms - (the mock's x_mock_sent_at of that delta - request sent): what the "
+    "client added to TTFT, against the mock's ground truth (mock targets only)",
     "dispatch_delay_ms": "request sent - scheduled send time",
     "loop_lag_ms": "event-loop timer lateness sampled every 5 ms during the level",
     "request_throughput_rps": "requests completed in the steady window / window length",
@@ -109,6 +111,8 @@ class Sample:
     output_tokens: int = 0
     tokens_source: str = "chunks"
     reads: int = 0
+    queued_ms: float = 0.0
+    ttft_error_ms: float | None = None
     client_lag_ms: list[float] = field(default_factory=list)
     drivers: dict[str, Any] = field(default_factory=dict)
 
@@ -146,9 +150,11 @@ class Sample:
             "headers_sent_s": round(self.sent_s, 6),
             "end_s": round(self.end_s, 6),
             "dispatch_delay_ms": round(self.dispatch_delay_ms, 4),
+            "queued_ms": round(self.queued_ms, 4),
             "ttft_ms": _opt(self.ttft_ms),
             "e2e_ms": _opt(self.e2e_ms),
             "tpot_ms": _opt(self.tpot_ms),
+            "ttft_error_ms": _opt(self.ttft_error_ms),
             "itl_ms": [round(g, 4) for g in self.itl_ms],
             "output_tokens": self.output_tokens,
             "tokens_source": self.tokens_source,

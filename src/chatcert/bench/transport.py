@@ -13,6 +13,7 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 from time import perf_counter
+from typing import cast
 from urllib.parse import urlsplit
 
 __all__ = ["Connection", "Pool", "RawResponse", "TransportError", "build_request"]
@@ -60,8 +61,9 @@ def build_request(method: str, url: str, headers: dict[str, str], body: bytes | 
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Pool | None = None) -> None:
         self._loop = loop
+        self._pool = pool
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.used = 0
@@ -74,8 +76,8 @@ class Connection(asyncio.Protocol):
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports quack like asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         now = perf_counter()  # stamp first: nothing may run between the read and its time
@@ -87,6 +89,8 @@ class Connection(asyncio.Protocol):
         if resp.reads == 0:
             resp.first_byte = now
         resp.reads += 1
+        if self._pool is not None:
+            self._pool.reads += 1
         try:
             self._feed(resp, data, now)
         except (ValueError, IndexError) as exc:
@@ -272,6 +276,7 @@ class Pool:
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self.opened = 0
+        self.reads = 0  # socket reads that carried response bytes, over every connection
 
     async def acquire(self) -> Connection:
         while self._idle:
@@ -282,7 +287,7 @@ class Pool:
         try:
             _, proto = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: Connection(loop),
+                    lambda: Connection(loop, self),
                     self.host,
                     self.port,
                     ssl=self._ssl,

@@ -79,3 +79,19 @@ def message_of(ctx: CheckContext, body: dict[str, Any], ex: Exchange) -> dict[st
 
 def dumps(value: Any) -> str:
     return json.dumps(value, default=str)[:400]
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else {} (a server's wrong type must fail a check, not crash it)."""
+    return value if isinstance(value, dict) else {}
+
+
+def arr(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else []."""
+    return value if isinstance(value, list) else []
+
+
+def index_of(choice: Any) -> int | None:
+    """A choice's integer index, or None when it is missing or not an integer."""
+    value = obj(choice).get("index", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from chatcert._schemas import schema_errors
-from chatcert.checks._util import expect_client_error, expect_success
+from chatcert.checks._util import arr, expect_client_error, expect_success, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -16,7 +16,12 @@ SRC = "Anthropic Messages API; SEED-B 'the Anthropic SDK works against LibertAI 
 
 
 @check(
-    area="anthropic", level=Level.MUST, requires=ANTH, probes=("messages_basic",), rules=("AM3", "AM2", "PB1"), source=SRC
+    area="anthropic",
+    level=Level.MUST,
+    requires=ANTH,
+    probes=("messages_basic",),
+    rules=("AM3", "AM2", "PB1"),
+    source=SRC,
 )
 def messages_response_matches_schema(ctx: CheckContext) -> None:
     """The Messages response validates against the Anthropic schema."""
@@ -210,7 +215,7 @@ def messages_stream_events_named(ctx: CheckContext) -> None:
     source="Anthropic streaming (no [DONE] sentinel)",
 )
 def messages_stream_has_no_done(ctx: CheckContext) -> None:
-    """A Messages stream ends with message_stop and sends no [DONE]."""
+    """A Messages stream sends no [DONE] sentinel."""
     events = ctx.stream_events("messages_stream")
     ctx.require(
         all(e.data.strip() != "[DONE]" for e in events),
@@ -245,7 +250,7 @@ def messages_stream_event_order(ctx: CheckContext) -> None:
             state = "start"
         elif name == "content_block_delta" and state in ("start", "delta"):
             state = "delta"
-        elif name == "content_block_stop" and state in ("start", "delta"):
+        elif name == "content_block_stop" and state == "delta":
             state = "outside"
         else:
             ok = False
@@ -296,8 +301,8 @@ def messages_stream_delta_has_stop_reason(ctx: CheckContext) -> None:
     deltas = [d for n, d in _events(ctx) if n == "message_delta"]
     ok = (
         len(deltas) == 1
-        and (deltas[0].get("delta") or {}).get("stop_reason") in STOP_REASONS
-        and isinstance((deltas[0].get("usage") or {}).get("output_tokens"), int)
+        and obj(deltas[0].get("delta")).get("stop_reason") in STOP_REASONS
+        and isinstance(obj(deltas[0].get("usage")).get("output_tokens"), int)
     )
     ctx.require(
         ok,
@@ -319,7 +324,7 @@ def messages_stream_delta_has_stop_reason(ctx: CheckContext) -> None:
 def messages_tool_use_block_valid(ctx: CheckContext) -> None:
     """A forced tool use yields a tool_use block with id, name and an input object, stop_reason tool_use."""
     body = expect_success(ctx, "messages_tools")
-    blocks = [b for b in body.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_use"]
+    blocks = [b for b in arr(body.get("content")) if isinstance(b, dict) and b.get("type") == "tool_use"]
     ok = bool(blocks) and all(
         isinstance(b.get("id"), str) and b.get("name") == "get_weather" and isinstance(b.get("input"), dict)
         for b in blocks

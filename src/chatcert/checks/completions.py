@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatcert._schemas import schema_errors
-from chatcert.checks._util import expect_success
+from chatcert.checks._util import expect_success, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -70,7 +70,7 @@ def completions_object_is_text_completion(ctx: CheckContext) -> None:
 def completions_usage_consistent(ctx: CheckContext) -> None:
     """Completion usage totals add up."""
     body = expect_success(ctx, "completions_basic")
-    usage = body.get("usage") or {}
+    usage = obj(body.get("usage"))
     try:
         ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     except (KeyError, TypeError):

@@ -475,7 +475,7 @@ _vision(
 _vision(
     "vision_file_url",
     "file:// image URL",
-    lambda ctx: [image_part("file:///etc/passwd"), text_part("Describe this image.")],
+    lambda ctx: [image_part("file:///chatcert-probe/no-such-image.png"), text_part("Describe this image.")],
 )
 _vision(
     "vision_external_url",

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from chatcert._schemas import schema_errors
-from chatcert.checks._util import FINISH_REASONS, expect_success, first_choice, message_of
+from chatcert.checks._util import FINISH_REASONS, expect_success, first_choice, message_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -373,7 +373,7 @@ def logprobs_returned_when_asked(ctx: CheckContext) -> None:
     """logprobs: true, top_logprobs: 2 yields logprobs.content with logprob <= 0 and two alternatives."""
     body = expect_success(ctx, "chat_logprobs")
     choice = first_choice(ctx, body, ctx.ex("chat_logprobs"))
-    content = (choice.get("logprobs") or {}).get("content")
+    content = obj(choice.get("logprobs")).get("content")
     ctx.require(
         isinstance(content, list) and len(content) > 0,
         "no logprobs.content",

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from chatcert._schemas import schema_errors
-from chatcert.checks._util import FINISH_REASONS, expect_client_error
+from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -176,12 +176,12 @@ def stream_id_stable(ctx: CheckContext) -> None:
 )
 def stream_created_stable(ctx: CheckContext) -> None:
     """All chunks carry the same created timestamp."""
-    values = {c.get("created") for c in _chunks(ctx)}
+    values = {json.dumps(c.get("created")) for c in _chunks(ctx)}
     ctx.require(
         len(values) == 1,
         "created changes between chunks",
         expected="one value",
-        actual=sorted(map(str, values))[:5],
+        actual=sorted(values)[:5],
         exchange=ctx.ex("chat_stream"),
     )
 
@@ -224,7 +224,7 @@ def stream_role_first(ctx: CheckContext) -> None:
         actual=len(chunks),
         exchange=ctx.ex("chat_stream"),
     )
-    first = chunks[0]["choices"][0].get("delta", {})
+    first = obj(obj(chunks[0]["choices"][0]).get("delta"))
     ctx.require(
         first.get("role") == "assistant",
         "first delta has no role assistant",
@@ -232,7 +232,7 @@ def stream_role_first(ctx: CheckContext) -> None:
         actual=first,
         exchange=ctx.ex("chat_stream"),
     )
-    later = [c["choices"][0].get("delta", {}).get("role") for c in chunks[1:]]
+    later = [obj(obj(c["choices"][0]).get("delta")).get("role") for c in chunks[1:]]
     ctx.require(
         all(r in (None, "assistant") for r in later),
         "a later delta changes role",
@@ -248,7 +248,8 @@ def _finish_counts(chunks: list[dict[str, Any]]) -> tuple[Counter[int], list[Any
     for chunk in _choice_chunks(chunks):
         for choice in chunk["choices"]:
             if isinstance(choice, dict) and choice.get("finish_reason") is not None:
-                counts[int(choice.get("index", 0))] += 1
+                index = index_of(choice)
+                counts[-1 if index is None else index] += 1
                 values.append(choice.get("finish_reason"))
     return counts, values
 
@@ -295,8 +296,8 @@ def stream_no_content_after_finish(ctx: CheckContext) -> None:
         for choice in chunk["choices"]:
             if not isinstance(choice, dict):
                 continue
-            index = int(choice.get("index", 0))
-            delta = choice.get("delta") or {}
+            index = index_of(choice)
+            delta = obj(choice.get("delta"))
             ctx.require(
                 not (index in finished and (delta.get("content") or delta.get("tool_calls"))),
                 "content after finish_reason",
@@ -304,7 +305,7 @@ def stream_no_content_after_finish(ctx: CheckContext) -> None:
                 actual=chunk,
                 exchange=ctx.ex("chat_stream"),
             )
-            if choice.get("finish_reason") is not None:
+            if choice.get("finish_reason") is not None and index is not None:
                 finished.add(index)
 
 
@@ -320,7 +321,7 @@ def stream_delta_content_is_string(ctx: CheckContext) -> None:
     """delta.content is a string, null or absent, never an object."""
     for chunk in _choice_chunks(_chunks(ctx)):
         for choice in chunk["choices"]:
-            content = (choice.get("delta") or {}).get("content") if isinstance(choice, dict) else None
+            content = obj(obj(choice).get("delta")).get("content")
             ctx.require(
                 content is None or isinstance(content, str),
                 "delta.content is not a string",
@@ -381,7 +382,7 @@ def stream_has_no_error_event(ctx: CheckContext) -> None:
         try:
             doc = json.loads(event.data)
         except ValueError:
-            continue
+            doc = None
         ctx.require(
             not (isinstance(doc, dict) and "error" in doc) and event.event != "error",
             "the stream reported an error mid-stream",
@@ -403,13 +404,13 @@ def stream_matches_non_stream(ctx: CheckContext) -> None:
     """At temperature 0 with the same seed, the streamed text equals the non-stream text."""
     body = ctx.body_object("chat_basic")
     try:
-        text = body["choices"][0]["message"]["content"] or ""
+        text = str(body["choices"][0]["message"]["content"] or "")
     except (KeyError, IndexError, TypeError):
         text = ""
     streamed = "".join(
-        str((c["choices"][0].get("delta") or {}).get("content") or "")
+        str(obj(obj(c["choices"][0]).get("delta")).get("content") or "")
         for c in _choice_chunks(_chunks(ctx))
-        if isinstance(c["choices"][0], dict) and int(c["choices"][0].get("index", 0)) == 0
+        if index_of(c["choices"][0]) == 0
     )
     ctx.require(
         streamed == text,

@@ -7,7 +7,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from chatcert.checks._util import expect_client_error, expect_success, first_choice, message_of
+from chatcert.checks._util import arr, expect_client_error, expect_success, first_choice, message_of, obj
 from chatcert.checks.probes import TIME_TOOL, WEATHER_TOOL
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -101,7 +101,7 @@ def tool_call_fields_valid(ctx: CheckContext) -> None:
 def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     """function.arguments is a JSON-encoded string that parses to an object, not an object itself."""
     for call in _calls(ctx, "tools_required"):
-        args = (call.get("function") or {}).get("arguments")
+        args = obj(call.get("function")).get("arguments")
         ctx.require(
             isinstance(args, str),
             "arguments is not a string",
@@ -133,7 +133,7 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
 def tool_arguments_match_parameters(ctx: CheckContext) -> None:
     """The parsed arguments validate against the tool's parameters schema."""
     for call in _calls(ctx, "tools_required"):
-        function = call.get("function") or {}
+        function = obj(call.get("function"))
         tool = DECLARED.get(function.get("name"))
         try:
             args = json.loads(function.get("arguments") or "")
@@ -161,7 +161,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
 )
 def named_tool_choice_honoured(ctx: CheckContext) -> None:
     """A named tool_choice calls exactly that function."""
-    names = [(c.get("function") or {}).get("name") for c in _calls(ctx, "tools_named")]
+    names = [obj(c.get("function")).get("name") for c in _calls(ctx, "tools_named")]
     ctx.require(
         bool(names) and all(n == "get_time" for n in names),
         "named tool not called",
@@ -291,11 +291,11 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
     calls: dict[int, dict[str, Any]] = {}
     finish = None
     for chunk in ctx.chunks("tools_stream"):
-        for choice in chunk.get("choices") or []:
+        for choice in arr(chunk.get("choices")):
             if not isinstance(choice, dict):
                 continue
             finish = choice.get("finish_reason") or finish
-            for frag in (choice.get("delta") or {}).get("tool_calls") or []:
+            for frag in arr(obj(choice.get("delta")).get("tool_calls")):
                 ctx.require(
                     isinstance(frag, dict) and isinstance(frag.get("index"), int),
                     "tool call fragment without index",
@@ -304,7 +304,7 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
                     exchange=ctx.ex("tools_stream"),
                 )
                 entry = calls.setdefault(frag["index"], {"first": frag, "args": ""})
-                entry["args"] += str((frag.get("function") or {}).get("arguments") or "")
+                entry["args"] += str(obj(frag.get("function")).get("arguments") or "")
     ctx.require(
         len(calls) > 0,
         "no tool call fragments",
@@ -317,7 +317,7 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
         ok = (
             isinstance(first.get("id"), str)
             and first.get("type") == "function"
-            and isinstance((first.get("function") or {}).get("name"), str)
+            and isinstance(obj(first.get("function")).get("name"), str)
         )
         ctx.require(
             ok,

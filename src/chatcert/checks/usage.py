@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from chatcert.checks._util import expect_success
+from chatcert.checks._util import expect_success, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -93,8 +94,12 @@ def usage_total_is_sum(ctx: CheckContext) -> None:
 def usage_completion_within_max_tokens(ctx: CheckContext) -> None:
     """completion_tokens does not exceed max_tokens."""
     usage = _usage(ctx, "chat_length_cap")
-    sent = ctx.ex("chat_length_cap").request_body or b""
-    cap = 1 if b'"max_tokens":1' in sent else None
+    try:
+        sent = json.loads(ctx.ex("chat_length_cap").request_body or b"{}")
+    except ValueError:
+        sent = {}
+    cap = obj(sent).get("max_tokens")
+    cap = cap if isinstance(cap, int) else None
     value = usage.get("completion_tokens")
     ctx.require(
         isinstance(value, int) and (cap is None or value <= cap),

@@ -6,8 +6,8 @@ chat-templated copy and a tiny random-weight vision projector). See ``docs/real-
 
     from chatcert.realserver import RealServer
 
-    with RealServer() as server:   # prepares .chatcert/real/, starts on a free 127.0.0.1 port
-        print(server.base_url)     # http://127.0.0.1:PORT/v1, model id: server.model_alias
+    with RealServer() as server:   # prepares ~/.cache/chatcert/real, starts on a free 127.0.0.1 port
+        print(server.base_url)     # http://127.0.0.1:PORT/v1; model id: server.model_alias
 """
 
 from __future__ import annotations

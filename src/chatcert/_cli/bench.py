@@ -1,0 +1,274 @@
+"""`chatcert bench`: latency of an endpoint (or the embedded mock), history and a regression gate."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from typing import Any
+
+from chatcert._cli._common import add_target_options, check_url, parse_claims, positive_float, positive_int
+from chatcert.bench import (
+    DEFAULT_SCENARIO,
+    BenchConfig,
+    LevelSpec,
+    MockProcess,
+    NullProgress,
+    ProgressBar,
+    check_record,
+    compare,
+    console_table,
+    load_payloads,
+    load_saved,
+    parse_rules,
+    parse_scenario,
+    run_bench,
+    save_run,
+    saved_runs,
+    scenario_header,
+    write_report,
+)
+from chatcert.bench.report import gate_lines
+from chatcert.budget import Budget
+from chatcert.errors import TargetError, UsageError
+from chatcert.keys import load_api_key
+from chatcert.profiles import Profile, load_profile
+
+_DEFAULT_SCENARIO = scenario_header(DEFAULT_SCENARIO)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: every value must be at least 1")
+    return values
+
+
+def _float_list(text: str) -> list[float]:
+    return [positive_float(v) for v in text.split(",") if v.strip()] or [positive_float(text)]
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "yes", "1"):
+        return True
+    if text.lower() in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not true or false")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure latency (TTFT, ITL, TPOT, E2E, throughput) and gate on regressions",
+        description="Send streaming chat requests at fixed concurrency levels (or Poisson arrivals "
+        "with --rate), report TTFT, ITL, TPOT, E2E and throughput percentiles, write "
+        "bench.json, bench.html and SVG charts, save runs to the history and compare with one. "
+        "Without --endpoint the embedded mock runs in its own process with a known latency "
+        "scenario. Exit 0 ok, 1 a --fail-on gate tripped or the target failed, 2 unusable "
+        "input, 3 the harness broke.",
+    )
+    add_target_options(p)
+    load = p.add_argument_group("load")
+    load.add_argument(
+        "--concurrency",
+        type=_int_list,
+        metavar="N[,N...]",
+        help="fixed-concurrency levels [default: 1,4,16]; with --rate: a cap on requests in flight",
+    )
+    load.add_argument(
+        "--rate",
+        type=_float_list,
+        metavar="R[,R...]",
+        help="Poisson arrivals at R requests/s (open loop: no coordinated omission), one level per R",
+    )
+    size = load.add_mutually_exclusive_group()
+    size.add_argument("--requests", type=positive_int, metavar="N", help="measured requests per level [default: 50]")
+    size.add_argument("--duration", type=positive_float, metavar="S", help="measure each level for S seconds")
+    load.add_argument(
+        "--warmup",
+        type=int,
+        metavar="N",
+        help="requests per level sent first and not counted [default: the level's concurrency; 2 with --rate]",
+    )
+    load.add_argument("--seed", type=int, default=0, help="seed of the Poisson arrival times [default: 0]")
+    req = p.add_argument_group("requests")
+    req.add_argument(
+        "--payload",
+        default="text",
+        metavar="text|image|image:WxH|FILE",
+        help="what to send: a short text prompt, a 64x64 PNG, a generated WxH PNG, or a JSON file of "
+        "request bodies (object, array or JSON lines) [default: text]",
+    )
+    req.add_argument(
+        "--max-output-tokens",
+        type=positive_int,
+        default=128,
+        metavar="N",
+        help="max_tokens of each request [default: 128]",
+    )
+    req.add_argument("--temperature", type=float, metavar="T", help="temperature of each request")
+    req.add_argument("--cache-prompt", type=_bool, metavar="BOOL", help="send cache_prompt (llama.cpp)")
+    req.add_argument("--no-stream", action="store_true", help="non-stream requests (TTFT then equals E2E)")
+    req.add_argument(
+        "--mock-scenario",
+        metavar="SPEC",
+        help=f"latency scenario of the embedded mock [default: {_DEFAULT_SCENARIO}]; with --endpoint "
+        "and --target-is-mock it is sent as X-Mock-Scenario",
+    )
+    req.add_argument("--no-pin", action="store_true", help="do not pin the mock and the client to separate cores")
+    bud = p.add_argument_group("budget and bounds")
+    bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
+    bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
+    bud.add_argument("--timeout", type=positive_float, default=60.0, metavar="S", help="deadline per request [default: 60]")
+    bud.add_argument(
+        "--stall-timeout", type=positive_float, default=20.0, metavar="S", help="abort a silent response [default: 20]"
+    )
+    hist = p.add_argument_group("history and gate")
+    hist.add_argument("--save", metavar="NAME", help="save this run as NAME in the history")
+    hist.add_argument("--compare", metavar="NAME", help="compare with the saved run NAME (or a record file)")
+    hist.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="RULE",
+        help="with --compare: exit 1 when a rule trips, e.g. p95:+10%% (TTFT p95), itl.p99:+5%%, "
+        "e2e.p50:+20ms, rps:-10%% (repeatable or comma-separated)",
+    )
+    hist.add_argument(
+        "--history-dir",
+        metavar="DIR",
+        help="where saved runs live [default: .chatcert/bench; env CHATCERT_BENCH_DIR]",
+    )
+    out = p.add_argument_group("output")
+    out.add_argument(
+        "--report-dir", default="chatcert-report", metavar="DIR", help="where to write bench.* [default: chatcert-report]"
+    )
+    out.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    out.add_argument("-q", "--quiet", action="store_true", help="only the verdict lines")
+    p.set_defaults(func=run)
+
+
+def _levels(args: argparse.Namespace) -> list[LevelSpec]:
+    requests = None if args.duration else (args.requests or 50)
+    if args.warmup is not None and args.warmup < 0:
+        raise UsageError("--warmup must be 0 or more")
+    if args.rate:
+        caps = args.concurrency or [None]
+        if len(caps) > 1:
+            raise UsageError("with --rate, --concurrency is one cap on requests in flight, not a list")
+        warm = 2 if args.warmup is None else args.warmup
+        return [LevelSpec(caps[0], rate, requests, args.duration, warm) for rate in args.rate]
+    return [
+        LevelSpec(c, None, requests, args.duration, c if args.warmup is None else args.warmup)
+        for c in (args.concurrency or [1, 4, 16])
+    ]
+
+
+def _auth_headers(profile: Profile, key: str | None) -> dict[str, str]:
+    if not key or profile.auth_scheme == "none":
+        return {}
+    if profile.auth_scheme == "x-api-key":
+        return {"x-api-key": key}
+    return {"Authorization": f"Bearer {key}"}
+
+
+def run(args: argparse.Namespace) -> int:
+    rules = parse_rules(args.fail_on)
+    if rules and not args.compare:
+        raise UsageError("--fail-on needs --compare NAME (the saved run to compare with)")
+    baseline = load_saved(args.compare, args.history_dir) if args.compare else None
+    levels = _levels(args)
+    payloads = load_payloads(args.payload)
+    profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
+    route = profile.route("chat")
+    if not route:
+        raise UsageError(f"profile {profile.name!r} has no chat route")
+    scenario = parse_scenario(args.mock_scenario) if args.mock_scenario else dict(DEFAULT_SCENARIO)
+    progress = NullProgress() if args.no_progress or args.quiet else ProgressBar()
+    config = BenchConfig(
+        base_url="",
+        model=args.model or profile.model,
+        levels=levels,
+        payloads=payloads,
+        route=route,
+        profile=profile.name,
+        payload_spec=args.payload,
+        stream=not args.no_stream,
+        max_tokens=args.max_output_tokens,
+        temperature=args.temperature,
+        cache_prompt=args.cache_prompt,
+        include_usage=profile.claims_capability("stream_usage"),
+        deadline_s=args.timeout,
+        stall_s=min(args.stall_timeout, args.timeout),
+        seed=args.seed,
+        budget=Budget(max_requests=args.max_requests, max_tokens=args.max_tokens),
+        progress=progress,
+        name=args.save,
+    )
+    if args.endpoint:
+        config.base_url = check_url(args.endpoint)
+        key = load_api_key(args.api_key_env, args.api_key_file, profile.key_env)
+        config.headers = _auth_headers(profile, key)
+        config.verify_tls = not args.insecure
+        config.is_mock = bool(args.target_is_mock)
+        if args.insecure:
+            print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
+        if args.target_is_mock and args.mock_scenario:
+            config.headers["X-Mock-Scenario"] = scenario_header(scenario)
+            config.scenario = scenario
+        record = run_bench(config)
+    else:
+        key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+        with MockProcess(profile.origin, scenario, api_key=key, pin=not args.no_pin) as mock:
+            config.base_url, config.is_mock, config.scenario = mock.url, True, scenario
+            config.headers = _auth_headers(profile, key)
+            config.machine = {"pinning": mock.pinning}
+            record = run_bench(config)
+    check_record(record)
+    return _finish(args, record, baseline, rules)
+
+
+def _finish(args: argparse.Namespace, record: dict[str, Any], baseline: dict[str, Any] | None, rules: list[Any]) -> int:
+    history = saved_runs(args.history_dir)
+    gate: list[str] = []
+    tripped = []
+    if baseline is not None:
+        comparisons = compare(record, baseline, rules or parse_rules(["p95:+10%"]))
+        gate = gate_lines(comparisons, str(baseline.get("name") or args.compare))
+        if rules:
+            tripped = [c for c in comparisons if c.tripped]
+        if not comparisons:
+            raise UsageError(f"no level of this run matches one of {args.compare!r}; compare like with like")
+    written = write_report(record, args.report_dir, history, gate)
+    if args.save:
+        saved = save_run(record, args.save, args.history_dir)
+    if not args.quiet:
+        print(console_table(record))
+        if gate:
+            print("\n".join(gate))
+        print(f"report: {written[-1]}" + (f"; saved as {saved}" if args.save else ""))
+    failed_levels = [lvl["label"] for lvl in record["levels"] if lvl["ok"] == 0]
+    for lvl in record["levels"]:
+        if lvl["client"]["client_limited"]:
+            print(
+                f"chatcert: level {lvl['label']} is CLIENT-LIMITED ({'; '.join(lvl['client']['reasons'])}): "
+                "its numbers measure the client, not the server",
+                file=sys.stderr,
+            )
+        if lvl["failed"]:
+            top = max(lvl["errors"].items(), key=lambda kv: kv[1])[0] if lvl["errors"] else "?"
+            print(f"chatcert: level {lvl['label']}: {lvl['failed']} request(s) failed (e.g. {top})", file=sys.stderr)
+    if record["budget"].get("exhausted"):
+        print(f"chatcert: budget reached, run stopped early: {record['budget']['exhausted']}", file=sys.stderr)
+    if tripped:
+        names = ", ".join(f"{c.level} {c.rule.key} {c.change:+.1f}{'%' if c.rule.relative else ''}" for c in tripped)
+        print(f"chatcert: regression gate tripped: {names}", file=sys.stderr)
+        return 1
+    if failed_levels or not record["levels"]:
+        raise TargetError(f"no request succeeded at level(s) {', '.join(failed_levels) or '-'}")
+    if not args.quiet and baseline is not None and rules:
+        print("gate held")
+    return 0

@@ -1,0 +1,197 @@
+"""What a bench run leaves behind: bench.json, bench.html and SVG charts, and the console table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from chatcert.bench.gate import Comparison, value_of
+from chatcert.bench.svg import cdf_chart, line_chart
+
+__all__ = ["console_table", "gate_lines", "trend_series", "write_report"]
+
+_TREND_KEYS = (("ttft_ms.p95", "TTFT p95", "ms"), ("itl_ms.p99", "ITL p99", "ms"), ("request_throughput_rps", "request throughput", "req/s"))
+
+
+def _fmt(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def console_table(record: dict[str, Any]) -> str:
+    """One line per level with the figures people look at first."""
+    head = (
+        f"{'level':>14} {'ok':>6} {'fail':>5} {'req/s':>8} {'TTFT p50':>9} {'p95':>8} {'p99':>8} "
+        f"{'ITL p50':>8} {'p99':>7} {'TPOT p50':>9} {'E2E p50':>8} {'lag p99':>8}  client"
+    )
+    rows = [head]
+    for lvl in record["levels"]:
+        m = lvl["metrics"]
+        client = lvl["client"]
+        flag = "CLIENT-LIMITED" if client["client_limited"] else f"ok ({client['cpu_fraction']:.0%} cpu)"
+        rows.append(
+            f"{lvl['label']:>14} {lvl['ok']:>6} {lvl['failed']:>5} {_fmt(lvl['request_throughput_rps']):>8} "
+            f"{_fmt(m['ttft_ms']['p50'], 2):>9} {_fmt(m['ttft_ms']['p95'], 2):>8} {_fmt(m['ttft_ms']['p99'], 2):>8} "
+            f"{_fmt(m['itl_ms']['p50'], 2):>8} {_fmt(m['itl_ms']['p99'], 2):>7} {_fmt(m['tpot_ms']['p50'], 2):>9} "
+            f"{_fmt(m['e2e_ms']['p50']):>8} {_fmt(m['client_lag_ms']['p99'], 2):>8}  {flag}"
+        )
+    sources = sorted({lvl["tokens_source"] for lvl in record["levels"] if lvl["tokens_source"]})
+    rows.append(f"durations in ms; output tokens counted from: {', '.join(sources) or '-'}")
+    return "\n".join(rows)
+
+
+def gate_lines(comparisons: Sequence[Comparison], baseline_name: str) -> list[str]:
+    lines = [f"compared with saved run {baseline_name!r}:"]
+    for c in comparisons:
+        if c.change is None:
+            lines.append(f"  {c.level:>14} {c.rule.key:<28} {c.note}")
+            continue
+        unit = "%" if c.rule.relative else ""
+        verdict = "TRIPPED" if c.tripped else "ok"
+        lines.append(
+            f"  {c.level:>14} {c.rule.key:<28} {_fmt(c.baseline, 3):>10} -> {_fmt(c.current, 3):>10} "
+            f"({c.change:+.1f}{unit}; rule {c.rule.text})  {verdict}"
+        )
+    if not comparisons:
+        lines.append("  no level of this run matches a level of the baseline (compare labels like c=4)")
+    return lines
+
+
+def trend_series(runs: Sequence[dict[str, Any]], key: str) -> tuple[list[str], list[tuple[str, list[tuple[float, float]]]]]:
+    """Run names and, per level label, the (run position, value) points of `key`."""
+    names = [str(r.get("name") or r.get("created", "?")) for r in runs]
+    by_label: dict[str, list[tuple[float, float]]] = {}
+    for i, run in enumerate(runs):
+        for lvl in run.get("levels", []):
+            value = value_of(lvl, key)
+            if value is not None:
+                by_label.setdefault(lvl["label"], []).append((float(i), value))
+    return names, list(by_label.items())
+
+
+def _charts(record: dict[str, Any], history: Sequence[dict[str, Any]]) -> dict[str, str]:
+    samples = [s for s in record.get("samples", []) if s["ok"] and not s["warmup"]]
+    labels = [lvl["label"] for lvl in record["levels"]]
+    charts = {
+        "bench-ttft-cdf.svg": cdf_chart(
+            [(lbl, [s["ttft_ms"] for s in samples if s["level"] == lbl]) for lbl in labels],
+            title="TTFT distribution per level (CDF)",
+        ),
+        "bench-itl-cdf.svg": cdf_chart(
+            [(lbl, [g for s in samples if s["level"] == lbl for g in s["itl_ms"]]) for lbl in labels],
+            title="ITL distribution per level (CDF, every gap)",
+        ),
+    }
+    runs = [*history, record]
+    for key, title, unit in _TREND_KEYS:
+        names, series = trend_series(runs, key)
+        charts[f"bench-trend-{key.replace('.', '-').replace('_', '-')}.svg"] = line_chart(
+            series, title=f"{title} over saved runs", x_label="run", y_label=unit, x_names=names
+        )
+    return charts
+
+
+def _summary_rows(record: dict[str, Any]) -> str:
+    rows = []
+    for lvl in record["levels"]:
+        for metric, summary in lvl["metrics"].items():
+            cells = "".join(f"<td>{_fmt(summary.get(k), 3)}</td>" for k in ("count", "p50", "p90", "p95", "p99", "mean", "stdev"))
+            rows.append(f"<tr><td>{escape(lvl['label'])}</td><td><code>{escape(metric)}</code></td>{cells}</tr>")
+    return "\n".join(rows)
+
+
+def _level_rows(record: dict[str, Any]) -> str:
+    rows = []
+    for lvl in record["levels"]:
+        c = lvl["client"]
+        flag = (
+            f'<span class="bad">client-limited: {escape("; ".join(c["reasons"]))}</span>'
+            if c["client_limited"]
+            else "ok"
+        )
+        rows.append(
+            f"<tr><td>{escape(lvl['label'])}</td><td>{lvl['ok']}</td><td>{lvl['failed']}</td>"
+            f"<td>{lvl['warmup']}</td><td>{_fmt(lvl['request_throughput_rps'], 2)}</td>"
+            f"<td>{_fmt(lvl['output_throughput_tps'], 1)}</td><td>{escape(str(lvl['tokens_source']))}</td>"
+            f"<td>{escape(lvl['window']['kind'])} {lvl['window']['length_s']:.2f} s</td>"
+            f"<td>{c['cpu_fraction']:.0%}</td><td>{_fmt(c['cpu_us_per_read'], 1)}</td>"
+            f"<td>{c['loop_lag_p99_ms']:.2f}</td><td>{c['dispatch_delay_p95_ms']:.2f}</td><td>{flag}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
+def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -> str:
+    target, machine = record["target"], record["machine"]
+    banner = (
+        '<p class="bad"><b>CLIENT-LIMITED:</b> the client was the bottleneck in at least one level; '
+        "those numbers measure chatcert, not the server.</p>"
+        if record["client_limited"]
+        else ""
+    )
+    formulas = "".join(
+        f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td></tr>" for k, v in record["formulas"].items()
+    )
+    figures = "".join(f'<figure>{svg}<figcaption><a href="{name}">{name}</a></figcaption></figure>' for name, svg in charts.items())
+    gate_html = f"<h2>Regression gate</h2><pre>{escape(chr(10).join(gate))}</pre>" if gate else ""
+    scenario = target.get("scenario")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>chatcert bench: {escape(target['url'])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
+td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
+td:first-child, th:first-child {{ text-align: left; }}
+.bad {{ color: #b00; }}
+figure {{ display: inline-block; margin: 0.5em; }}
+</style></head><body>
+<h1>chatcert bench</h1>
+{banner}
+<p>Target <code>{escape(target['url'])}{escape(target.get('route', ''))}</code>, profile {escape(target['profile'])},
+model <code>{escape(target['model'])}</code>{' (embedded mock, scenario ' + escape(json.dumps(scenario)) + ')' if target['mock'] and scenario else ''}.
+chatcert {escape(record['chatcert_version'])}, {escape(record['created'])}, host {escape(str(machine.get('host')))},
+{machine.get('cpus')} CPUs, load average {escape(str(machine.get('loadavg')))} (start) / {escape(str(machine.get('loadavg_end')))} (end),
+cores: {escape(json.dumps(machine.get('pinning')))}.</p>
+<h2>Levels</h2>
+<table><tr><th>level</th><th>ok</th><th>failed</th><th>warm-up</th><th>req/s</th><th>output tok/s</th><th>tokens from</th>
+<th>window</th><th>client CPU</th><th>CPU µs/read</th><th>loop lag p99 ms</th><th>dispatch p95 ms</th><th>client</th></tr>
+{_level_rows(record)}
+</table>
+{gate_html}
+<h2>Distributions and trend</h2>
+{figures}
+<h2>Summaries (milliseconds; output_tps in tokens/s)</h2>
+<table><tr><th>level</th><th>metric</th><th>count</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>mean</th><th>stdev</th></tr>
+{_summary_rows(record)}
+</table>
+<h2>Formulas</h2>
+<table>{formulas}</table>
+<p>Every request, with its drivers and stamps, is in <a href="bench.json">bench.json</a>.</p>
+</body></html>
+"""
+
+
+def write_report(
+    record: dict[str, Any], directory: str | Path, history: Sequence[dict[str, Any]] = (), gate: Sequence[str] = ()
+) -> list[Path]:
+    """Write bench.json, bench.html and the SVG charts into `directory`; returns the paths written."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = _charts(record, history)
+    written = []
+    data = folder / "bench.json"
+    data.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    written.append(data)
+    for name, svg in charts.items():
+        path = folder / name
+        path.write_text(svg + "\n", encoding="utf-8")
+        written.append(path)
+    page = folder / "bench.html"
+    page.write_text(_html(record, charts, gate), encoding="utf-8")
+    written.append(page)
+    return written

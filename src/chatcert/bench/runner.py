@@ -1,0 +1,147 @@
+"""One latency run from start to record: levels in order on one event loop and one connection pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatcert import __version__
+from chatcert.bench.metrics import Sample
+from chatcert.bench.payloads import Payload
+from chatcert.bench.plan import RequestPlan
+from chatcert.bench.progress import NullProgress, Progress
+from chatcert.bench.records import level_record, machine_info, run_record
+from chatcert.bench.scheduler import LevelSpec, Scheduler
+from chatcert.bench.selfcheck import ClientLimits
+from chatcert.bench.transport import Pool
+from chatcert.budget import Budget
+
+__all__ = ["BenchConfig", "run_bench", "run_bench_async"]
+
+
+@dataclass
+class BenchConfig:
+    """What to measure. `headers` may hold the API key: it is sent, never recorded."""
+
+    base_url: str
+    model: str
+    levels: Sequence[LevelSpec]
+    payloads: Sequence[Payload]
+    route: str = "/v1/chat/completions"
+    profile: str = "compatible"
+    headers: dict[str, str] = field(default_factory=dict)
+    payload_spec: str = "text"
+    stream: bool = True
+    max_tokens: int = 128
+    temperature: float | None = None
+    cache_prompt: bool | None = None
+    include_usage: bool = True
+    verify_tls: bool = True
+    deadline_s: float = 60.0
+    stall_s: float = 20.0
+    seed: int = 0
+    budget: Budget = field(default_factory=Budget)
+    progress: Progress = field(default_factory=NullProgress)
+    limits: ClientLimits = field(default_factory=ClientLimits)
+    is_mock: bool = False
+    scenario: dict[str, float] | None = None
+    machine: dict[str, Any] = field(default_factory=dict)  # extra facts, e.g. core pinning
+    name: str | None = None
+
+
+async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
+    """Run every level on the running loop; return the run record (with samples)."""
+    machine = {**machine_info(), **config.machine}
+    plan = RequestPlan(
+        url=config.base_url.rstrip("/") + config.route,
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if config.stream else "application/json",
+            "User-Agent": f"chatcert-bench/{__version__}",
+            **config.headers,
+        },
+        payloads=list(config.payloads),
+        model=config.model,
+        stream=config.stream,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        cache_prompt=config.cache_prompt,
+        include_usage=config.include_usage,
+    )
+    pool = Pool(config.base_url, verify_tls=config.verify_tls, connect_timeout=min(10.0, config.deadline_s))
+    scheduler = Scheduler(
+        pool,
+        plan,
+        budget=config.budget,
+        deadline_s=config.deadline_s,
+        stall_s=config.stall_s,
+        progress=config.progress,
+        common_drivers={"host": machine["host"], "chatcert_version": __version__},
+        seed=config.seed,
+    )
+    levels: list[dict[str, Any]] = []
+    samples: list[Sample] = []
+    try:
+        for spec in config.levels:
+            outcome = await scheduler.run_level(spec)
+            levels.append(level_record(outcome, config.limits))
+            samples.extend(outcome.samples)
+            if scheduler.budget_exhausted:
+                break
+    finally:
+        pool.close()
+    end = machine_info()
+    machine["loadavg_end"] = end["loadavg"]
+    budget = config.budget
+    return run_record(
+        levels,
+        samples,
+        name=config.name,
+        target={
+            "url": config.base_url,
+            "route": config.route,
+            "profile": config.profile,
+            "model": config.model,
+            "mock": config.is_mock,
+            "scenario": config.scenario,
+        },
+        settings={
+            "payload": config.payload_spec,
+            "payload_classes": sorted({p.payload_class for p in config.payloads}),
+            "stream": config.stream,
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "cache_prompt": config.cache_prompt,
+            "include_usage": config.include_usage,
+            "levels": [
+                {
+                    "label": s.label,
+                    "concurrency": s.concurrency,
+                    "rate": s.rate,
+                    "requests": s.requests,
+                    "duration_s": s.duration_s,
+                    "warmup": s.warmup,
+                }
+                for s in config.levels
+            ],
+            "deadline_s": config.deadline_s,
+            "stall_s": config.stall_s,
+            "seed": config.seed,
+            "transport": "chatcert asyncio HTTP/1.1 (stamps each read before parsing)",
+        },
+        machine=machine,
+        budget={
+            "max_requests": budget.max_requests,
+            "max_tokens": budget.max_tokens,
+            "requests_sent": budget.requests_sent,
+            "tokens_spent": budget.tokens_spent,
+            "exhausted": scheduler.budget_exhausted,
+        },
+    )
+
+
+def run_bench(config: BenchConfig) -> dict[str, Any]:
+    """Synchronous wrapper: a fresh event loop for the run."""
+    return asyncio.run(run_bench_async(config))
