@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from itertools import pairwise
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -27,7 +28,16 @@ from chatcert.bench import BenchConfig, LevelSpec, MockProcess, load_payloads, r
 from chatcert.bench.events import observe_stream
 from chatcert.bench.metrics import Sample, percentile, steady_window
 
-__all__ = ["CLIENTS", "InstantServer", "MockProcess", "load_line", "measure", "server_for"]
+__all__ = [
+    "CLIENTS",
+    "InstantServer",
+    "MockProcess",
+    "default_loop",
+    "load_line",
+    "measure",
+    "realtime",
+    "server_for",
+]
 
 BODY = json.dumps(
     {
@@ -85,13 +95,15 @@ def server_for(kind: str) -> Any:
     return MockProcess("compatible", {"ttft_ms": 50, "itl_ms": 10, "chunks": 32, "jitter_ms": 0})
 
 
-def _sample(i: int, sent: float, end: float, parts: list[tuple[float, bytes]], offset: float, reads: int) -> Sample:
+def _sample(
+    i: int, sent: float, end: float, parts: list[tuple[float, bytes]], offset: float, reads: int
+) -> Sample:
     seen = observe_stream(parts)
     s = Sample(i, "", i < 0, sent, sent, sent, end, bool(seen.token_stamps), reads=reads)
     if seen.token_stamps:
         s.ttft_ms = (seen.token_stamps[0] - sent) * 1000
         s.e2e_ms = (end - sent) * 1000
-        s.itl_ms = [(b - a) * 1000 for a, b in zip(seen.token_stamps, seen.token_stamps[1:])]
+        s.itl_ms = [(b - a) * 1000 for a, b in pairwise(seen.token_stamps)]
         s.output_tokens = seen.usage_tokens or len(seen.token_stamps)
         if seen.first_token_sent_at is not None:
             s.ttft_error_ms = s.ttft_ms - (seen.first_token_sent_at - (sent + offset)) * 1000
@@ -144,7 +156,9 @@ async def _aiohttp(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample],
         return await _closed_loop(c, n, warmup, one)
 
 
-async def _httpx_sharded(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample], float, float, list[float]]:
+async def _httpx_sharded(
+    url: str, c: int, n: int, warmup: int
+) -> tuple[list[Sample], float, float, list[float]]:
     # One AsyncClient per 16 streams: httpx's pool cost grows with connections x requests.
     offset = time.time() - perf_counter()
     shards = [
@@ -175,26 +189,71 @@ async def _chatcert(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample]
     level = record["levels"][0]
     samples = []
     for s in record["samples"]:
-        sample = Sample(s["index"], s["level"], s["warmup"], s["scheduled_s"], s["request_built_s"],
-                        s["headers_sent_s"], s["end_s"], s["ok"], ttft_ms=s["ttft_ms"], e2e_ms=s["e2e_ms"],
-                        reads=s["reads"], ttft_error_ms=s["ttft_error_ms"])
+        sample = Sample(
+            s["index"],
+            s["level"],
+            s["warmup"],
+            s["scheduled_s"],
+            s["request_built_s"],
+            s["headers_sent_s"],
+            s["end_s"],
+            s["ok"],
+            ttft_ms=s["ttft_ms"],
+            e2e_ms=s["e2e_ms"],
+            reads=s["reads"],
+            ttft_error_ms=s["ttft_error_ms"],
+        )
         samples.append(sample)
     # Client lag and loop lag come from the record's own summaries (pooled there).
     lag = level["metrics"]["client_lag_ms"]
     samples[0].drivers["lag_summary"] = lag
+    samples[0].drivers["reads"] = level["client"]["reads"]
     return samples, level["client"]["cpu_s"], level["wall_s"], [level["client"]["loop_lag_p99_ms"]]
 
 
-CLIENTS: dict[str, Callable[[str, int, int, int], Awaitable[tuple[list[Sample], float, float, list[float]]]]] = {
+CLIENTS: dict[
+    str, Callable[[str, int, int, int], Awaitable[tuple[list[Sample], float, float, list[float]]]]
+] = {
     "chatcert": _chatcert,
     "aiohttp": _aiohttp,
     "httpx-sharded": _httpx_sharded,
 }
 
 
-def measure(client: str, url: str, c: int, n: int, truth_ttft_ms: float | None) -> dict[str, Any]:
+def run_on(loop: str, coro: Any) -> Any:
+    """Run `coro` on a fresh asyncio or uvloop event loop."""
+    if loop == "uvloop":
+        import uvloop
+
+        return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+def realtime(on: bool) -> str:
+    """Optionally run this process (and children started later) under SCHED_FIFO: on a shared,
+    loaded machine other processes otherwise preempt the client for milliseconds at a time."""
+    if not on:
+        return "normal scheduling"
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    except (AttributeError, PermissionError, OSError) as exc:
+        return f"normal scheduling (SCHED_FIFO refused: {exc})"
+    return "SCHED_FIFO priority 10 (client and server)"
+
+
+def default_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
+
+
+def measure(
+    client: str, url: str, c: int, n: int, truth_ttft_ms: float | None, loop: str = "asyncio"
+) -> dict[str, Any]:
     """Run one closed-loop level with `client`; return the figures the scripts print."""
-    samples, cpu, wall, loop_lags = asyncio.run(CLIENTS[client](url, c, n, c))
+    samples, cpu, wall, loop_lags = run_on(loop, CLIENTS[client](url, c, n, c))
     measured = [s for s in samples if not s.warmup and s.ok]
     failed = sum(1 for s in samples if not s.warmup and not s.ok)
     window = steady_window(samples)
@@ -209,7 +268,7 @@ def measure(client: str, url: str, c: int, n: int, truth_ttft_ms: float | None) 
         lag_p50 = percentile(lags, 50) if lags else None
         lag_p99 = percentile(lags, 99) if lags else None
         loop_p99 = percentile(sorted(loop_lags), 99) if loop_lags else 0.0
-    reads = sum(s.reads for s in samples)
+    reads = samples[0].drivers.get("reads") or sum(s.reads for s in samples)
     out: dict[str, Any] = {
         "client": client,
         "streams": c,

@@ -16,7 +16,7 @@ import argparse
 import sys
 from typing import Any
 
-from _clients import load_line, measure, server_for
+from _clients import default_loop, load_line, measure, realtime, server_for
 
 TRUTH_TTFT_MS = 50.0
 LEVELS = {1: 40, 64: 640, 256: 2560}  # requests per level: ~14 s at 1 stream, ~3.6 s at 64 and 256
@@ -32,30 +32,43 @@ def _row(r: dict[str, Any]) -> str:
         f"{r['client']:>14} {r['streams']:>5} {r['requests']:>6} {r['failed']:>4} {_f(r['rps']):>7} "
         f"{_f(r.get('err_nominal_p50'), 2):>9} {_f(r.get('err_nominal_p99'), 2):>9} "
         f"{_f(r['err_truth_p50'], 2):>9} {_f(r['err_truth_p99'], 2):>9} {_f(r['lag_p50'], 2):>8} "
-        f"{_f(r['lag_p99'], 2):>8} {r['cpu_fraction']:>5.0%} {_f(r['cpu_us_per_read']):>7} {_f(r['loop_lag_p99'], 2):>8}"
+        f"{_f(r['lag_p99'], 2):>8} {r['cpu_fraction']:>5.0%} {_f(r['cpu_us_per_read']):>7} "
+        f"{_f(r['loop_lag_p99'], 2):>8}"
     )
 
 
 def goals(rows: list[dict[str, Any]]) -> list[tuple[str, bool, str]]:
-    """Issue 6's bounds for the chatcert client: (goal, met, measured)."""
+    """Issue 6's bounds for the chatcert client: (goal, met, measured).
+
+    TTFT error is judged against the mock's stamps (what the client added); the error against the
+    nominal 50 ms, which also holds the mock's own request handling, is printed beside it.
+    """
     mine = {r["streams"]: r for r in rows if r["client"] == "chatcert"}
     out = []
 
-    def add(name: str, value: float | None, bound: float, above: bool = False) -> None:
+    def add(
+        name: str, value: float | None, bound: float, above: bool = False, beside: float | None = None
+    ) -> None:
         met = value is not None and (value >= bound if above else value <= bound)
-        out.append((name, met, _f(value, 2)))
+        extra = f" (vs nominal 50 ms: {_f(beside, 2)})" if beside is not None else ""
+        out.append((name, met, _f(value, 2) + extra))
 
     if 1 in mine:
-        add("1 stream: TTFT median error <= 0.6 ms", mine[1].get("err_nominal_p50"), 0.6)
-        add("1 stream: TTFT p99 error <= 1 ms", mine[1].get("err_nominal_p99"), 1.0)
+        r = mine[1]
+        add("1 stream: TTFT median error <= 0.6 ms", r["err_truth_p50"], 0.6, beside=r.get("err_nominal_p50"))
+        add("1 stream: TTFT p99 error <= 1 ms", r["err_truth_p99"], 1.0, beside=r.get("err_nominal_p99"))
     if 64 in mine:
-        add("64 streams: TTFT median error <= 1 ms", mine[64].get("err_nominal_p50"), 1.0)
-        add("64 streams: TTFT p99 error <= 55 ms", mine[64].get("err_nominal_p99"), 55.0)
+        r = mine[64]
+        add("64 streams: TTFT median error <= 1 ms", r["err_truth_p50"], 1.0, beside=r.get("err_nominal_p50"))
+        add("64 streams: TTFT p99 error <= 55 ms", r["err_truth_p99"], 55.0, beside=r.get("err_nominal_p99"))
     if 256 in mine:
-        add("256 streams: >= 700 req/s", mine[256]["rps"], 700.0, above=True)
-        add("256 streams: TTFT median error <= 2 ms", mine[256].get("err_nominal_p50"), 2.0)
-        add("256 streams: client-added lag p99 <= 5 ms", mine[256]["lag_p99"], 5.0)
-        add("256 streams: CPU per arriving chunk <= 30 us", mine[256]["cpu_us_per_read"], 30.0)
+        r = mine[256]
+        add("256 streams: >= 700 req/s", r["rps"], 700.0, above=True)
+        add(
+            "256 streams: TTFT median error <= 2 ms", r["err_truth_p50"], 2.0, beside=r.get("err_nominal_p50")
+        )
+        add("256 streams: client-added lag p99 <= 5 ms", r["lag_p99"], 5.0)
+        add("256 streams: CPU per arriving chunk <= 30 us", r["cpu_us_per_read"], 30.0)
     return out
 
 
@@ -64,13 +77,24 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer requests per level")
     parser.add_argument("--clients", default="chatcert,aiohttp,httpx-sharded")
     parser.add_argument("--streams", default="1,64,256")
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default=default_loop(), help="event loop of every client"
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="SCHED_FIFO for client and server (root; shared machines)"
+    )
     args = parser.parse_args()
+    sched = realtime(args.realtime)
     plan = QUICK if args.quick else LEVELS
     streams = [int(s) for s in args.streams.split(",")]
-    print(f"accuracy benchmark: truth TTFT 50 ms, ITL 10 ms, 32 chunks; {load_line()}")
+    print(
+        f"accuracy benchmark: truth TTFT 50 ms, ITL 10 ms, 32 chunks; {args.loop} loop; {sched}; "
+        f"{load_line()}"
+    )
     print(
         f"{'client':>14} {'strm':>5} {'reqs':>6} {'fail':>4} {'req/s':>7} {'TTFT-50':>9} {'p99-50':>9} "
-        f"{'err p50':>9} {'err p99':>9} {'lag p50':>8} {'lag p99':>8} {'cpu':>5} {'us/read':>7} {'loop p99':>8}"
+        f"{'err p50':>9} {'err p99':>9} {'lag p50':>8} {'lag p99':>8} {'cpu':>5} {'us/read':>7} "
+        f"{'loop p99':>8}"
     )
     rows = []
     with server_for("mock") as server:
@@ -78,7 +102,7 @@ def main() -> int:
         for c in streams:
             for client in args.clients.split(","):
                 base = server.url if client == "chatcert" else url
-                row = measure(client, base, c, plan.get(c, 4 * c), TRUTH_TTFT_MS)
+                row = measure(client, base, c, plan.get(c, 4 * c), TRUTH_TTFT_MS, args.loop)
                 rows.append(row)
                 print(_row(row), flush=True)
     print("ms throughout; TTFT-50 = measured TTFT minus the nominal 50 ms (includes the mock's own")

@@ -8,6 +8,7 @@ request head and Content-Length, never the JSON. `python benchmarks/instant_serv
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -16,14 +17,25 @@ import time
 def canned_stream(chunks: int = 32) -> bytes:
     """A chunked-encoded SSE body: role chunk, `chunks` content chunks, usage, [DONE]."""
     events = []
-    base = {"id": "chatcmpl-instant", "object": "chat.completion.chunk", "created": int(time.time()), "model": "default"}
+    base = {
+        "id": "chatcmpl-instant",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": "default",
+    }
 
     def chunk(delta: dict[str, str], finish: str | None = None) -> dict[str, object]:
         return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
     events.append(chunk({"role": "assistant", "content": ""}))
     events += [chunk({"content": f" w{i}"}, "stop" if i == chunks - 1 else None) for i in range(chunks)]
-    events.append({**base, "choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": chunks, "total_tokens": chunks + 1}})
+    events.append(
+        {
+            **base,
+            "choices": [],
+            "usage": {"prompt_tokens": 1, "completion_tokens": chunks, "total_tokens": chunks + 1},
+        }
+    )
     body = b""
     for event in events:
         data = f"data: {json.dumps(event)}\n\n".encode()
@@ -73,7 +85,5 @@ async def _main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
-    except KeyboardInterrupt:
-        pass

@@ -71,6 +71,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Latency benchmarks are slow and measure, not judge: they run only when `-m` names them."""
+    if "latency" in (config.getoption("markexpr", "") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("latency") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i.get_closest_marker("latency") is not None])
+        items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
     """One certification run for the whole session: each probe is sent at most once."""

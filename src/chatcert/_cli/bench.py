@@ -85,13 +85,16 @@ def register(sub: Any) -> None:
         help="Poisson arrivals at R requests/s (open loop: no coordinated omission), one level per R",
     )
     size = load.add_mutually_exclusive_group()
-    size.add_argument("--requests", type=positive_int, metavar="N", help="measured requests per level [default: 50]")
+    size.add_argument(
+        "--requests", type=positive_int, metavar="N", help="measured requests per level [default: 50]"
+    )
     size.add_argument("--duration", type=positive_float, metavar="S", help="measure each level for S seconds")
     load.add_argument(
         "--warmup",
         type=int,
         metavar="N",
-        help="requests per level sent first and not counted [default: the level's concurrency; 2 with --rate]",
+        help="requests per level sent first and not counted "
+        "[default: the level's concurrency; 2 with --rate]",
     )
     load.add_argument("--seed", type=int, default=0, help="seed of the Poisson arrival times [default: 0]")
     req = p.add_argument_group("requests")
@@ -118,13 +121,27 @@ def register(sub: Any) -> None:
         help=f"latency scenario of the embedded mock [default: {_DEFAULT_SCENARIO}]; with --endpoint "
         "and --target-is-mock it is sent as X-Mock-Scenario",
     )
-    req.add_argument("--no-pin", action="store_true", help="do not pin the mock and the client to separate cores")
+    req.add_argument(
+        "--no-pin", action="store_true", help="do not pin the mock and the client to separate cores"
+    )
+    req.add_argument(
+        "--loop",
+        choices=("auto", "uvloop", "asyncio"),
+        default="auto",
+        help="the client's event loop [default: auto = uvloop when installed]",
+    )
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
     bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
-    bud.add_argument("--timeout", type=positive_float, default=60.0, metavar="S", help="deadline per request [default: 60]")
     bud.add_argument(
-        "--stall-timeout", type=positive_float, default=20.0, metavar="S", help="abort a silent response [default: 20]"
+        "--timeout", type=positive_float, default=60.0, metavar="S", help="deadline per request [default: 60]"
+    )
+    bud.add_argument(
+        "--stall-timeout",
+        type=positive_float,
+        default=20.0,
+        metavar="S",
+        help="abort a silent response [default: 20]",
     )
     hist = p.add_argument_group("history and gate")
     hist.add_argument("--save", metavar="NAME", help="save this run as NAME in the history")
@@ -144,7 +161,10 @@ def register(sub: Any) -> None:
     )
     out = p.add_argument_group("output")
     out.add_argument(
-        "--report-dir", default="chatcert-report", metavar="DIR", help="where to write bench.* [default: chatcert-report]"
+        "--report-dir",
+        default="chatcert-report",
+        metavar="DIR",
+        help="where to write bench.* [default: chatcert-report]",
     )
     out.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     out.add_argument("-q", "--quiet", action="store_true", help="only the verdict lines")
@@ -207,6 +227,7 @@ def run(args: argparse.Namespace) -> int:
         budget=Budget(max_requests=args.max_requests, max_tokens=args.max_tokens),
         progress=progress,
         name=args.save,
+        loop=args.loop,
     )
     if args.endpoint:
         config.base_url = check_url(args.endpoint)
@@ -231,7 +252,9 @@ def run(args: argparse.Namespace) -> int:
     return _finish(args, record, baseline, rules)
 
 
-def _finish(args: argparse.Namespace, record: dict[str, Any], baseline: dict[str, Any] | None, rules: list[Any]) -> int:
+def _finish(
+    args: argparse.Namespace, record: dict[str, Any], baseline: dict[str, Any] | None, rules: list[Any]
+) -> int:
     history = saved_runs(args.history_dir)
     gate: list[str] = []
     tripped = []
@@ -260,11 +283,18 @@ def _finish(args: argparse.Namespace, record: dict[str, Any], baseline: dict[str
             )
         if lvl["failed"]:
             top = max(lvl["errors"].items(), key=lambda kv: kv[1])[0] if lvl["errors"] else "?"
-            print(f"chatcert: level {lvl['label']}: {lvl['failed']} request(s) failed (e.g. {top})", file=sys.stderr)
+            print(
+                f"chatcert: level {lvl['label']}: {lvl['failed']} request(s) failed (e.g. {top})",
+                file=sys.stderr,
+            )
     if record["budget"].get("exhausted"):
-        print(f"chatcert: budget reached, run stopped early: {record['budget']['exhausted']}", file=sys.stderr)
+        print(
+            f"chatcert: budget reached, run stopped early: {record['budget']['exhausted']}", file=sys.stderr
+        )
     if tripped:
-        names = ", ".join(f"{c.level} {c.rule.key} {c.change:+.1f}{'%' if c.rule.relative else ''}" for c in tripped)
+        names = ", ".join(
+            f"{c.level} {c.rule.key} {c.change:+.1f}{'%' if c.rule.relative else ''}" for c in tripped
+        )
         print(f"chatcert: regression gate tripped: {names}", file=sys.stderr)
         return 1
     if failed_levels or not record["levels"]:

@@ -50,9 +50,7 @@ def sse_data(parts: Sequence[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
             if block.startswith(b"data: ") and b"\n" not in block:
                 out.append((stamp, block[6:]))  # the common one-line case, without splitting
                 continue
-            data = [
-                line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")
-            ]
+            data = [line[5:].removeprefix(b" ") for line in block.split(b"\n") if line.startswith(b"data:")]
             if data:
                 out.append((stamp, b"\n".join(data)))
         buf = buf[start:] if start else buf
@@ -84,12 +82,11 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
         if not isinstance(chunk, dict):
             continue
         sent_at = chunk.get("x_mock_sent_at")
-        stamped = isinstance(sent_at, (int, float))
-        if stamped:
+        if isinstance(sent_at, (int, float)):
             seen.sent_stamps.append((stamp, float(sent_at)))
         choices = chunk.get("choices")
         if choices and any(_delta_text(c) for c in choices):
-            if not seen.token_stamps and stamped:
+            if not seen.token_stamps and isinstance(sent_at, (int, float)):
                 seen.first_token_sent_at = float(sent_at)
             seen.token_stamps.append(stamp)
         usage = chunk.get("usage")

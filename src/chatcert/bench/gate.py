@@ -53,7 +53,9 @@ class Rule:
 def _rule(text: str) -> Rule:
     match = _RULE.match(text.strip())
     if not match:
-        raise UsageError(f"--fail-on {text!r}: write [METRIC.]STAT:+N% (e.g. p95:+10%, itl.p99:+5%, rps:-10%)")
+        raise UsageError(
+            f"--fail-on {text!r}: write [METRIC.]STAT:+N% (e.g. p95:+10%, itl.p99:+5%, rps:-10%)"
+        )
     key, sign, amount, unit = match["key"], match["sign"], float(match["num"]), match["unit"]
     head, _, stat = key.rpartition(".")
     if not head:  # a bare stat means TTFT, a bare metric name is a throughput scalar

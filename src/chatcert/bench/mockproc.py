@@ -104,7 +104,12 @@ class MockProcess:
             env[_KEY_ENV] = self.api_key
             cmd += ["--api-key-env", _KEY_ENV]
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         found = threading.Event()
         threading.Thread(target=self._read_stderr, args=(found,), daemon=True).start()

@@ -99,11 +99,13 @@ def load_payloads(spec: str) -> list[Payload]:
         return [Payload(_image_body(image), bucket)]
     if spec.startswith("image:"):
         width, sep, height = spec[6:].lower().partition("x")
-        if not sep or not width.isdigit() or not height.isdigit() or not 0 < int(width) * int(height):
+        if not sep or not width.isdigit() or not height.isdigit() or int(width) * int(height) <= 0:
             raise UsageError(f"--payload image:WxH needs two positive integers, not {spec!r}")
         if int(width) > 8192 or int(height) > 8192:
             raise UsageError(f"--payload {spec}: sides above 8192 pixels are not supported")
-        return [Payload(_image_body(make_png(int(width), int(height))), image_bucket(int(width), int(height)))]
+        return [
+            Payload(_image_body(make_png(int(width), int(height))), image_bucket(int(width), int(height)))
+        ]
     return _from_file(Path(spec))
 
 

@@ -185,7 +185,9 @@ def load_saved(name: str, directory: str | Path | None = None) -> dict[str, Any]
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read saved run {str(path)!r}: {exc}") from exc
-    errors = schema_errors("harness/bench-run", record, limit=1) if isinstance(record, dict) else ["not a mapping"]
+    errors = (
+        schema_errors("harness/bench-run", record, limit=1) if isinstance(record, dict) else ["not a mapping"]
+    )
     if errors:
         raise UsageError(f"saved run {str(path)!r} is not a bench record: {errors[0]}")
     return dict(record)
@@ -200,7 +202,11 @@ def saved_runs(directory: str | Path | None = None) -> list[dict[str, Any]]:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(record, dict) and record.get("schema") == SCHEMA_ID and isinstance(record.get("levels"), list):
+        if (
+            isinstance(record, dict)
+            and record.get("schema") == SCHEMA_ID
+            and isinstance(record.get("levels"), list)
+        ):
             runs.append(record)
     runs.sort(key=lambda r: str(r.get("created", "")))
     return runs

@@ -13,7 +13,11 @@ from chatcert.bench.svg import cdf_chart, line_chart
 
 __all__ = ["console_table", "gate_lines", "trend_series", "write_report"]
 
-_TREND_KEYS = (("ttft_ms.p95", "TTFT p95", "ms"), ("itl_ms.p99", "ITL p99", "ms"), ("request_throughput_rps", "request throughput", "req/s"))
+_TREND_KEYS = (
+    ("ttft_ms.p95", "TTFT p95", "ms"),
+    ("itl_ms.p99", "ITL p99", "ms"),
+    ("request_throughput_rps", "request throughput", "req/s"),
+)
 
 
 def _fmt(value: Any, digits: int = 1) -> str:
@@ -37,8 +41,9 @@ def console_table(record: dict[str, Any]) -> str:
         flag = "CLIENT-LIMITED" if client["client_limited"] else f"ok ({client['cpu_fraction']:.0%} cpu)"
         rows.append(
             f"{lvl['label']:>14} {lvl['ok']:>6} {lvl['failed']:>5} {_fmt(lvl['request_throughput_rps']):>8} "
-            f"{_fmt(m['ttft_ms']['p50'], 2):>9} {_fmt(m['ttft_ms']['p95'], 2):>8} {_fmt(m['ttft_ms']['p99'], 2):>8} "
-            f"{_fmt(m['itl_ms']['p50'], 2):>8} {_fmt(m['itl_ms']['p99'], 2):>7} {_fmt(m['tpot_ms']['p50'], 2):>9} "
+            f"{_fmt(m['ttft_ms']['p50'], 2):>9} {_fmt(m['ttft_ms']['p95'], 2):>8} "
+            f"{_fmt(m['ttft_ms']['p99'], 2):>8} {_fmt(m['itl_ms']['p50'], 2):>8} "
+            f"{_fmt(m['itl_ms']['p99'], 2):>7} {_fmt(m['tpot_ms']['p50'], 2):>9} "
             f"{_fmt(m['e2e_ms']['p50']):>8} {_fmt(m['client_lag_ms']['p99'], 2):>8}  {flag}"
         )
     sources = sorted({lvl["tokens_source"] for lvl in record["levels"] if lvl["tokens_source"]})
@@ -63,7 +68,9 @@ def gate_lines(comparisons: Sequence[Comparison], baseline_name: str) -> list[st
     return lines
 
 
-def trend_series(runs: Sequence[dict[str, Any]], key: str) -> tuple[list[str], list[tuple[str, list[tuple[float, float]]]]]:
+def trend_series(
+    runs: Sequence[dict[str, Any]], key: str
+) -> tuple[list[str], list[tuple[str, list[tuple[float, float]]]]]:
     """Run names and, per level label, the (run position, value) points of `key`."""
     names = [str(r.get("name") or r.get("created", "?")) for r in runs]
     by_label: dict[str, list[tuple[float, float]]] = {}
@@ -101,8 +108,13 @@ def _summary_rows(record: dict[str, Any]) -> str:
     rows = []
     for lvl in record["levels"]:
         for metric, summary in lvl["metrics"].items():
-            cells = "".join(f"<td>{_fmt(summary.get(k), 3)}</td>" for k in ("count", "p50", "p90", "p95", "p99", "mean", "stdev"))
-            rows.append(f"<tr><td>{escape(lvl['label'])}</td><td><code>{escape(metric)}</code></td>{cells}</tr>")
+            cells = "".join(
+                f"<td>{_fmt(summary.get(k), 3)}</td>"
+                for k in ("count", "p50", "p90", "p95", "p99", "mean", "stdev")
+            )
+            rows.append(
+                f"<tr><td>{escape(lvl['label'])}</td><td><code>{escape(metric)}</code></td>{cells}</tr>"
+            )
     return "\n".join(rows)
 
 
@@ -126,8 +138,45 @@ def _level_rows(record: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -> str:
+_LEVEL_HEAD = "".join(
+    f"<th>{h}</th>"
+    for h in (
+        "level",
+        "ok",
+        "failed",
+        "warm-up",
+        "req/s",
+        "output tok/s",
+        "tokens from",
+        "window",
+        "client CPU",
+        "CPU µs/read",
+        "loop lag p99 ms",
+        "dispatch p95 ms",
+        "client",
+    )
+)
+
+
+def _intro(record: dict[str, Any]) -> str:
     target, machine = record["target"], record["machine"]
+    scenario = target.get("scenario")
+    mock = f" (embedded mock, scenario {escape(json.dumps(scenario))})" if target["mock"] and scenario else ""
+    where = escape(target["url"] + target.get("route", ""))
+    return (
+        f"<p>Target <code>{where}</code>, profile {escape(target['profile'])}, "
+        f"model <code>{escape(target['model'])}</code>{mock}. "
+        f"chatcert {escape(record['chatcert_version'])}, {escape(record['created'])}, "
+        f"event loop {escape(str(record['settings'].get('event_loop')))}, "
+        f"host {escape(str(machine.get('host')))}, {machine.get('cpus')} CPUs, "
+        f"load average {escape(str(machine.get('loadavg')))} (start) / "
+        f"{escape(str(machine.get('loadavg_end')))} (end), "
+        f"cores: {escape(json.dumps(machine.get('pinning')))}.</p>"
+    )
+
+
+def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -> str:
+    target = record["target"]
     banner = (
         '<p class="bad"><b>CLIENT-LIMITED:</b> the client was the bottleneck in at least one level; '
         "those numbers measure chatcert, not the server.</p>"
@@ -135,13 +184,16 @@ def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -
         else ""
     )
     formulas = "".join(
-        f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td></tr>" for k, v in record["formulas"].items()
+        f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td></tr>"
+        for k, v in record["formulas"].items()
     )
-    figures = "".join(f'<figure>{svg}<figcaption><a href="{name}">{name}</a></figcaption></figure>' for name, svg in charts.items())
+    figures = "".join(
+        f'<figure>{svg}<figcaption><a href="{name}">{name}</a></figcaption></figure>'
+        for name, svg in charts.items()
+    )
     gate_html = f"<h2>Regression gate</h2><pre>{escape(chr(10).join(gate))}</pre>" if gate else ""
-    scenario = target.get("scenario")
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>chatcert bench: {escape(target['url'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>chatcert bench: {escape(target["url"])}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
@@ -152,14 +204,9 @@ figure {{ display: inline-block; margin: 0.5em; }}
 </style></head><body>
 <h1>chatcert bench</h1>
 {banner}
-<p>Target <code>{escape(target['url'])}{escape(target.get('route', ''))}</code>, profile {escape(target['profile'])},
-model <code>{escape(target['model'])}</code>{' (embedded mock, scenario ' + escape(json.dumps(scenario)) + ')' if target['mock'] and scenario else ''}.
-chatcert {escape(record['chatcert_version'])}, {escape(record['created'])}, host {escape(str(machine.get('host')))},
-{machine.get('cpus')} CPUs, load average {escape(str(machine.get('loadavg')))} (start) / {escape(str(machine.get('loadavg_end')))} (end),
-cores: {escape(json.dumps(machine.get('pinning')))}.</p>
+{_intro(record)}
 <h2>Levels</h2>
-<table><tr><th>level</th><th>ok</th><th>failed</th><th>warm-up</th><th>req/s</th><th>output tok/s</th><th>tokens from</th>
-<th>window</th><th>client CPU</th><th>CPU µs/read</th><th>loop lag p99 ms</th><th>dispatch p95 ms</th><th>client</th></tr>
+<table><tr>{_LEVEL_HEAD}</tr>
 {_level_rows(record)}
 </table>
 {gate_html}
@@ -177,7 +224,10 @@ cores: {escape(json.dumps(machine.get('pinning')))}.</p>
 
 
 def write_report(
-    record: dict[str, Any], directory: str | Path, history: Sequence[dict[str, Any]] = (), gate: Sequence[str] = ()
+    record: dict[str, Any],
+    directory: str | Path,
+    history: Sequence[dict[str, Any]] = (),
+    gate: Sequence[str] = (),
 ) -> list[Path]:
     """Write bench.json, bench.html and the SVG charts into `directory`; returns the paths written."""
     folder = Path(directory)

@@ -14,6 +14,7 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from time import perf_counter
 from typing import Any
 
@@ -116,7 +117,11 @@ class Scheduler:
             # The client's own figures cover the measured part only: warm-up opens connections in a burst.
             wall1, cpu1, reads1 = perf_counter(), time.thread_time(), self.pool.reads
             start, cpu_start, reads_start = self._mark or (wall0, cpu0, reads0)
-            outcome.cpu_s, outcome.wall_s, outcome.reads = cpu1 - cpu_start, wall1 - start, reads1 - reads_start
+            outcome.cpu_s, outcome.wall_s, outcome.reads = (
+                cpu1 - cpu_start,
+                wall1 - start,
+                reads1 - reads_start,
+            )
             done.set()
             await asyncio.gather(monitor, watchdog, return_exceptions=True)
             self.progress.finish()
@@ -129,19 +134,20 @@ class Scheduler:
     # -- arrival processes -----------------------------------------------------------------------
     async def _closed(self, spec: LevelSpec, samples: list[Sample]) -> None:
         total = spec.warmup + spec.requests if spec.requests is not None else None
-        state = {"next": 0, "stop_at": None}
+        next_index = 0
+        stop_at: float | None = None
 
         async def worker() -> None:
+            nonlocal next_index, stop_at
             while self._stop is None:
-                index = int(state["next"] or 0)
+                index = next_index
                 now = perf_counter()
-                stop_at = state["stop_at"]
                 if (total is not None and index >= total) or (stop_at is not None and now >= stop_at):
                     return
-                state["next"] = index + 1
+                next_index = index + 1
                 warm = index < spec.warmup
                 if not warm and spec.duration_s and stop_at is None:
-                    state["stop_at"] = now + spec.duration_s
+                    stop_at = now + spec.duration_s
                 sample = await self._one(index, now, warm, spec)
                 if sample is not None:
                     samples.append(sample)
@@ -294,7 +300,7 @@ class Scheduler:
             truth_ms = (seen.first_token_sent_at - (sent + offset)) * 1000
             sample.ttft_error_ms = sample.ttft_ms - truth_ms
         sample.e2e_ms = (resp.end - sent) * 1000
-        sample.itl_ms = [(b - a) * 1000 for a, b in zip(stamps, stamps[1:])]
+        sample.itl_ms = [(b - a) * 1000 for a, b in pairwise(stamps)]
         if seen.usage_tokens is not None:
             sample.output_tokens, sample.tokens_source = seen.usage_tokens, "usage"
         else:

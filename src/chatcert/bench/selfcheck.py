@@ -39,9 +39,7 @@ def assess(
     dispatch_p95 = percentile(sorted(dispatch_delay_ms), 95) if dispatch_delay_ms else 0.0
     reasons = []
     if cpu_fraction > limits.cpu_fraction:
-        reasons.append(
-            f"client CPU {cpu_fraction:.0%} of its one-core budget > {limits.cpu_fraction:.0%}"
-        )
+        reasons.append(f"client CPU {cpu_fraction:.0%} of its one-core budget > {limits.cpu_fraction:.0%}")
     if lag_p99 > limits.loop_lag_p99_ms:
         reasons.append(f"event-loop lag p99 {lag_p99:.2f} ms > {limits.loop_lag_p99_ms:g} ms")
     if dispatch_p95 > limits.dispatch_delay_p95_ms:

@@ -23,7 +23,7 @@ def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
-    ticks = []
+    ticks: list[float] = []
     value = start
     while value <= high + step * 0.5 and len(ticks) < 50:
         ticks.append(round(value, 10))
@@ -84,16 +84,18 @@ def line_chart(
 
     for tick in y_ticks:
         if y_lo <= tick <= y_hi:
+            y_at = f"{py(tick):.1f}"
             parts.append(
-                f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{py(tick):.1f}" y2="{py(tick):.1f}" stroke="#e5e5e5"/>'
+                f'<line x1="{_LEFT}" x2="{_LEFT + plot_w}" y1="{y_at}" y2="{y_at}" stroke="#e5e5e5"/>'
             )
             parts.append(
                 f'<text x="{_LEFT - 6}" y="{py(tick) + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>'
             )
     for i, tick in enumerate(x_ticks):
         label = x_names[int(tick)] if x_names else _fmt(float(tick))
+        x_at = f"{px(float(tick)):.1f}"
         parts.append(
-            f'<text x="{px(float(tick)):.1f}" y="{_TOP + plot_h + 16}" text-anchor="middle">{escape(label[:14])}</text>'
+            f'<text x="{x_at}" y="{_TOP + plot_h + 16}" text-anchor="middle">{escape(label[:14])}</text>'
         )
         if x_names and len(x_names) > 12 and i % max(1, len(x_names) // 12):
             parts.pop()  # too many run names: label every n-th
@@ -103,9 +105,9 @@ def line_chart(
     parts.append(
         f'<text x="{_LEFT + plot_w / 2}" y="{_H - 10}" text-anchor="middle">{escape(x_label)}</text>'
     )
-    parts.append(
-        f'<text transform="translate(16 {_TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">{escape(y_label)}</text>'
-    )
+    middle = _TOP + plot_h / 2
+    rotate = f"translate(16 {middle}) rotate(-90)"
+    parts.append(f'<text transform="{rotate}" text-anchor="middle">{escape(y_label)}</text>')
     for n, (name, pts) in enumerate(series):
         colour = _COLOURS[n % len(_COLOURS)]
         coords = []
@@ -156,4 +158,6 @@ def cdf_chart(series: Sequence[tuple[str, Sequence[float]]], *, title: str, unit
         if points[-1][1] < 1.0:
             points.append((min(data[-1], cut), 1.0))
         lines.append((f"{name} (n={n})", points))
-    return line_chart(lines, title=title, x_label=unit, y_label="fraction <= x", y_range=(0.0, 1.0), step=True)
+    return line_chart(
+        lines, title=title, x_label=unit, y_label="fraction <= x", y_range=(0.0, 1.0), step=True
+    )

@@ -20,7 +20,7 @@ from chatcert.fuzz.corpus import fixture_bytes
 from chatcert.fuzz.rules import PayloadRules
 from chatcert.images import fixture_images, sniff
 
-__all__ = ["TEXT_ALPHABET", "data_url", "image_bytes", "requests", "text"]
+__all__ = ["TEXT_ALPHABET", "data_url", "image_bytes", "minimal_request", "requests", "text"]
 
 # Printable ASCII plus a few multi-byte characters; no control characters or lone surrogates, which
 # test a server's JSON decoder rather than its chat contract (N7 has its own probe).
@@ -266,3 +266,15 @@ def _response_format(draw: st.DrawFn) -> dict[str, Any]:
 def requests(rules: PayloadRules, max_tokens: int = MAX_TOKENS) -> st.SearchStrategy[dict[str, Any]]:
     """Valid chat request bodies within `rules`."""
     return _request(rules, max(1, max_tokens))
+
+
+def minimal_request(rules: PayloadRules, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
+    """The plainest valid request: the follow-up that shows a server still answers."""
+    body: dict[str, Any] = {
+        "model": rules.model,
+        "messages": [{"role": "user", "content": "Say hello."}],
+        "max_tokens": max_tokens,
+    }
+    if rules.cache_prompt:
+        body["cache_prompt"] = False
+    return body

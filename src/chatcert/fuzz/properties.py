@@ -1,0 +1,230 @@
+"""The two fuzz probes' bodies: search valid and invalid payloads, then hand findings to the checks.
+
+Every request goes through `ProbeContext.send`, so the run's budget counts each one, shrinking
+included. Findings land in `ctx.result.data["findings"]`; each failing payload is also saved as a
+replay file under `{report_dir}/failures/`. The probe keeps only a few exchanges as evidence (the
+first ones and each finding's), not the hundreds a search sends.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatcert._models import Exchange, RequestSpec
+from chatcert.budget import BudgetExhausted
+from chatcert.client import TooManyTransportFailures
+from chatcert.context import ProbeContext
+from chatcert.fuzz import invalid, replay, valid
+from chatcert.fuzz.findings import Expectation, Finding, body_preview
+from chatcert.fuzz.invalid import InvalidCase
+from chatcert.fuzz.rules import PayloadRules
+from chatcert.fuzz.search import Failure, SearchConfig, SearchResult, run_search
+from chatcert.fuzz.verdicts import (
+    INVALID_REJECTED,
+    LENIENT_REJECTED,
+    SURVIVES,
+    VALID_ACCEPTED,
+    VALID_CONFORM,
+    Verdict,
+    judge_follow_up,
+    judge_invalid,
+    judge_valid,
+)
+
+__all__ = ["run_invalid", "run_valid"]
+
+_KEEP_SAMPLES = 2  # exchanges kept as evidence besides the findings'
+_MID_SEARCH_FOLLOW_UPS = 3  # valid requests sent right after a 5xx or a dropped connection
+_VALID_EXPECTATIONS = {
+    "rejected": Expectation("accepted", "N2", "SHOULD", "valid", "a schema-valid payload is accepted"),
+    "schema": Expectation("accepted", "R1", "MUST", "valid", "a 200 answer matches the tier's schema"),
+    "server_error": Expectation("accepted", "T4", "MUST", "valid", "a valid payload never gets a 5xx"),
+    "no_response": Expectation("accepted", "T4", "MUST", "valid", "a valid payload is answered"),
+}
+
+
+@dataclass
+class _Run:
+    """One probe's bookkeeping: counters, findings, kept exchanges, replay files."""
+
+    ctx: ProbeContext
+    checks: tuple[str, ...]
+    config: SearchConfig = field(init=False)
+    rules: PayloadRules = field(init=False)
+    route: str = field(init=False)
+    stats: Counter[str] = field(default_factory=Counter)
+    findings: list[Finding] = field(default_factory=list)
+    numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    written: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.config = SearchConfig.from_options(self.ctx.options)
+        self.rules = PayloadRules.of(self.ctx.profile, self.ctx.model)
+        self.route = self.ctx.route("chat")
+        folder = self.failures_dir
+        if folder is not None and folder.is_dir():
+            replay.clear_failures(folder, self.checks)
+
+    @property
+    def failures_dir(self) -> Path | None:
+        report_dir = self.ctx.options.get("report_dir")
+        return Path(str(report_dir)) / "failures" if report_dir else None
+
+    def add(
+        self, check: str, key: str, verdict: Verdict, ex: Exchange, expectation: Expectation, stream: bool = False
+    ) -> None:
+        finding = Finding(
+            check=check,
+            key=key,
+            kind=verdict.kind,
+            message=verdict.message,
+            label=ex.label,
+            status=ex.status,
+            body=body_preview(ex.request_body),
+            expectation=expectation,
+        )
+        folder = self.failures_dir
+        if folder is not None:
+            self.written[check] += 1
+            doc = replay.build(
+                check=check,
+                profile=self.ctx.profile,
+                model=self.ctx.model,
+                exchange=ex,
+                route=self.route,
+                route_name="chat",
+                expectation=expectation,
+                verdict=verdict,
+                stream=stream,
+            )
+            path = replay.write(folder, check, self.written[check], doc, self.ctx.client.redactor)
+            finding.replay_file = str(path)
+        self.findings.append(finding)
+
+    def finish(self, result: SearchResult[Any], extra: list[Exchange]) -> None:
+        """Store the data the checks judge; skip for budget when it stopped the search empty-handed."""
+        data = self.ctx.result.data
+        data.update(
+            trials=result.trials,
+            stats=dict(self.stats),
+            stopped=result.stopped,
+            findings=self.findings,
+            max_examples=self.config.max_examples,
+            seed=self.config.seed,
+        )
+        kept = {f.label for f in self.findings} | {e.label for e in extra}
+        exchanges = self.ctx.result.exchanges
+        chosen = exchanges[:_KEEP_SAMPLES] + [e for e in exchanges[_KEEP_SAMPLES:] if e.label in kept]
+        self.ctx.result.exchanges = chosen
+        if result.budget_spent and not self.findings:
+            self.ctx.result.skipped = (
+                f"budget: the search stopped after {result.trials} payload(s) without a failure ({result.stopped})"
+            )
+
+
+def run_valid(ctx: ProbeContext) -> None:
+    """Send generated valid payloads; each must be answered 200 with a schema-valid answer."""
+    run = _Run(ctx, (VALID_ACCEPTED, VALID_CONFORM))
+    failures_seen: dict[str, tuple[Verdict, bool]] = {}
+
+    def trial(body: dict[str, Any]) -> Failure | None:
+        body = copy.deepcopy(body)  # the client lowers max_tokens in place when the budget is short
+        stream = body.get("stream") is True
+        ex = ctx.chat(body, label=f"fuzz valid #{next(run.numbers)}", stream=stream)
+        verdict = judge_valid(ctx.profile, ex, stream=stream)
+        run.stats[verdict.kind] += 1
+        if verdict.holds:
+            return None
+        key = f"{verdict.kind}:{ex.status}"
+        failures_seen[ex.label] = (verdict, stream)
+        return Failure(key, verdict.message, ex)
+
+    result = run_search(valid.requests(run.rules), trial, run.config, ctx.client.budget)
+    for failure in result.failures.values():
+        verdict, stream = failures_seen[failure.exchange.label]
+        check = VALID_ACCEPTED if verdict.kind == "rejected" else VALID_CONFORM
+        run.add(check, failure.key, verdict, failure.exchange, _VALID_EXPECTATIONS[verdict.kind], stream)
+    run.finish(result, [])
+
+
+def _expectation(case: InvalidCase) -> Expectation:
+    return Expectation("rejected", case.rule, case.level, case.kind, case.description)
+
+
+def run_invalid(ctx: ProbeContext) -> None:
+    """Send generated invalid payloads (each must get a 4xx in the profile's error shape), then a valid one."""
+    run = _Run(ctx, (INVALID_REJECTED, LENIENT_REJECTED, SURVIVES))
+    budget = ctx.client.budget
+    judged: dict[str, tuple[Verdict, InvalidCase]] = {}
+    follow_ups: list[Exchange] = []
+    last: list[tuple[InvalidCase, Exchange]] = []
+
+    def follow_up(label: str) -> Exchange:
+        ex = ctx.chat(valid.minimal_request(run.rules), label=label)
+        follow_ups.append(ex)
+        return ex
+
+    def trial(case: InvalidCase) -> Failure | None:
+        number = next(run.numbers)
+        ex = ctx.send(
+            RequestSpec(
+                "POST",
+                run.route,
+                raw_body=case.body,
+                headers={"Content-Type": case.content_type},
+                label=f"fuzz invalid #{number} ({case.kind})",
+            )
+        )
+        last[:] = [(case, ex)]
+        verdict = judge_invalid(ctx.profile, ex)
+        run.stats[verdict.kind] += 1
+        if verdict.holds:
+            return None
+        if verdict.kind in ("server_error", "no_response") and _can_follow_up(run, follow_ups, budget.limited):
+            after = follow_up(f"fuzz valid request after invalid #{number}")
+            answer = judge_follow_up(after)
+            if not answer.holds and not any(f.check == SURVIVES for f in run.findings):
+                run.add(SURVIVES, "survives", answer, ex, _survival(case))
+        judged[ex.label] = (verdict, case)
+        return Failure(f"{case.kind}/{verdict.kind}", verdict.message, ex)
+
+    result = run_search(invalid.cases(run.rules), trial, run.config, budget, reserve=1)
+    for failure in result.failures.values():
+        verdict, case = judged[failure.exchange.label]
+        check = LENIENT_REJECTED if verdict.kind == "accepted" and case.level == "SHOULD" else INVALID_REJECTED
+        run.add(check, failure.key, verdict, failure.exchange, _expectation(case))
+    if last and not any(f.check == SURVIVES for f in run.findings):
+        _final_follow_up(run, result, follow_up, last)
+    run.finish(result, follow_ups)
+
+
+def _can_follow_up(run: _Run, sent: list[Exchange], limited: bool) -> bool:
+    budget = run.ctx.client.budget
+    return len(sent) < _MID_SEARCH_FOLLOW_UPS and (not limited or budget.can_afford(2, 1))
+
+
+def _survival(case: InvalidCase) -> Expectation:
+    return Expectation("survives", "REQ10", "MUST", case.kind, f"the server still answers after: {case.description}")
+
+
+def _final_follow_up(run: _Run, result: SearchResult[Any], follow_up: Any, last: list[tuple[InvalidCase, Exchange]]) -> None:
+    """One valid request after the whole search; the payload saved with a failure is the last one sent."""
+    case, culprit = last[0]
+    try:
+        after: Exchange = follow_up(f"fuzz valid request after {result.trials} invalid payloads")
+    except BudgetExhausted as exc:
+        run.ctx.result.data["follow_up"] = f"not sent: budget: {exc}"
+        return
+    except TooManyTransportFailures as exc:
+        verdict = Verdict(False, "down", f"the server stopped answering: {exc}")
+        run.add(SURVIVES, "survives", verdict, culprit, _survival(case))
+        return
+    answer = judge_follow_up(after)
+    run.ctx.result.data["follow_up"] = answer.message
+    if not answer.holds:
+        run.add(SURVIVES, "survives", answer, culprit, _survival(case))
