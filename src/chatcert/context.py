@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from chatcert._models import Exchange, RequestSpec, SSEEvent
+from chatcert._schemas import schema_errors
 from chatcert.client import Client
 from chatcert.profiles import Profile
 from chatcert.registry import CheckFailure
@@ -126,6 +127,11 @@ class CheckContext:
     ) -> None:
         if not condition:
             self.fail(message, expected=expected, actual=_short(actual), exchange=exchange)
+
+    def require_valid(self, schema_id: str, instance: Any, message: str, exchange: Exchange) -> None:
+        """`instance` validates against the schema `schema_id`; the failure lists the schema's complaints."""
+        errors = schema_errors(schema_id, instance)
+        self.require(not errors, message, expected=schema_id, actual="; ".join(errors), exchange=exchange)
 
     def json(self, probe: str, index: int = 0, *, status: int | None = 200) -> Any:
         """The JSON body of an exchange, requiring `status` first; failures carry the evidence."""

@@ -159,6 +159,7 @@ def check(
     needs_key: bool = False,
     tolerate_transport_errors: bool = False,
     check_id: str | None = None,
+    doc: str | None = None,
 ) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
     """Register a check under its function's name (its stable id); its docstring says what holds."""
 
@@ -168,15 +169,15 @@ def check(
             raise ValueError(f"check {cid!r} registered twice")
         if area not in AREAS:
             raise ValueError(f"check {cid!r}: unknown area {area!r}")
-        doc = (func.__doc__ or "").strip()
-        if not doc:
+        text = (doc or func.__doc__ or "").strip()
+        if not text:
             raise ValueError(f"check {cid!r} needs a docstring saying what holds")
         _CHECKS[cid] = Check(
             cid,
             area,
             level,
             source,
-            doc.splitlines()[0],
+            text.splitlines()[0],
             tuple(probes),
             func,
             tuple(requires),

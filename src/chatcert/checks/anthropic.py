@@ -26,13 +26,11 @@ SRC = "Anthropic Messages API; SEED-B 'the Anthropic SDK works against LibertAI 
 def messages_response_matches_schema(ctx: CheckContext) -> None:
     """The Messages response validates against the Anthropic schema."""
     body = expect_success(ctx, "messages_basic")
-    errors = schema_errors("anthropic/messages-response", body)
-    ctx.require(
-        not errors,
+    ctx.require_valid(
+        "anthropic/messages-response",
+        body,
         "Messages response does not match the schema",
-        expected="anthropic/messages-response",
-        actual="; ".join(errors),
-        exchange=ctx.ex("messages_basic"),
+        ctx.ex("messages_basic"),
     )
 
 
@@ -196,13 +194,11 @@ def messages_stream_events_named(ctx: CheckContext) -> None:
             actual=name,
             exchange=ctx.ex("messages_stream"),
         )
-        errors = schema_errors("anthropic/stream-event", doc)
-        ctx.require(
-            not errors,
+        ctx.require_valid(
+            "anthropic/stream-event",
+            doc,
             f"{name} event does not match the schema",
-            expected="anthropic/stream-event",
-            actual="; ".join(errors),
-            exchange=ctx.ex("messages_stream"),
+            ctx.ex("messages_stream"),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from chatcert._schemas import schema_errors
 from chatcert.checks._util import expect_success, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -22,13 +21,11 @@ SRC = "SPEC CreateCompletionResponse; SEED-B lists /v1/completions"
 def completions_response_matches_schema(ctx: CheckContext) -> None:
     """A legacy completion validates against the completion schema."""
     body = expect_success(ctx, "completions_basic")
-    errors = schema_errors("openai/completion-response", body)
-    ctx.require(
-        not errors,
+    ctx.require_valid(
+        "openai/completion-response",
+        body,
         "completion does not match the schema",
-        expected="openai/completion-response",
-        actual="; ".join(errors),
-        exchange=ctx.ex("completions_basic"),
+        ctx.ex("completions_basic"),
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from chatcert._schemas import schema_errors
 from chatcert.checks._util import expect_client_error
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -44,13 +43,8 @@ def models_list_ok(ctx: CheckContext) -> None:
 def models_list_schema_valid(ctx: CheckContext) -> None:
     """The models list is {"object": "list", "data": [{"id": ...}, ...]}."""
     body = ctx.json("models_list")
-    errors = schema_errors("openai/models-list", body)
-    ctx.require(
-        not errors,
-        "models list does not match the schema",
-        expected="openai/models-list",
-        actual="; ".join(errors),
-        exchange=ctx.ex("models_list"),
+    ctx.require_valid(
+        "openai/models-list", body, "models list does not match the schema", ctx.ex("models_list")
     )
 
 
@@ -148,13 +142,8 @@ def auth_check_rejects_missing_key(ctx: CheckContext) -> None:
 def discovery_map_schema_valid(ctx: CheckContext) -> None:
     """/libertai/models maps each model id to {"servers": [url, ...]}."""
     body = ctx.json("discovery_map")
-    errors = schema_errors("libertai/models-map", body)
-    ctx.require(
-        not errors,
-        "discovery map does not match the schema",
-        expected="libertai/models-map",
-        actual="; ".join(errors),
-        exchange=ctx.ex("discovery_map"),
+    ctx.require_valid(
+        "libertai/models-map", body, "discovery map does not match the schema", ctx.ex("discovery_map")
     )
 
 

@@ -154,66 +154,48 @@ def payment_required_has_x402_body(ctx: CheckContext) -> None:
     )
 
 
-@check(
-    area="errors",
-    level=Level.SHOULD,
-    probes=("fault_503",),
-    mock_only=True,
-    rules=("E6", "PB1"),
-    source="SEED-B '503 All servers failed for this model — Retry shortly'",
+def _fault_has_error_body(check_id: str, status: int, rules: tuple[str, ...], source: str) -> None:
+    """Register: the mock's `status` answer carries an error body in the profile's shape."""
+
+    def judge(ctx: CheckContext) -> None:
+        ex = ctx.ex(f"fault_{status}")
+        ctx.require(
+            ex.status == status,
+            f"expected {status}",
+            expected=str(status),
+            actual=str(ex.status),
+            exchange=ex,
+        )
+        problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
+        ctx.require(
+            not problems,
+            f"{status} body not an error body",
+            expected=ctx.profile.error_shape,
+            actual=ex.excerpt(200),
+            exchange=ex,
+        )
+
+    check(
+        area="errors",
+        level=Level.SHOULD,
+        probes=(f"fault_{status}",),
+        mock_only=True,
+        rules=rules,
+        source=source,
+        check_id=check_id,
+        doc=f"A {status} carries an error body in the profile's shape.",
+    )(judge)
+
+
+_fault_has_error_body(
+    "unavailable_503_has_error_body",
+    503,
+    ("E6", "PB1"),
+    "SEED-B '503 All servers failed for this model — Retry shortly'",
 )
-def unavailable_503_has_error_body(ctx: CheckContext) -> None:
-    """A 503 carries an error body in the profile's shape."""
-    ex = ctx.ex("fault_503")
-    ctx.require(ex.status == 503, "expected 503", expected="503", actual=str(ex.status), exchange=ex)
-    problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(
-        not problems,
-        "503 body not an error body",
-        expected=ctx.profile.error_shape,
-        actual=ex.excerpt(200),
-        exchange=ex,
-    )
-
-
-@check(
-    area="errors",
-    level=Level.SHOULD,
-    probes=("fault_500",),
-    mock_only=True,
-    rules=("E1",),
-    source="SPEC ErrorResponse (server errors carry a body too)",
+_fault_has_error_body(
+    "server_error_has_error_body", 500, ("E1",), "SPEC ErrorResponse (server errors carry a body too)"
 )
-def server_error_has_error_body(ctx: CheckContext) -> None:
-    """A 500 carries an error body in the profile's shape."""
-    ex = ctx.ex("fault_500")
-    ctx.require(ex.status == 500, "expected 500", expected="500", actual=str(ex.status), exchange=ex)
-    problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(
-        not problems,
-        "500 body not an error body",
-        expected=ctx.profile.error_shape,
-        actual=ex.excerpt(200),
-        exchange=ex,
-    )
-
-
-@check(
-    area="errors",
-    level=Level.SHOULD,
-    probes=("fault_413",),
-    mock_only=True,
-    rules=("T9",),
-    source="RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB",
+_fault_has_error_body(
+    "payload_too_large_has_error_body", 413, ("T9",), "RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB"
 )
-def payload_too_large_has_error_body(ctx: CheckContext) -> None:
-    """A 413 carries an error body in the profile's shape."""
-    ex = expect_client_error(ctx, "fault_413", allowed=(413,))
-    problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-    ctx.require(
-        not problems,
-        "413 body not an error body",
-        expected=ctx.profile.error_shape,
-        actual=ex.excerpt(200),
-        exchange=ex,
-    )

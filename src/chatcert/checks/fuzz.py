@@ -80,9 +80,11 @@ def fuzz_valid_payloads_accepted(ctx: CheckContext) -> None:
     tolerate_transport_errors=True,
 )
 def fuzz_valid_payload_answers_conform(ctx: CheckContext) -> None:
-    """Generated valid payloads never get a 5xx or a dropped connection, and every 200 matches the tier's schema."""
+    """Generated valid payloads never get a 5xx or no answer, and every 200 matches the tier's schema."""
     tier = ctx.profile.tier
-    _judge(ctx, _VALID, VALID_CONFORM, f"a non-5xx answer; 200 bodies valid against openai/{tier}/chat-response")
+    _judge(
+        ctx, _VALID, VALID_CONFORM, f"a non-5xx answer; 200 bodies valid against openai/{tier}/chat-response"
+    )
 
 
 @check(
@@ -94,7 +96,7 @@ def fuzz_valid_payload_answers_conform(ctx: CheckContext) -> None:
     tolerate_transport_errors=True,
 )
 def fuzz_invalid_payloads_rejected(ctx: CheckContext) -> None:
-    """Generated invalid payloads get a 4xx with an error body in the profile's shape, never a 5xx or a 2xx."""
+    """Generated invalid payloads get a 4xx with an error body in the profile's shape, never 5xx or 2xx."""
     _judge(ctx, _INVALID, INVALID_REJECTED, f"4xx with a {ctx.profile.error_shape}-shaped error body")
 
 
@@ -107,7 +109,7 @@ def fuzz_invalid_payloads_rejected(ctx: CheckContext) -> None:
     tolerate_transport_errors=True,
 )
 def fuzz_lenient_payloads_rejected(ctx: CheckContext) -> None:
-    """Payloads breaking SHOULD rules (out-of-range values, unknown roles, MIME mismatch, wrong Content-Type) are refused."""
+    """Payloads breaking SHOULD rules (ranges, roles, MIME mismatch, Content-Type) are refused with a 4xx."""
     _judge(ctx, _INVALID, LENIENT_REJECTED, "4xx")
 
 

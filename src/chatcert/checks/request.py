@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chatcert.checks._util import error_shape_problems, expect_client_error, json_or_none
+from chatcert.checks._util import error_shape_problems, json_or_none, register_rejection
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -19,21 +19,7 @@ def _rejects(
     rules: tuple[str, ...],
     requires: tuple[str, ...] = (),
 ) -> None:
-    """Register a check that `probe` is answered with a 4xx."""
-
-    def judge(ctx: CheckContext) -> None:
-        expect_client_error(ctx, probe)
-
-    judge.__doc__ = doc
-    check(
-        area="request",
-        level=level,
-        source=source,
-        probes=(probe,),
-        rules=rules,
-        requires=requires,
-        check_id=check_id,
-    )(judge)
+    register_rejection("request", check_id, probe, doc, level, source, rules, requires=requires)
 
 
 def _accepts(
@@ -58,8 +44,9 @@ def _accepts(
                 exchange=ex,
             )
 
-    judge.__doc__ = doc
-    check(area="request", level=level, source=source, probes=(probe,), rules=rules, check_id=check_id)(judge)
+    check(
+        area="request", level=level, source=source, probes=(probe,), rules=rules, check_id=check_id, doc=doc
+    )(judge)
 
 
 SPEC_REQ = "SPEC CreateChatCompletionRequest"

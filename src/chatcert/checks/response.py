@@ -6,7 +6,6 @@ import json
 import time
 from typing import Any
 
-from chatcert._schemas import schema_errors
 from chatcert.checks._util import FINISH_REASONS, expect_success, first_choice, message_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -24,13 +23,11 @@ SPEC = "SPEC CreateChatCompletionResponse"
 def response_matches_compatible_schema(ctx: CheckContext) -> None:
     """The response validates against the compatible-tier schema."""
     body = expect_success(ctx, "chat_basic")
-    errors = schema_errors("openai/compatible/chat-response", body)
-    ctx.require(
-        not errors,
+    ctx.require_valid(
+        "openai/compatible/chat-response",
+        body,
         "response does not match the compatible schema",
-        expected="openai/compatible/chat-response",
-        actual="; ".join(errors),
-        exchange=ctx.ex("chat_basic"),
+        ctx.ex("chat_basic"),
     )
 
 
@@ -45,13 +42,11 @@ def response_matches_compatible_schema(ctx: CheckContext) -> None:
 def response_matches_strict_schema(ctx: CheckContext) -> None:
     """The response validates against the official (strict-tier) schema."""
     body = expect_success(ctx, "chat_basic")
-    errors = schema_errors("openai/strict/chat-response", body)
-    ctx.require(
-        not errors,
+    ctx.require_valid(
+        "openai/strict/chat-response",
+        body,
         "response does not match the official schema",
-        expected="openai/strict/chat-response",
-        actual="; ".join(errors),
-        exchange=ctx.ex("chat_basic"),
+        ctx.ex("chat_basic"),
     )
 
 

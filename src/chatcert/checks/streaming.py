@@ -7,7 +7,6 @@ import json
 from collections import Counter
 from typing import Any
 
-from chatcert._schemas import schema_errors
 from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -94,13 +93,11 @@ def stream_events_are_json(ctx: CheckContext) -> None:
 def stream_chunks_match_compatible_schema(ctx: CheckContext) -> None:
     """Every chunk validates against the compatible-tier chunk schema."""
     for chunk in _chunks(ctx):
-        errors = schema_errors("openai/compatible/chat-chunk", chunk)
-        ctx.require(
-            not errors,
+        ctx.require_valid(
+            "openai/compatible/chat-chunk",
+            chunk,
             "chunk does not match the compatible schema",
-            expected="openai/compatible/chat-chunk",
-            actual="; ".join(errors),
-            exchange=ctx.ex("chat_stream"),
+            ctx.ex("chat_stream"),
         )
 
 
@@ -116,13 +113,11 @@ def stream_chunks_match_compatible_schema(ctx: CheckContext) -> None:
 def stream_chunks_match_strict_schema(ctx: CheckContext) -> None:
     """Every chunk validates against the official (strict-tier) chunk schema."""
     for chunk in _chunks(ctx):
-        errors = schema_errors("openai/strict/chat-chunk", chunk)
-        ctx.require(
-            not errors,
+        ctx.require_valid(
+            "openai/strict/chat-chunk",
+            chunk,
             "chunk does not match the official schema",
-            expected="openai/strict/chat-chunk",
-            actual="; ".join(errors),
-            exchange=ctx.ex("chat_stream"),
+            ctx.ex("chat_stream"),
         )
 
 

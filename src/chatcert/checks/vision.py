@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from chatcert.checks._util import expect_client_error, expect_success, message_of
+from chatcert.checks._util import expect_client_error, expect_success, message_of, register_rejection
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
@@ -28,7 +28,6 @@ def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rul
     def judge(ctx: CheckContext) -> None:
         _accepted(ctx, probe)
 
-    judge.__doc__ = doc
     check(
         area="vision",
         level=level,
@@ -37,6 +36,7 @@ def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rul
         rules=rules,
         source=source,
         check_id=check_id,
+        doc=doc,
     )(judge)
 
 
@@ -50,20 +50,18 @@ def _rejects(
     applies: Callable[[Profile], str | None] | None = None,
     allowed: tuple[int, ...] = (),
 ) -> None:
-    def judge(ctx: CheckContext) -> None:
-        expect_client_error(ctx, probe, allowed=allowed)
-
-    judge.__doc__ = doc
-    check(
-        area="vision",
-        level=level,
+    register_rejection(
+        "vision",
+        check_id,
+        probe,
+        doc,
+        level,
+        source,
+        rules,
         requires=VISION,
-        probes=(probe,),
-        rules=rules,
-        source=source,
         applies=applies,
-        check_id=check_id,
-    )(judge)
+        allowed=allowed,
+    )
 
 
 def _external_rejected(profile: Profile) -> str | None:
