@@ -18,7 +18,7 @@ from mock_server.catalog import (
 )
 from mock_server.chat import handle_chat
 from mock_server.completions import handle_completions
-from mock_server.defects import DefectSet, parse_defect_names
+from mock_server.defects import SKIP_AUTH, DefectSet, parse_defect_names
 from mock_server.delivery import deliver, json_response
 from mock_server.errors import MockError
 from mock_server.exchange import Exchange
@@ -143,7 +143,7 @@ async def _answer(request: web.Request, route: str, handler: Handler, auth: bool
         await asyncio.sleep((scenario.delay_ms if scenario.delay_ms is not None else DEFAULT_DELAY_MS) / 1000)
     try:
         ex.raw = await _read_body(ex)
-        if auth:
+        if auth and not defects.has(SKIP_AUTH):
             check_auth(ex)
         reply = _forced_reply(ex) or await handler(ex)
         if scenario.status == 402 and (isinstance(reply, StreamReply) or reply.status == 200):

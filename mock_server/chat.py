@@ -87,7 +87,9 @@ async def handle_chat(ex: Exchange) -> Reply:
     if body.get("stream") is True:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        return _stream(head, choices, usage if include_usage else None, top, seed)
+        reply = _stream(head, choices, usage if include_usage else None, top, seed)
+        reply.usage = usage
+        return reply
     return JsonReply({**head, "choices": [_choice_body(c, top) for c in choices], "usage": usage})
 
 

@@ -41,10 +41,24 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(status=status, body=_dumps(body).encode("utf-8"), headers=merged)
 
 
+def _defect_context(ex: Exchange, stream: bool, status: int, usage: dict[str, int] | None = None) -> DefectContext:
+    trace = current_trace()
+    request = trace.parsed if trace.has_parsed else None
+    return DefectContext(ex.route, stream, status, request, ex.profile, usage)
+
+
 async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
-    ctx = DefectContext(ex.route, stream=False)
-    fault = ex.scenario.fault
+    if not ex.defects:
+        return await _send_json(ex, reply, reply.body, reply.status, None)
+    ctx = _defect_context(ex, False, reply.status)
     body = ex.defects.body(reply.body, ctx)
+    return await _send_json(ex, reply, body, ex.defects.status(reply.status, ctx), ctx)
+
+
+async def _send_json(
+    ex: Exchange, reply: JsonReply, body: Any, status: int, ctx: DefectContext | None
+) -> web.StreamResponse:
+    fault = ex.scenario.fault
     if fault == "midstream_error" and reply.status == 200:
         body = {
             "error": {
@@ -59,12 +73,15 @@ async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
         text = truncate_json(text)
     elif fault == "malformed_json":
         text = malform_json(text)
-    headers = ex.defects.headers({"Content-Type": "application/json", **reply.headers}, ctx)
+    headers = {"Content-Type": "application/json", **reply.headers}
+    if ctx is not None:
+        text = ex.defects.wire(text, ctx)
+        headers = ex.defects.headers(headers, ctx)
     if fault not in ("stall", "drop_mid_stream"):
-        return web.Response(status=reply.status, body=text.encode("utf-8"), headers=headers)
+        return web.Response(status=status, body=text.encode("utf-8"), headers=headers)
     # Headers (with the full Content-Length) go first; then the body stalls or stops half-way.
     data = text.encode("utf-8")
-    response = web.StreamResponse(status=reply.status, headers=headers)
+    response = web.StreamResponse(status=status, headers=headers)
     response.content_length = len(data)
     try:
         await response.prepare(ex.request)
@@ -82,9 +99,11 @@ async def _deliver_json(ex: Exchange, reply: JsonReply) -> web.StreamResponse:
 
 
 async def _deliver_stream(ex: Exchange, reply: StreamReply) -> web.StreamResponse:
-    ctx = DefectContext(ex.route, stream=True)
+    ctx = _defect_context(ex, True, 200, reply.usage) if ex.defects else None
     headers = {"Content-Type": SSE_CONTENT_TYPE, "Cache-Control": "no-cache", **reply.headers}
-    response = web.StreamResponse(status=200, headers=ex.defects.headers(headers, ctx))
+    if ctx is not None:
+        headers = ex.defects.headers(headers, ctx)
+    response = web.StreamResponse(status=200, headers=headers)
     pacer = Pacer(ex.scenario, seed=reply.seed)
     strike = _strike_index(reply) if ex.scenario.fault else -1
     try:
@@ -95,8 +114,11 @@ async def _deliver_stream(ex: Exchange, reply: StreamReply) -> web.StreamRespons
                 await pacer.until_step(event.step)
             if index == strike and await _stream_fault(ex, reply, response, pacer, event):
                 return response
+            if ctx is None:
+                await _write_event(response, event)
+                continue
             for out in ex.defects.events(event, ctx):
-                await _write_event(response, out)
+                await _write_event(response, out, ex, ctx)
         await response.write_eof()
     except _GONE:
         pass
@@ -143,9 +165,14 @@ def _stamped(event: SseEvent) -> dict[str, Any] | str:
     return event.data
 
 
-async def _write_event(response: web.StreamResponse, event: SseEvent) -> None:
+async def _write_event(
+    response: web.StreamResponse, event: SseEvent, ex: Exchange | None = None, ctx: DefectContext | None = None
+) -> None:
     # The send time is taken immediately before the write so clients can measure transit delay.
     data = _stamped(event)
     text = _dumps(data) if isinstance(data, dict) else data
     head = f"event: {event.event}\n" if event.event else ""
-    await response.write(f"{head}data: {text}\n\n".encode())
+    frame = f"{head}data: {text}\n\n"
+    if ex is not None and ctx is not None:
+        frame = ex.defects.wire(frame, ctx)
+    await response.write(frame.encode())

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mock_server.defects import DefectSet
+from mock_server.defects import ANY_CONTENT_TYPE, DefectContext, DefectSet
 from mock_server.errors import MockError, Shape
 from mock_server.profile import Profile
 from mock_server.scenarios import Scenario
@@ -48,7 +48,8 @@ class Exchange:
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object: 415 for a non-JSON Content-Type, 400/422 for bad JSON."""
         declared = self.request.headers.get("Content-Type")
-        if declared is not None and self.request.content_type not in ("application/json", "text/json"):
+        json_type = self.request.content_type in ("application/json", "text/json")
+        if declared is not None and not json_type and not self.defects.has(ANY_CONTENT_TYPE):
             raise MockError(415, f"Content-Type must be application/json, not {self.request.content_type!r}")
         try:
             body = json.loads(self.raw)
@@ -56,6 +57,10 @@ class Exchange:
             raise self.invalid("request body is not valid JSON") from None
         trace = current_trace()
         trace.parsed, trace.has_parsed = body, True
+        if self.defects:
+            stream = isinstance(body, dict) and body.get("stream") is True
+            ctx = DefectContext(self.route, stream, request=body, profile=self.profile)
+            body = self.defects.request(body, ctx)
         if not isinstance(body, dict):
             raise self.invalid(f"request body must be a JSON object, not {type(body).__name__}")
         return body

@@ -34,12 +34,14 @@ class SseEvent:
 
 @dataclass
 class StreamReply:
-    """A 200 `text/event-stream` reply; `midstream_error` sends `error_event`; `seed` fixes the jitter."""
+    """A 200 `text/event-stream` reply; `midstream_error` sends `error_event`; `seed` fixes the jitter;
+    `usage` is the whole reply's usage, sent or not (defects may misplace it)."""
 
     events: list[SseEvent]
     error_event: SseEvent
     seed: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    usage: dict[str, int] | None = None
 
     @property
     def content_steps(self) -> int:

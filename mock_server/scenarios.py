@@ -6,14 +6,25 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mock_server.faults import FAULTS
+from mock_server.schemas import SchemaStore
 
-__all__ = ["SCENARIO_KEYS", "Scenario", "ScenarioError", "load_scenario_file", "parse_scenario_header"]
+__all__ = [
+    "SCENARIO_KEYS",
+    "SCENARIO_SCHEMA_ID",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario_file",
+    "parse_scenario_header",
+]
+
+SCENARIO_SCHEMA_ID = "tag:chatcert,2026:harness/scenario"
 
 _MS_KEYS = ("ttft_ms", "itl_ms", "jitter_ms", "delay_ms", "stall_ms")
 _INT_KEYS = ("chunks", "status", "retry_after")
@@ -91,6 +102,9 @@ def load_scenario_file(path: str | Path) -> Scenario:
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise ScenarioError(f"cannot read scenario file {file}: {exc}") from exc
+    problem = _schemas().error(SCENARIO_SCHEMA_ID, data)
+    if problem:
+        raise ScenarioError(f"scenario file {file} is invalid: {problem}")
     if isinstance(data, Mapping) and set(data) == {"scenario"}:
         data = data["scenario"]
     if data is None:
@@ -98,6 +112,12 @@ def load_scenario_file(path: str | Path) -> Scenario:
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario file {file} must hold a mapping of {', '.join(SCENARIO_KEYS)}")
     return Scenario.from_mapping({str(k): v for k, v in data.items()})
+
+
+@cache
+def _schemas() -> SchemaStore:
+    # Scenario files are read rarely (at start-up); one store, loaded on first use.
+    return SchemaStore()
 
 
 def _number(key: str, value: Any) -> float:

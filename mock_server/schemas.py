@@ -50,7 +50,9 @@ class SchemaStore:
     def error(self, schema_id: str, instance: Any) -> str | None:
         """The most relevant validation error as one line, or None when valid or the schema is absent."""
         validator = self._validator(schema_id)
-        if validator is None:
+        # is_valid first: it stops at the first failing branch, so a valid request (the usual case)
+        # costs less than collecting every error; only an invalid one pays for best_match.
+        if validator is None or validator.is_valid(instance):
             return None
         found = best_match(validator.iter_errors(instance))
         if found is None:

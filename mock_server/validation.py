@@ -6,7 +6,9 @@ while a schema is missing; a failure is a 4xx, never an exception.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -172,10 +174,20 @@ def _check_tools(ex: Exchange, body: dict[str, Any]) -> None:
 def _check_json_schema(ex: Exchange, schema: Any, where: str) -> None:
     if not isinstance(schema, dict):
         raise ex.invalid(f"{where} must be a JSON Schema object", param=where)
+    problem = _schema_problem(json.dumps(schema, sort_keys=True))
+    if problem is not None:
+        raise ex.invalid(f"{where} is not a valid JSON Schema: {problem}", param=where)
+
+
+@lru_cache(maxsize=512)
+def _schema_problem(canonical: str) -> str | None:
+    """Why a JSON Schema (as canonical JSON) is invalid, or None. Memoised: checking a schema against
+    the metaschema costs about 0.5 ms, and clients send the same tool schemas with every request."""
     try:
-        Draft202012Validator.check_schema(schema)
+        Draft202012Validator.check_schema(json.loads(canonical))
     except SchemaError as exc:
-        raise ex.invalid(f"{where} is not a valid JSON Schema: {exc.message}", param=where) from None
+        return exc.message
+    return None
 
 
 def _check_output(ex: Exchange, body: dict[str, Any]) -> None:

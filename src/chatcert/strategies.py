@@ -42,7 +42,7 @@ def _rules(profile: Profile | str | None, model: str | None) -> PayloadRules:
 def valid_chat_requests(
     profile: Profile | str | None = None, model: str | None = None, *, max_tokens: int = MAX_TOKENS
 ) -> st.SearchStrategy[dict[str, Any]]:
-    """Request bodies a server conforming to `profile` must accept (200), each with `max_tokens` <= `max_tokens`.
+    """Request bodies a server conforming to `profile` must accept (200), each with a small `max_tokens`.
 
     Covers text and multi-turn conversations; system, developer, assistant and tool roles (tool
     messages answer an assistant `tool_calls` turn); content-part arrays; PNG, JPEG, GIF and WebP

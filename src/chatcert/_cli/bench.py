@@ -126,9 +126,9 @@ def register(sub: Any) -> None:
     )
     req.add_argument(
         "--loop",
-        choices=("auto", "uvloop", "asyncio"),
-        default="auto",
-        help="the client's event loop [default: auto = uvloop when installed]",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="the client's event loop; uvloop must be installed [default: asyncio]",
     )
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
@@ -201,6 +201,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--fail-on needs --compare NAME (the saved run to compare with)")
     baseline = load_saved(args.compare, args.history_dir) if args.compare else None
     levels = _levels(args)
+    if baseline is not None:
+        known = [str(lv.get("label")) for lv in baseline["levels"]]
+        if not {lv.label for lv in levels} & set(known):
+            raise UsageError(
+                f"no level of this run matches one of {args.compare!r} ({', '.join(known)}); "
+                "compare like with like"
+            )
     payloads = load_payloads(args.payload)
     profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
     route = profile.route("chat")
@@ -263,8 +270,6 @@ def _finish(
         gate = gate_lines(comparisons, str(baseline.get("name") or args.compare))
         if rules:
             tripped = [c for c in comparisons if c.tripped]
-        if not comparisons:
-            raise UsageError(f"no level of this run matches one of {args.compare!r}; compare like with like")
     written = write_report(record, args.report_dir, history, gate)
     if args.save:
         saved = save_run(record, args.save, args.history_dir)

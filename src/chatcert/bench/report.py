@@ -95,7 +95,8 @@ def _charts(record: dict[str, Any], history: Sequence[dict[str, Any]]) -> dict[s
             title="ITL distribution per level (CDF, every gap)",
         ),
     }
-    runs = [*history, record]
+    # A run saved under an existing name replaces that entry in the trend.
+    runs = [*(r for r in history if not record.get("name") or r.get("name") != record["name"]), record]
     for key, title, unit in _TREND_KEYS:
         names, series = trend_series(runs, key)
         charts[f"bench-trend-{key.replace('.', '-').replace('_', '-')}.svg"] = line_chart(

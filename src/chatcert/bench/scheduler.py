@@ -183,8 +183,9 @@ class Scheduler:
             if stop_at is not None and at >= stop_at:
                 break
             delay = at - perf_counter()
-            if delay > 0:
+            while delay > 0:  # uvloop's timers round to whole ms and may wake a little early
                 await asyncio.sleep(delay)
+                delay = at - perf_counter()
             warm = index < spec.warmup
             if not warm and spec.duration_s and stop_at is None:
                 stop_at = at + spec.duration_s

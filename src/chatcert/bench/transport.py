@@ -50,7 +50,11 @@ def build_request(method: str, url: str, headers: dict[str, str], body: bytes | 
     """Serialise one HTTP/1.1 request (headers and body in one buffer, so one write sends both)."""
     parts = urlsplit(url)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {parts.netloc}"]
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    if parts.port:
+        host += f":{parts.port}"  # never the userinfo of the URL
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}"]
     lines += [f"{k}: {v}" for k, v in headers.items()]
     if body is not None:
         lines.append(f"Content-Length: {len(body)}")

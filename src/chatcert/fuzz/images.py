@@ -81,7 +81,9 @@ def png(
         line = bytes(row) if colour_type == 3 else b"".join(encoded[i] for i in row)
         data += compressor.compress(b"\x00" + line)  # filter type 0 (None) on every row
     data += compressor.flush()
-    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0))
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(
+        b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    )
     if colour_type == 3:
         out += _chunk(b"PLTE", b"".join(bytes(c[:3]) for c in colours))
         if any(c[3] != 255 for c in colours):

@@ -65,7 +65,12 @@ class InvalidCase:
 
 
 def _case(
-    kind: str, rule: str, description: str, body: Any, level: Level = "MUST", content_type: str = "application/json"
+    kind: str,
+    rule: str,
+    description: str,
+    body: Any,
+    level: Level = "MUST",
+    content_type: str = "application/json",
 ) -> InvalidCase:
     raw = body if isinstance(body, bytes) else dumps(body)
     return InvalidCase(kind, rule, description, raw, content_type, level)
@@ -78,7 +83,11 @@ def _base(draw: st.DrawFn, rules: PayloadRules) -> dict[str, Any]:
     if draw(st.booleans()):
         messages.append({"role": "system", "content": draw(text(max_size=20))})
     messages.append({"role": "user", "content": draw(text(max_size=20))})
-    body: dict[str, Any] = {"model": rules.model, "messages": messages, "max_tokens": draw(st.integers(1, MAX_TOKENS))}
+    body: dict[str, Any] = {
+        "model": rules.model,
+        "messages": messages,
+        "max_tokens": draw(st.integers(1, MAX_TOKENS)),
+    }
     if draw(st.booleans()):
         body["temperature"] = draw(st.sampled_from([0.0, 1.0, 2.0]))
     if rules.streaming and draw(st.booleans()):
@@ -138,14 +147,21 @@ def _wrong_type(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     rule = {"model": "REQ1", "messages": "REQ3", "message": "REQ3", "role": "REQ3", "content": "REQ3"}.get(
         field, "N1"
     )
+    value: Any
     if field == "model":
-        value = draw(st.one_of(st.integers(), st.booleans(), st.none(), st.lists(text(max_size=5), max_size=2)))
+        value = draw(
+            st.one_of(st.integers(), st.booleans(), st.none(), st.lists(text(max_size=5), max_size=2))
+        )
         body["model"] = value
     elif field == "messages":
-        value = draw(st.one_of(text(max_size=10), st.integers(), st.none(), st.just({"role": "user", "content": "hi"})))
+        value = draw(
+            st.one_of(text(max_size=10), st.integers(), st.none(), st.just({"role": "user", "content": "hi"}))
+        )
         body["messages"] = value
     elif field == "message":
-        value = draw(st.one_of(st.integers(), text(max_size=10), st.none(), st.lists(st.integers(0, 9), max_size=2)))
+        value = draw(
+            st.one_of(st.integers(), text(max_size=10), st.none(), st.lists(st.integers(0, 9), max_size=2))
+        )
         body["messages"][-1] = value
     elif field == "role":
         value = draw(st.one_of(st.integers(), st.none(), st.lists(st.just("user"), max_size=2), st.just({})))
@@ -161,13 +177,17 @@ def _wrong_type(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
         )
         last["content"] = value
     elif field == "stream":
-        value = draw(st.one_of(st.just("maybe"), st.integers(2, 99), st.lists(st.booleans(), max_size=2), st.just({})))
+        value = draw(
+            st.one_of(st.just("maybe"), st.integers(2, 99), st.lists(st.booleans(), max_size=2), st.just({}))
+        )
         body["stream"] = value
     elif field == "n":
         value = draw(st.one_of(_not_a_number(), st.sampled_from([1.5, 0.5, 2.25])))
         body["n"] = value
     elif field == "stop":
-        value = draw(st.one_of(st.integers(), st.just({"x": 1}), st.lists(st.integers(), min_size=1, max_size=3)))
+        value = draw(
+            st.one_of(st.integers(), st.just({"x": 1}), st.lists(st.integers(), min_size=1, max_size=3))
+        )
         body["stop"] = value
     else:
         value = draw(_not_a_number())
@@ -268,7 +288,9 @@ def _stream_options(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     else:
         body.pop("stream", None)
     body["stream_options"] = {"include_usage": draw(st.booleans())}
-    return _case("stream-options-without-stream", "REQ8", "stream_options without stream: true", body, "SHOULD")
+    return _case(
+        "stream-options-without-stream", "REQ8", "stream_options without stream: true", body, "SHOULD"
+    )
 
 
 def _tool_errors(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
@@ -280,12 +302,18 @@ def _tool_errors(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     kind = draw(st.sampled_from(["undefined", "without-tools", "tool-without-id"]))
     if kind == "undefined":
         body["tools"] = [tool]
-        name = draw(st.sampled_from(["no_such_function", "get_time"]) | text(max_size=12).filter(lambda n: n != "get_weather"))
+        name = draw(
+            st.sampled_from(["no_such_function", "get_time"])
+            | text(max_size=12).filter(lambda n: n != "get_weather")
+        )
         body["tool_choice"] = {"type": "function", "function": {"name": name}}
-        return _case("tool-choice-undefined", "TC6", f"tool_choice names {name!r}, which is not in tools", body)
+        return _case(
+            "tool-choice-undefined", "TC6", f"tool_choice names {name!r}, which is not in tools", body
+        )
     if kind == "without-tools":
         body["tool_choice"] = draw(
-            st.sampled_from(["required", "auto"]) | st.just({"type": "function", "function": {"name": "get_weather"}})
+            st.sampled_from(["required", "auto"])
+            | st.just({"type": "function", "function": {"name": "get_weather"}})
         )
         return _case("tool-choice-without-tools", "TC6", "tool_choice is given without tools", body)
     body["tools"] = [tool]
@@ -324,7 +352,11 @@ def _format_of(data: bytes) -> str:
 
 
 def _broken_image(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
-    kind = draw(st.sampled_from(["truncated-base64", "zero-byte", "not-an-image", "mime-mismatch", "bare-string", "file-url"]))
+    kind = draw(
+        st.sampled_from(
+            ["truncated-base64", "zero-byte", "not-an-image", "mime-mismatch", "bare-string", "file-url"]
+        )
+    )
     if kind == "truncated-base64":
         data = draw(image_bytes(rules))
         encoded = base64.b64encode(data).decode()
@@ -360,7 +392,9 @@ def _external_url(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     name = draw(st.text(alphabet=string.ascii_lowercase, min_size=1, max_size=8))
     url = f"{scheme}://example.com/chatcert/{name}.png"
     body = _with_image_url(draw, rules, {"url": url})
-    return _case("external-url", "V6", f"an external image link ({scheme}) where the profile rejects them", body)
+    return _case(
+        "external-url", "V6", f"an external image link ({scheme}) where the profile rejects them", body
+    )
 
 
 def _over_limit(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
@@ -370,13 +404,20 @@ def _over_limit(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     big = limit + draw(st.integers(1, 2000))
     small = draw(st.integers(1, 8))
     width, height = (big, small) if axis == "width" else (small, big)
-    encoders: dict[str, Callable[[int, int], bytes]] = {"png": images.png, "gif": images.gif, "jpeg": images.jpeg}
+    encoders: dict[str, Callable[[int, int], bytes]] = {
+        "png": images.png,
+        "gif": images.gif,
+        "jpeg": images.jpeg,
+    }
     if big <= images.MAX_WEBP_SIDE:
         encoders["webp"] = images.webp
     fmt = draw(st.sampled_from(sorted(encoders)))
     body = _with_image_url(draw, rules, {"url": data_url(encoders[fmt](width, height))})
     return _case(
-        "oversize-image", "V8", f"a {width}x{height} {fmt.upper()} is over the profile's {axis} limit of {limit}", body
+        "oversize-image",
+        "V8",
+        f"a {width}x{height} {fmt.upper()} is over the profile's {axis} limit of {limit}",
+        body,
     )
 
 
@@ -392,11 +433,22 @@ def _wrong_content_type(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     body = draw(_base(rules))
     content_type = draw(
         st.sampled_from(
-            ["text/plain", "application/x-www-form-urlencoded", "application/xml", "text/html", "application/octet-stream"]
+            [
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "application/xml",
+                "text/html",
+                "application/octet-stream",
+            ]
         )
     )
     return _case(
-        "wrong-content-type", "N4", f"a JSON body sent as {content_type}", body, "SHOULD", content_type=content_type
+        "wrong-content-type",
+        "N4",
+        f"a JSON body sent as {content_type}",
+        body,
+        "SHOULD",
+        content_type=content_type,
     )
 
 
@@ -430,16 +482,30 @@ def corpus_cases(rules: PayloadRules) -> list[InvalidCase]:
     """The chat-request cases of fixtures/payloads/invalid/ this profile can be judged on."""
     out = []
     for case in load_corpus("invalid"):
-        if not case.schema.endswith("openai/chat-request") or case.rule in _CORPUS_SKIP or not _needs(case, rules):
+        if (
+            not case.schema.endswith("openai/chat-request")
+            or case.rule in _CORPUS_SKIP
+            or not _needs(case, rules)
+        ):
             continue
         level: Level = "MUST" if case.rule in _MUST_RULES else "SHOULD"
-        out.append(_case(f"corpus:{case.name}", case.rule, case.description, _corpus_body(case, rules), level))
+        out.append(
+            _case(f"corpus:{case.name}", case.rule, case.description, _corpus_body(case, rules), level)
+        )
     return out
 
 
 def cases(rules: PayloadRules) -> st.SearchStrategy[InvalidCase]:
     """Every invalid family the profile can be judged on, simplest first (shrinking moves left)."""
-    builders: list[Builder] = [_missing, _empty_array, _wrong_type, _non_object, _non_json, _unknown_role, _out_of_range]
+    builders: list[Builder] = [
+        _missing,
+        _empty_array,
+        _wrong_type,
+        _non_object,
+        _non_json,
+        _unknown_role,
+        _out_of_range,
+    ]
     if rules.streaming:
         builders.append(_stream_options)
     if rules.tools:

@@ -76,7 +76,13 @@ class _Run:
         return Path(str(report_dir)) / "failures" if report_dir else None
 
     def add(
-        self, check: str, key: str, verdict: Verdict, ex: Exchange, expectation: Expectation, stream: bool = False
+        self,
+        check: str,
+        key: str,
+        verdict: Verdict,
+        ex: Exchange,
+        expectation: Expectation,
+        stream: bool = False,
     ) -> None:
         finding = Finding(
             check=check,
@@ -122,9 +128,8 @@ class _Run:
         chosen = exchanges[:_KEEP_SAMPLES] + [e for e in exchanges[_KEEP_SAMPLES:] if e.label in kept]
         self.ctx.result.exchanges = chosen
         if result.budget_spent and not self.findings:
-            self.ctx.result.skipped = (
-                f"budget: the search stopped after {result.trials} payload(s) without a failure ({result.stopped})"
-            )
+            trials = result.trials
+            self.ctx.result.skipped = f"budget: {trials} payload(s) sent, no failure found ({result.stopped})"
 
 
 def run_valid(ctx: ProbeContext) -> None:
@@ -157,7 +162,10 @@ def _expectation(case: InvalidCase) -> Expectation:
 
 
 def run_invalid(ctx: ProbeContext) -> None:
-    """Send generated invalid payloads (each must get a 4xx in the profile's error shape), then a valid one."""
+    """Send generated invalid payloads (each must get a 4xx in the profile's error shape), then a valid one.
+
+    A valid request also follows right after a 5xx or a dropped connection (a few times at most).
+    """
     run = _Run(ctx, (INVALID_REJECTED, LENIENT_REJECTED, SURVIVES))
     budget = ctx.client.budget
     judged: dict[str, tuple[Verdict, InvalidCase]] = {}
@@ -185,7 +193,9 @@ def run_invalid(ctx: ProbeContext) -> None:
         run.stats[verdict.kind] += 1
         if verdict.holds:
             return None
-        if verdict.kind in ("server_error", "no_response") and _can_follow_up(run, follow_ups, budget.limited):
+        if verdict.kind in ("server_error", "no_response") and _can_follow_up(
+            run, follow_ups, budget.limited
+        ):
             after = follow_up(f"fuzz valid request after invalid #{number}")
             answer = judge_follow_up(after)
             if not answer.holds and not any(f.check == SURVIVES for f in run.findings):
@@ -196,7 +206,9 @@ def run_invalid(ctx: ProbeContext) -> None:
     result = run_search(invalid.cases(run.rules), trial, run.config, budget, reserve=1)
     for failure in result.failures.values():
         verdict, case = judged[failure.exchange.label]
-        check = LENIENT_REJECTED if verdict.kind == "accepted" and case.level == "SHOULD" else INVALID_REJECTED
+        check = (
+            LENIENT_REJECTED if verdict.kind == "accepted" and case.level == "SHOULD" else INVALID_REJECTED
+        )
         run.add(check, failure.key, verdict, failure.exchange, _expectation(case))
     if last and not any(f.check == SURVIVES for f in run.findings):
         _final_follow_up(run, result, follow_up, last)
@@ -209,10 +221,14 @@ def _can_follow_up(run: _Run, sent: list[Exchange], limited: bool) -> bool:
 
 
 def _survival(case: InvalidCase) -> Expectation:
-    return Expectation("survives", "REQ10", "MUST", case.kind, f"the server still answers after: {case.description}")
+    return Expectation(
+        "survives", "REQ10", "MUST", case.kind, f"the server still answers after: {case.description}"
+    )
 
 
-def _final_follow_up(run: _Run, result: SearchResult[Any], follow_up: Any, last: list[tuple[InvalidCase, Exchange]]) -> None:
+def _final_follow_up(
+    run: _Run, result: SearchResult[Any], follow_up: Any, last: list[tuple[InvalidCase, Exchange]]
+) -> None:
     """One valid request after the whole search; the payload saved with a failure is the last one sent."""
     case, culprit = last[0]
     try:

@@ -26,7 +26,17 @@ from chatcert.fuzz.valid import minimal_request
 from chatcert.fuzz.verdicts import Verdict, judge_follow_up, judge_invalid, judge_valid
 from chatcert.profiles import Profile
 
-__all__ = ["FORMAT", "ReplayOutcome", "build", "clear_failures", "decode_body", "encode_body", "load", "replay", "write"]
+__all__ = [
+    "FORMAT",
+    "ReplayOutcome",
+    "build",
+    "clear_failures",
+    "decode_body",
+    "encode_body",
+    "load",
+    "replay",
+    "write",
+]
 
 FORMAT = "chatcert-replay/1"
 # Headers the client sets itself or that describe a body it re-frames.
@@ -120,7 +130,9 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read replay file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise UsageError(
+            f"cannot read replay file {str(path)!r}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     try:
         doc = json.loads(text)
     except ValueError as exc:
@@ -183,7 +195,9 @@ def replay(doc: dict[str, Any], client: Client, profile: Profile, model: str) ->
         verdict = judge_invalid(profile, sent[0])
     else:
         rules = PayloadRules.of(profile, model)
-        sent.append(client.send(RequestSpec("POST", route, body=minimal_request(rules), label="valid follow-up")))
+        sent.append(
+            client.send(RequestSpec("POST", route, body=minimal_request(rules), label="valid follow-up"))
+        )
         verdict = judge_follow_up(sent[1])
     status = "inconclusive" if verdict.inconclusive else ("fixed" if verdict.holds else "fails")
     return ReplayOutcome(status, verdict, sent)

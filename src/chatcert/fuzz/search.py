@@ -141,7 +141,8 @@ def run_search(
         if failure is None:
             return
         best = result.failures.get(failure.key)
-        if best is None or failure.size < best.size:
+        # Ties go to the later failure: shrinking only moves to simpler examples.
+        if best is None or failure.size <= best.size:
             result.failures[failure.key] = failure
         raise _violation(failure.key)(failure.message)
 

@@ -141,7 +141,8 @@ def _tools(draw: st.DrawFn) -> list[dict[str, Any]]:
             "type": "object",
             "properties": {p: {"type": draw(st.sampled_from(sorted(_SCALARS)))} for p in props},
         }
-        if props and draw(st.booleans()):
+        required = draw(st.booleans())
+        if props and required:
             schema["required"] = props[:1]
         function: dict[str, Any] = {"name": name}
         if draw(st.booleans()):
@@ -186,19 +187,27 @@ def _request(draw: st.DrawFn, rules: PayloadRules, max_tokens: int) -> dict[str,
     images_left = [3]
     messages: list[dict[str, Any]] = []
     if draw(st.booleans()):
-        messages.append({"role": draw(st.sampled_from(["system", "developer"])), "content": draw(_text_content())})
+        messages.append(
+            {"role": draw(st.sampled_from(["system", "developer"])), "content": draw(_text_content())}
+        )
     for _ in range(draw(st.integers(0, 2))):
         messages.append({"role": "user", "content": draw(_user_content(rules, images_left))})
         messages.append({"role": "assistant", "content": draw(_assistant_content())})
     messages.append({"role": "user", "content": draw(_user_content(rules, images_left))})
-    body: dict[str, Any] = {"model": rules.model, "messages": messages, "max_tokens": draw(st.integers(1, max_tokens))}
+    body: dict[str, Any] = {
+        "model": rules.model,
+        "messages": messages,
+        "max_tokens": draw(st.integers(1, max_tokens)),
+    }
     if rules.tools and draw(st.booleans()):
         tools = draw(_tools())
         if draw(st.booleans()):
             messages.extend(draw(_tool_round(tools)))
         body["tools"] = tools
         if draw(st.booleans()):
-            named = st.sampled_from(tools).map(lambda t: {"type": "function", "function": {"name": _tool_name(t)}})
+            named = st.sampled_from(tools).map(
+                lambda t: {"type": "function", "function": {"name": _tool_name(t)}}
+            )
             body["tool_choice"] = draw(st.sampled_from(["none", "auto", "required"]) | named)
         if draw(st.booleans()):
             body["parallel_tool_calls"] = draw(st.booleans())

@@ -60,7 +60,9 @@ def judge_valid(profile: Profile, ex: Exchange, *, stream: bool) -> Verdict:
         return Verdict(False, "rejected", f"a valid payload was refused: {_status(ex)}")
     problems = _stream_problems(profile, ex) if stream else _response_problems(profile, ex)
     if problems:
-        return Verdict(False, "schema", f"the 200 answer breaks the {profile.tier} schema: {'; '.join(problems)}")
+        return Verdict(
+            False, "schema", f"the 200 answer breaks the {profile.tier} schema: {'; '.join(problems)}"
+        )
     return Verdict(True, "accepted", "accepted")
 
 
@@ -89,7 +91,9 @@ def _stream_problems(profile: Profile, ex: Exchange) -> list[str]:
             problems.append(f"mid-stream error: {json.dumps(doc)[:160]}")
             continue
         chunks += 1
-        problems += [f"chunk {chunks}: {e}" for e in schema_errors(f"openai/{profile.tier}/chat-chunk", doc, limit=2)]
+        problems += [
+            f"chunk {chunks}: {e}" for e in schema_errors(f"openai/{profile.tier}/chat-chunk", doc, limit=2)
+        ]
         if len(problems) >= 3:
             break
     if not chunks and not problems:

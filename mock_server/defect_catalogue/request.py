@@ -1,0 +1,257 @@
+"""Request defects: what a server wrongly accepts, wrongly refuses, or crashes on (500 instead of 4xx)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mock_server.defect_catalogue._edit import crash_body, invalid, messages, server_error
+from mock_server.defects import Defect, DefectContext
+
+__all__ = ["REQUEST"]
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def _chat(body: Any, ctx: DefectContext) -> dict[str, Any] | None:
+    """The chat request as a dict, or None when the hook must leave it alone."""
+    return body if ctx.route == "chat" and isinstance(body, dict) else None
+
+
+def _crash_on_empty_messages(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None and chat.get("messages") == []:
+        raise server_error("list index out of range")
+    return body
+
+
+def _unparsed_rejection(ctx: DefectContext) -> bool:
+    # The JSON parser failed (nothing was parsed) and the mock chose a validation error.
+    return ctx.route == "chat" and ctx.request is None and ctx.status in (400, 422)
+
+
+def _crash_status(status: int, ctx: DefectContext) -> int:
+    return 500 if _unparsed_rejection(ctx) else status
+
+
+def _crash_body(body: Any, ctx: DefectContext) -> Any:
+    return crash_body(ctx) if _unparsed_rejection(ctx) else body
+
+
+def _crash_on_non_object_message(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    found = chat.get("messages") if chat is not None else None
+    if isinstance(found, list) and any(not isinstance(m, dict) for m in found):
+        raise server_error("'int' object has no attribute 'get'")
+    return body
+
+
+def _default_role(body: Any, ctx: DefectContext) -> Any:
+    for message in messages(_chat(body, ctx)):
+        if "role" not in message:
+            message["role"] = "user"
+    return body
+
+
+def _unknown_role_as_user(body: Any, ctx: DefectContext) -> Any:
+    for message in messages(_chat(body, ctx)):
+        if isinstance(message.get("role"), str) and message["role"] not in _ROLES:
+            message["role"] = "user"
+    return body
+
+
+def _stringify_object_content(body: Any, ctx: DefectContext) -> Any:
+    for message in messages(_chat(body, ctx)):
+        if isinstance(message.get("content"), dict):
+            message["content"] = str(message["content"])
+    return body
+
+
+def _default_model(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None and "model" not in chat and ctx.profile is not None:
+        chat["model"] = ctx.profile.model  # llama.cpp-style: the one loaded model answers anything
+    return body
+
+
+def _clamp(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None:
+        for key, high in (("temperature", 2.0), ("top_p", 1.0)):
+            value = chat.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                chat[key] = min(max(value, 0.0), high)
+    return body
+
+
+def _n_at_least_one(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None and isinstance(chat.get("n"), int) and chat["n"] < 1:
+        chat["n"] = 1
+    return body
+
+
+def _first_four_stops(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None and isinstance(chat.get("stop"), list):
+        chat["stop"] = chat["stop"][:4]
+    return body
+
+
+def _drop_stray_stream_options(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    if chat is not None and chat.get("stream") is not True:
+        chat.pop("stream_options", None)
+    return body
+
+
+def _refuse_role(role: str, message: str) -> Any:
+    def hook(body: Any, ctx: DefectContext) -> Any:
+        if any(m.get("role") == role for m in messages(_chat(body, ctx))):
+            raise invalid(ctx, message, param="messages")
+        return body
+
+    return hook
+
+
+def _refuse_parts(body: Any, ctx: DefectContext) -> Any:
+    if any(isinstance(m.get("content"), list) for m in messages(_chat(body, ctx))):
+        raise invalid(ctx, "messages[].content must be a string", param="messages")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    return False
+
+
+def _crash_on_nul(body: Any, ctx: DefectContext) -> Any:
+    if any(_has_nul(m.get("content")) for m in messages(_chat(body, ctx))):
+        raise server_error("embedded null character")
+    return body
+
+
+def _drop_caps(*keys: str) -> Any:
+    def hook(body: Any, ctx: DefectContext) -> Any:
+        chat = _chat(body, ctx)
+        for key in keys if chat is not None else ():
+            chat.pop(key, None)  # type: ignore[union-attr]
+        return body
+
+    return hook
+
+
+REQUEST = [
+    Defect(
+        "empty_messages_500",
+        "messages: [] crashes the server (500) instead of a 4xx",
+        request=_crash_on_empty_messages,
+        catches=("empty_messages_rejected",),
+        reference="vLLM#17038",
+    ),
+    Defect(
+        "malformed_json_500",
+        "a body that is not JSON crashes the server (500) instead of a 4xx",
+        status=_crash_status,
+        body=_crash_body,
+        catches=("malformed_json_rejected", "healthy_after_rejected_request"),
+    ),
+    Defect(
+        "non_object_message_500",
+        "messages: [123] crashes the server (500) instead of a 4xx",
+        request=_crash_on_non_object_message,
+        catches=("non_object_messages_rejected",),
+    ),
+    Defect(
+        "message_without_role_accepted",
+        "a message without role is taken as a user message",
+        request=_default_role,
+        catches=("message_without_role_rejected",),
+    ),
+    Defect(
+        "unknown_role_accepted",
+        "an unknown role is taken as a user message",
+        request=_unknown_role_as_user,
+        catches=("unknown_role_rejected",),
+    ),
+    Defect(
+        "object_content_accepted",
+        "content given as an object is stringified and answered",
+        request=_stringify_object_content,
+        catches=("object_content_rejected",),
+    ),
+    Defect(
+        "missing_model_accepted",
+        "a request without model is answered by the loaded model",
+        request=_default_model,
+        catches=("missing_model_rejected",),
+    ),
+    Defect(
+        "sampling_params_clamped",
+        "temperature and top_p out of range are clamped silently instead of refused",
+        request=_clamp,
+        catches=("temperature_out_of_range_rejected", "top_p_out_of_range_rejected"),
+    ),
+    Defect(
+        "n_zero_accepted",
+        "n: 0 is answered as n: 1",
+        request=_n_at_least_one,
+        catches=("n_zero_rejected",),
+    ),
+    Defect(
+        "stop_list_truncated",
+        "more than four stop strings are cut to four instead of refused",
+        request=_first_four_stops,
+        catches=("too_many_stop_sequences_rejected",),
+    ),
+    Defect(
+        "stream_options_without_stream_accepted",
+        "stream_options with stream false is ignored instead of refused",
+        request=_drop_stray_stream_options,
+        catches=("stream_options_without_stream_rejected",),
+    ),
+    Defect(
+        "developer_role_rejected",
+        "the developer role is refused (servers that predate it)",
+        request=_refuse_role("developer", "Unexpected message role: developer"),
+        catches=("developer_message_accepted",),
+    ),
+    Defect(
+        "system_role_rejected",
+        "a system message is refused (chat templates without a system role)",
+        request=_refuse_role("system", "System role not supported"),
+        catches=("system_message_accepted",),
+    ),
+    Defect(
+        "content_parts_rejected",
+        "content given as an array of parts is refused; only strings are read",
+        request=_refuse_parts,
+        catches=("text_content_parts_accepted",),
+    ),
+    Defect(
+        "nul_in_content_500",
+        "a NUL character in content crashes the server (500)",
+        request=_crash_on_nul,
+        catches=("odd_unicode_not_5xx",),
+    ),
+    Defect(
+        "max_tokens_ignored",
+        "max_tokens and max_completion_tokens are ignored: answers run to their natural end",
+        request=_drop_caps("max_tokens", "max_completion_tokens"),
+        catches=(
+            "usage_completion_within_max_tokens",
+            "response_finish_reason_length_at_cap",
+            "max_completion_tokens_honoured",
+        ),
+    ),
+    Defect(
+        "max_completion_tokens_ignored",
+        "max_completion_tokens is ignored (only the deprecated max_tokens is read)",
+        request=_drop_caps("max_completion_tokens"),
+        catches=("max_completion_tokens_honoured",),
+    ),
+]
