@@ -136,15 +136,41 @@ def test_checks_listing(capsys: pytest.CaptureFixture[str]) -> None:
         assert row["level"] in ("MUST", "SHOULD", "PROFILE") and row["source"]
 
 
-def test_follow_servers_sends_the_key_only_to_allowed_hosts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["certify", "--profile", "libertai", "--area", "discovery", "--follow-servers",
-                 "--report-dir", str(tmp_path / "denied"), "-q"])
+def test_follow_servers_sends_the_key_only_to_allowed_hosts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        [
+            "certify",
+            "--profile",
+            "libertai",
+            "--area",
+            "discovery",
+            "--follow-servers",
+            "--report-dir",
+            str(tmp_path / "denied"),
+            "-q",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     assert "not in --allow-host" in out
     assert not (tmp_path / "denied" / "servers").exists()
-    code = main(["certify", "--profile", "libertai", "--area", "discovery", "--follow-servers",
-                 "--allow-host", "127.0.0.1", "--report-dir", str(tmp_path / "allowed"), "-q"])
+    code = main(
+        [
+            "certify",
+            "--profile",
+            "libertai",
+            "--area",
+            "discovery",
+            "--follow-servers",
+            "--allow-host",
+            "127.0.0.1",
+            "--report-dir",
+            str(tmp_path / "allowed"),
+            "-q",
+        ]
+    )
     assert code == 0
     followed = list((tmp_path / "allowed" / "servers").glob("*/results.json"))
     assert len(followed) == 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int
 from chatcert.budget import Budget
@@ -100,11 +100,18 @@ def register(sub: Any) -> None:
         help="total deadline for the run [default: 1800]",
     )
     fol = p.add_argument_group("direct hosts (LibertAI /libertai/models)")
-    fol.add_argument("--follow-servers", action="store_true",
-                     help="also certify each server the discovery route lists for the model")
-    fol.add_argument("--allow-host", action="append", default=[], metavar="HOST[:PORT]",
-                     help="a followed server that may receive the API key (repeatable); others are not "
-                          "certified")
+    fol.add_argument(
+        "--follow-servers",
+        action="store_true",
+        help="also certify each server the discovery route lists for the model",
+    )
+    fol.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="a followed server that may receive the API key (repeatable); others are not certified",
+    )
     out = p.add_argument_group("output")
     out.add_argument(
         "--report-dir",
@@ -201,16 +208,20 @@ def _follow_servers(args: argparse.Namespace, config: RunConfig, client: Client)
     worst = 0
     for url in servers:
         if not host_allowed(url, tuple(args.allow_host)):
-            print(f"follow servers: {client.redactor.url(url)} not certified: host not in --allow-host "
-                  "(the key is sent only to hosts you allow)")
+            print(
+                f"follow servers: {client.redactor.url(url)} not certified: host not in --allow-host "
+                "(the key is sent only to hosts you allow)"
+            )
             continue
         host = urlsplit(url)
         sub = Path(args.report_dir) / "servers" / f"{host.hostname}_{host.port or 443}"
         print(f"\nfollow servers: certifying {client.redactor.url(url)}")
-        sub_config = replace(config, target=replace(config.target, base_url=url), target_is_mock=False,
-                             budget=config.budget)
-        run = run_certification(sub_config, [FileReporter(sub), ConsoleReporter(quiet=args.quiet,
-                                                                                 verbose=args.verbose)])
+        sub_config = replace(
+            config, target=replace(config.target, base_url=url), target_is_mock=False, budget=config.budget
+        )
+        run = run_certification(
+            sub_config, [FileReporter(sub), ConsoleReporter(quiet=args.quiet, verbose=args.verbose)]
+        )
         worst = max(worst, run.exit_code)
     return worst
 
