@@ -1,4 +1,4 @@
-"""Host discovery (LibertAI's ``GET /libertai/models``): which servers back a model, and which may get the key."""
+"""Host discovery (LibertAI's ``GET /libertai/models``): the servers behind a model, and who gets the key."""
 
 from __future__ import annotations
 
