@@ -1,7 +1,7 @@
 """The mock server under load: 256 concurrent streams keep their chunk schedule; what validation costs.
 
-schedule: the mock in its own process (chatcert.bench.MockProcess: `python -m mock_server`, pinned to
-the first core, this client on the second), TTFT 50 ms, ITL 10 ms, 32 chunks, no jitter; a closed
+schedule: the mock in its own process (`python -m mock_server`, pinned to the first core with
+chatcert.bench.pin_cores, this client on the second), TTFT 50 ms, ITL 10 ms, 32 chunks, no jitter; a closed
 loop of 256 aiohttp streams at once. The lateness of content chunk k is its `x_mock_sent_at` minus
 (the stream's role-chunk stamp + TTFT + k * ITL): the mock's own schedule error, which the client's
 speed cannot blur. Also printed: errors, req/s (ideal 256 / 0.36 s = 711) and, for comparison, the
@@ -22,9 +22,13 @@ import asyncio
 import json
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -35,10 +39,11 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from chatcert.bench import MockProcess
 from chatcert.bench.metrics import percentile
+from chatcert.bench.mockproc import pin_cores
 from chatcert_data import data_dir
 from mock_server import MockServer
+from mock_server import schemas as schemas_module
 from mock_server.chat import CHAT_REQUEST_ID
 from mock_server.samples import data_url, png_bytes
 from mock_server.schemas import SchemaStore
@@ -51,7 +56,9 @@ HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 # ---- schedule --------------------------------------------------------------------------------
 
 
-async def _one_stream(session: aiohttp.ClientSession, url: str) -> tuple[list[float], list[float], str | None]:
+async def _one_stream(
+    session: aiohttp.ClientSession, url: str
+) -> tuple[list[float], list[float], str | None]:
     """(server lateness ms, arrival lateness ms) of each content chunk, or an error."""
     stamps: list[float] = []  # x_mock_sent_at of content chunks, in order
     arrivals: list[float] = []
@@ -115,23 +122,74 @@ def _summary(values: list[float]) -> str:
     return f"p50 {p50:+.2f} ms  p99 {p99:+.2f} ms  max {max(values):+.2f} ms  (n={len(values)})"
 
 
-def bench_schedule(streams: int, rounds: int) -> bool:
+class MockChild:
+    """`python -m mock_server --quiet` with a scenario file, pinned to the first core (this process on
+    the second, chatcert.bench.pin_cores); reports the CPU time it used, from /proc (Linux)."""
+
+    def __init__(self, scenario: dict[str, float], folder: Path) -> None:
+        path = folder / "scenario.json"
+        path.write_text(json.dumps(scenario), encoding="utf-8")
+        command = [sys.executable, "-m", "mock_server", "--profile", "compatible", "--port", "0", "--quiet"]
+        self.process = subprocess.Popen(
+            [*command, "--scenario", str(path)], stderr=subprocess.PIPE, text=True
+        )
+        assert self.process.stderr is not None
+        banner = self.process.stderr.readline()
+        self.url = banner.rsplit(" ", 1)[-1].strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError(f"the mock did not start: {banner!r}")
+        self.pinning = pin_cores(self.process.pid)
+
+    def cpu_s(self) -> float:
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.pinning.get("allowed"):
+            os.sched_setaffinity(0, set(self.pinning["allowed"]))
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def bench_schedule(levels: list[int], rounds: int) -> bool:
     scenario = {"ttft_ms": TTFT_MS, "itl_ms": ITL_MS, "chunks": CHUNKS, "jitter_ms": 0}
-    with MockProcess("compatible", scenario) as mock:
-        url = mock.url + "/v1/chat/completions"
-        print(f"schedule: {streams} concurrent streams x {rounds} rounds; {_load()}; mock {mock.pinning}")
-        asyncio.run(_closed_loop(url, min(streams, 8), 1))  # warm-up: connections, imports, JIT-free paths
-        result = asyncio.run(_closed_loop(url, streams, rounds))
+    with tempfile.TemporaryDirectory() as folder:
+        mock = MockChild(scenario, Path(folder))
+        try:
+            print(f"schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {CHUNKS} chunks; {_load()}")
+            print(f"  mock process: {mock.pinning}")
+            url = mock.url + "/v1/chat/completions"
+            asyncio.run(_closed_loop(url, 8, 1))  # warm-up: connections and first-use paths
+            met = True
+            for streams in levels:
+                cpu = mock.cpu_s()
+                result = asyncio.run(_closed_loop(url, streams, rounds))
+                met = _report(streams, result, (mock.cpu_s() - cpu)) and met
+        finally:
+            mock.stop()
+    return met
+
+
+def _report(streams: int, result: dict[str, Any], cpu_s: float) -> bool:
     ideal = streams / ((TTFT_MS + (CHUNKS - 1) * ITL_MS) / 1000)
-    rps = result["requests"] / result["wall"]
-    print(f"  requests {result['requests']}, errors {len(result['errors'])}, {rps:.0f} req/s (ideal {ideal:.0f})")
+    requests = result["requests"]
+    rps = requests / result["wall"]
+    errors = len(result["errors"])
+    print(f"  {streams} streams: {requests} requests, {errors} errors, {rps:.0f} req/s (ideal {ideal:.0f})")
+    print(
+        f"    mock CPU {cpu_s / requests * 1000:.2f} ms per request ({CHUNKS + 2} events), "
+        f"{cpu_s / result['wall']:.0%} of a core; one core would serve about {requests / cpu_s:.0f} req/s"
+    )
     for error in sorted(set(result["errors"]))[:5]:
         print(f"    error: {error}")
-    print(f"  mock lateness (x_mock_sent_at vs schedule): {_summary(result['server'])}")
-    print(f"  arrival lateness at this client:            {_summary(result['client'])}")
+    print(f"    mock lateness (x_mock_sent_at vs schedule): {_summary(result['server'])}")
+    print(f"    arrival lateness at this client:            {_summary(result['client'])}")
     p99 = percentile(sorted(result["server"]), 99) if result["server"] else float("inf")
     met = not result["errors"] and p99 <= 2.0
-    print(f"  {'MET ' if met else 'MISS'} goal: no errors and mock lateness p99 <= 2 ms")
+    print(f"    {'MET ' if met else 'MISS'} goal: no errors and mock lateness p99 <= 2 ms")
     return met
 
 
@@ -157,14 +215,24 @@ def _bodies() -> dict[str, dict[str, Any]]:
         "type": "function",
         "function": {
             "name": "get_weather",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+            },
         },
     }
     turns = [
         {"role": "system", "content": "You are terse."},
         *({"role": "user", "content": f"turn {i}"} for i in range(10)),
     ]
-    tools = {"model": "default", "messages": turns, "tools": [tool, tool], "tool_choice": "auto", "temperature": 0}
+    tools = {
+        "model": "default",
+        "messages": turns,
+        "tools": [tool, tool],
+        "tool_choice": "auto",
+        "temperature": 0,
+    }
     return {"text": text, "vision (512x512 PNG)": vision, "tools, 11 turns": tools}
 
 
@@ -183,19 +251,22 @@ def _per_call_us(call: Callable[[], object], batches: int = 7, seconds: float = 
     return best
 
 
-def _handling_ms(server: MockServer, body: dict[str, Any], n: int, validate: bool) -> list[float]:
+def _handling_ms(server: MockServer, body: dict[str, Any], n: int, mode: str) -> list[float]:
     """The mock's own time per request (its journal's duration_ms: from reading the request to the last
-    byte written), with its request validation on or off, over one keep-alive connection."""
-    original = SchemaStore.error
-    if not validate:
+    byte written) over one keep-alive connection. `mode`: "mock" validates as the mock does, "python"
+    with the jsonschema validator alone, "none" not at all."""
+    error, fast = SchemaStore.error, schemas_module._RUST
+    if mode == "none":
         SchemaStore.error = lambda self, schema_id, instance: None  # type: ignore[method-assign]
+    elif mode == "python":
+        schemas_module._RUST = None
     try:
         server.clear_journal()
         with httpx.Client(base_url=server.url, timeout=30) as client:
             for _ in range(n):
                 client.post("/v1/chat/completions", json=body).raise_for_status()
     finally:
-        SchemaStore.error = original  # type: ignore[method-assign]
+        SchemaStore.error, schemas_module._RUST = error, fast  # type: ignore[method-assign]
     return [float(e["duration_ms"]) for e in server.journal()]
 
 
@@ -211,33 +282,47 @@ def _schema_and_registry() -> tuple[dict[str, Any], Registry[Any]]:
 
 
 def bench_validation(n: int) -> None:
-    store = SchemaStore()  # what the mock uses: one pre-compiled validator per schema, built on first use
+    store = SchemaStore()  # what the mock uses
     schema, registry = _schema_and_registry()
+    compiled = Draft202012Validator(schema, registry=registry)
+    rust = schemas_module._RUST
+    fast = rust.validator_for(schema, validate_formats=False) if rust is not None else None
     print(f"validation: per chat-request body, us per call (fastest of 7 batches); {_load()}")
-    print(f"  {'body':<22} {'none':>6} {'precompiled':>12} {'built per call':>15} {'jsonschema.validate':>20}")
+    print("  columns: jsonschema pre-compiled | jsonschema built per call | jsonschema.validate (checks")
+    print("  the schema too) | jsonschema_rs pre-compiled | the mock (SchemaStore.error: fast path first)")
+    print(f"  {'body':<22} {'precompiled':>11} {'per call':>9} {'validate()':>11} {'rs':>6} {'mock':>6}")
+
+    def precompiled(body: Any) -> object:
+        return best_match(compiled.iter_errors(body))
+
+    def per_call(body: Any) -> object:
+        return best_match(Draft202012Validator(schema, registry=registry).iter_errors(body))
+
+    def naive(body: Any) -> object:
+        jsonschema.validate(body, schema, cls=Draft202012Validator, registry=registry)
+        return None
+
+    def mock(body: Any) -> object:
+        return store.error(CHAT_REQUEST_ID, body)
+
     for name, body in _bodies().items():
-        none = _per_call_us(lambda: None)
-        pre = _per_call_us(lambda body=body: store.error(CHAT_REQUEST_ID, body))
-        built = _per_call_us(
-            lambda body=body: best_match(Draft202012Validator(schema, registry=registry).iter_errors(body))
-        )
-        naive = _per_call_us(
-            lambda body=body: jsonschema.validate(body, schema, cls=Draft202012Validator, registry=registry)
-        )
-        print(f"  {name:<22} {none:>6.1f} {pre:>12.1f} {built:>15.1f} {naive:>20.1f}")
+        kinds = (precompiled, per_call, naive, mock)
+        pre, built, slow, ours = (_per_call_us(partial(f, body)) for f in kinds)
+        rs = _per_call_us(partial(fast.is_valid, body)) if fast is not None else float("nan")
+        print(f"  {name:<22} {pre:>11.1f} {built:>9.1f} {slow:>11.0f} {rs:>6.1f} {ours:>6.1f}")
     print(f"validation: the mock's time per request (journal duration_ms, median of {n}, interleaved)")
-    print(f"  {'body':<22} {'stream':>7} {'validated':>10} {'not validated':>14} {'share':>6}")
+    print(f"  {'body':<22} {'stream':>7} {'as the mock':>12} {'jsonschema only':>16} {'none':>7}")
     with MockServer("compatible") as server:
         for name, body in _bodies().items():
             for stream in (False, True):
                 sent = {**body, "stream": stream}
-                on: list[float] = []
-                off: list[float] = []
-                for _ in range(4):  # interleaved blocks, so a burst of other load hits both
-                    on += _handling_ms(server, sent, n // 4, validate=True)
-                    off += _handling_ms(server, sent, n // 4, validate=False)
-                a, b = statistics.median(on), statistics.median(off)
-                print(f"  {name:<22} {stream!s:>7} {a * 1000:>8.0f}us {b * 1000:>12.0f}us {(a - b) / a:>6.0%}")
+                found: dict[str, list[float]] = {"mock": [], "python": [], "none": []}
+                for _ in range(4):  # interleaved blocks, so a burst of other load hits every mode
+                    for mode, values in found.items():
+                        values += _handling_ms(server, sent, n // 4, mode)
+                us = {mode: statistics.median(values) * 1000 for mode, values in found.items()}
+                row = f"{us['mock']:>10.0f}us {us['python']:>14.0f}us {us['none']:>5.0f}us"
+                print(f"  {name:<22} {stream!s:>7} {row}")
 
 
 def _load() -> str:
@@ -248,15 +333,19 @@ def _load() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=("schedule", "validation", "all"), default="all")
-    parser.add_argument("--streams", type=int, default=256, help="concurrent streams [default: 256]")
+    parser.add_argument(
+        "--streams", default="256", help="concurrent streams, comma-separated levels [default: 256]"
+    )
     parser.add_argument("--rounds", type=int, default=8, help="streams per connection slot [default: 8]")
-    parser.add_argument("--requests", type=int, default=400, help="requests per validation row [default: 400]")
+    parser.add_argument(
+        "--requests", type=int, default=400, help="requests per validation row [default: 400]"
+    )
     args = parser.parse_args()
     met = True
     if args.part in ("validation", "all"):
         bench_validation(args.requests)
     if args.part in ("schedule", "all"):
-        met = bench_schedule(args.streams, args.rounds)
+        met = bench_schedule([int(n) for n in args.streams.split(",")], args.rounds)
     return 0 if met else 1
 
 

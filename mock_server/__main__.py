@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help=f"server-wide defect, repeatable or comma-separated ({', '.join(sorted(DEFECTS))})",
+        help=f"server-wide defect, repeatable or comma-separated ({len(DEFECTS)} known: "
+        "`chatcert mock --list-defects`)",
     )
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")

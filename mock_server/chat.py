@@ -207,8 +207,10 @@ def _stream(
         for choice, deltas in plans:
             if step < len(deltas):
                 delta, logprobs = deltas[step]
-                finish = choice.finish_reason if step == len(deltas) - 1 else None
-                events.append(SseEvent(chunk(choice.index, delta, finish, logprobs), step=step))
+                events.append(SseEvent(chunk(choice.index, delta, None, logprobs), step=step))
+    # finish_reason travels in its own empty-delta chunk, as OpenAI sends it: some clients (aleph-alpha)
+    # drop the text of a chunk that also carries finish_reason.
+    events.extend(SseEvent(chunk(c.index, {}, c.finish_reason)) for c in choices)
     if usage is not None:
         events.append(SseEvent({**base, "choices": [], "usage": usage}, kind="usage"))
     events.append(SseEvent("[DONE]", kind="done"))

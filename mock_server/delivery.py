@@ -41,7 +41,9 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
     return web.Response(status=status, body=_dumps(body).encode("utf-8"), headers=merged)
 
 
-def _defect_context(ex: Exchange, stream: bool, status: int, usage: dict[str, int] | None = None) -> DefectContext:
+def _defect_context(
+    ex: Exchange, stream: bool, status: int, usage: dict[str, int] | None = None
+) -> DefectContext:
     trace = current_trace()
     request = trace.parsed if trace.has_parsed else None
     return DefectContext(ex.route, stream, status, request, ex.profile, usage)
@@ -166,7 +168,10 @@ def _stamped(event: SseEvent) -> dict[str, Any] | str:
 
 
 async def _write_event(
-    response: web.StreamResponse, event: SseEvent, ex: Exchange | None = None, ctx: DefectContext | None = None
+    response: web.StreamResponse,
+    event: SseEvent,
+    ex: Exchange | None = None,
+    ctx: DefectContext | None = None,
 ) -> None:
     # The send time is taken immediately before the write so clients can measure transit delay.
     data = _stamped(event)

@@ -1,11 +1,11 @@
-"""`certify --fuzz` against the mock and against a misbehaving stand-in: findings, shrinking, budget, files."""
+"""`certify --fuzz` against the mock and a misbehaving stand-in: findings, shrinking, budget, files."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ class StandIn:
         self.upstream = upstream
         self.hook = hook
         self.server = HTTPServer(host="127.0.0.1", port=0)
+        self.http = httpx.Client(base_url=upstream.url, timeout=30)
         self.seen = 0
 
     def __enter__(self) -> StandIn:
@@ -59,6 +60,7 @@ class StandIn:
     def __exit__(self, *exc: object) -> None:
         self.server.clear()
         self.server.stop()
+        self.http.close()
 
     @property
     def url(self) -> str:
@@ -76,10 +78,10 @@ class StandIn:
             status, doc = decision
             return Response(json.dumps(doc), status=status, content_type="application/json")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        answer = httpx.request(
-            request.method, self.upstream.url + request.path, content=decision or raw, headers=headers
+        answer = self.http.request(request.method, request.path, content=decision or raw, headers=headers)
+        return Response(
+            answer.content, status=answer.status_code, content_type=answer.headers.get("content-type")
         )
-        return Response(answer.content, status=answer.status_code, content_type=answer.headers.get("content-type"))
 
 
 def _error(message: str) -> dict[str, Any]:
@@ -92,11 +94,23 @@ def crash_on_empty_messages(body: Any) -> tuple[int, Any] | None:
     return None
 
 
+def crash_without_messages(body: Any) -> tuple[int, Any] | None:
+    """A crash for a broad class: messages missing, empty or not a list."""
+    if isinstance(body, dict) and not (isinstance(body.get("messages"), list) and body["messages"]):
+        return 500, _error("KeyError: 'messages'")
+    return None
+
+
 def clamp_sampling(body: Any) -> bytes | None:
     """Out-of-range temperature/top_p/penalties are clamped silently (the request is then accepted)."""
     if not isinstance(body, dict):
         return None
-    ranges = {"temperature": (0, 2), "top_p": (0, 1), "presence_penalty": (-2, 2), "frequency_penalty": (-2, 2)}
+    ranges = {
+        "temperature": (0, 2),
+        "top_p": (0, 1),
+        "presence_penalty": (-2, 2),
+        "frequency_penalty": (-2, 2),
+    }
     changed = False
     for key, (low, high) in ranges.items():
         value = body.get(key)
@@ -132,7 +146,9 @@ def replay_files(report: Path) -> list[Path]:
 
 @pytest.mark.parametrize("profile", ["openai", "compatible", "liquidai", "pharia", "libertai"])
 def test_mock_passes_a_short_fuzz_run(profile: str, tmp_path: Path) -> None:
-    code, doc = certify(tmp_path, "--profile", profile, "--area", "fuzz", "--max-examples", "10", "--seed", "3")
+    code, doc = certify(
+        tmp_path, "--profile", profile, "--area", "fuzz", "--max-examples", "10", "--seed", "3"
+    )
     results = fuzz_results(doc)
     assert set(results) == FUZZ_CHECKS
     assert code == 0, [(r["id"], r["message"]) for r in results.values() if r["outcome"] != "passed"]
@@ -155,7 +171,9 @@ def test_fixed_seed_sends_the_same_payloads(mock_server: MockServerFactory, tmp_
     bodies = []
     for run in ("a", "b"):
         server.clear_journal()
-        certify(tmp_path / run, "--endpoint", server.url, "--area", "fuzz", "--max-examples", "8", "--seed", "11")
+        certify(
+            tmp_path / run, "--endpoint", server.url, "--area", "fuzz", "--max-examples", "8", "--seed", "11"
+        )
         bodies.append([json.dumps(e["body"], sort_keys=True) for e in server.journal()])
     assert bodies[0] == bodies[1] and len(bodies[0]) >= 17
 
@@ -173,8 +191,10 @@ def test_server_error_on_empty_messages_is_found_and_shrunk(openai_mock: MockSer
             "openai",
             "--api-key-env",
             "CHATCERT_FUZZ_TEST_KEY",
-            "--area",
-            "fuzz",
+            "--check",
+            "fuzz_invalid_payloads_rejected",
+            "--check",
+            "fuzz_server_survives_invalid_payloads",
             "--max-examples",
             "100",
             "--seed",
@@ -242,7 +262,7 @@ def test_server_that_dies_after_an_invalid_payload_fails_survival(
     poisoned: list[bool] = []
 
     def die(body: Any) -> tuple[int, Any] | None:
-        if poisoned or (isinstance(body, dict) and body.get("messages") == []):
+        if poisoned or crash_without_messages(body):
             poisoned.append(True)
             return (500 if len(poisoned) == 1 else 503), _error("worker died")
         return None
@@ -255,7 +275,7 @@ def test_server_that_dies_after_an_invalid_payload_fails_survival(
             "--check",
             "fuzz_server_survives_invalid_payloads",
             "--max-examples",
-            "100",
+            "30",
             "--seed",
             "1",
         )
@@ -264,7 +284,7 @@ def test_server_that_dies_after_an_invalid_payload_fails_survival(
     assert "503" in survive["actual"]
     saved = json.loads((tmp_path / "failures" / "fuzz_server_survives_invalid_payloads-1.json").read_text())
     assert saved["expected"]["property"] == "survives" and saved["expected"]["rule"] == "REQ10"
-    assert saved["request"]["body"]["json"]["messages"] == []
+    assert crash_without_messages(saved["request"]["body"]["json"])
 
 
 @pytest.mark.parametrize(
@@ -304,8 +324,8 @@ def test_max_requests_caps_what_reaches_the_server(
     assert all(r["reason"].startswith("budget") for r in results.values())
 
 
-def test_budget_spent_during_shrinking_keeps_the_finding(openai_mock: MockServer, tmp_path: Path) -> None:
-    with StandIn(openai_mock, crash_on_empty_messages) as stand_in:
+def test_budget_spent_mid_search_keeps_the_findings(openai_mock: MockServer, tmp_path: Path) -> None:
+    with StandIn(openai_mock, lambda body: (500, _error("down"))) as stand_in:
         code, doc = certify(
             tmp_path,
             "--endpoint",
@@ -321,13 +341,14 @@ def test_budget_spent_during_shrinking_keeps_the_finding(openai_mock: MockServer
             "--seed",
             "1",
             "--max-requests",
-            "40",
+            "6",
         )
         seen = stand_in.seen
-    assert seen == doc["budget"]["requests_sent"] <= 40
+    assert seen == doc["budget"]["requests_sent"] <= 6
     failed = fuzz_results(doc)["fuzz_invalid_payloads_rejected"]
     assert code == 1 and failed["outcome"] == "failed"
-    assert "budget" in failed["message"] and '"messages":[]' in failed["message"]
+    assert "search stopped early: budget" in failed["message"]
+    assert (tmp_path / "failures" / "fuzz_invalid_payloads_rejected-1.json").is_file()
 
 
 def test_dry_run_sends_nothing(mock_server: MockServerFactory, capsys: pytest.CaptureFixture[str]) -> None:
@@ -378,7 +399,7 @@ def test_search_shrinks_each_failure_class_separately() -> None:
             return Failure("bad", "bad word", _exchange(f"{number}{word}".encode()))
         return None
 
-    strategy = st.tuples(st.integers(0, 10_000), st.sampled_from(["ok", "fine", "bad"]))
+    strategy = st.tuples(st.integers(0, 200), st.sampled_from(["ok", "fine", "bad"]))
     result = run_search(strategy, trial, SearchConfig(max_examples=200, seed=5), Budget())
     assert result.failures["big"].exchange.request_body == b"101"
     assert result.failures["bad"].exchange.request_body == b"0bad"
@@ -394,6 +415,19 @@ def test_search_stops_at_the_budget_and_keeps_a_reserve() -> None:
     result = run_search(st.integers(), trial, SearchConfig(max_examples=50), budget, reserve=2)
     assert result.budget_spent and result.trials == 7 and budget.requests_sent == 7
     assert result.stopped and result.stopped.startswith("budget")
+
+
+def test_search_keeps_the_best_failure_when_the_budget_ends_shrinking() -> None:
+    budget = Budget(max_requests=12)
+
+    def trial(value: int) -> Failure | None:
+        budget.reserve(0)
+        return Failure("big", "too big", _exchange(str(value).encode())) if value > 1000 else None
+
+    result = run_search(st.integers(0, 10**9), trial, SearchConfig(max_examples=50, seed=3), budget)
+    assert result.budget_spent and budget.requests_sent == 12
+    kept = int(result.failures["big"].exchange.request_body or b"0")
+    assert kept > 1000
 
 
 def test_search_turns_budget_exhaustion_into_a_stop() -> None:
@@ -428,7 +462,3 @@ def test_settings_follow_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI")
     chosen = SearchConfig(max_examples=7).hypothesis_settings()
     assert chosen.derandomize is False and chosen.max_examples == 7 and chosen.database is None
-
-
-def _iter_findings(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield from (r for r in doc["results"] if r["area"] == "fuzz" and r["outcome"] != "passed")

@@ -338,7 +338,8 @@ def test_stream_usage_chunk_comes_last_when_asked(compat: MockServer) -> None:
     assert done
     *content, last = chunks
     assert all(c["usage"] is None for c in content)
-    assert last["choices"] == [] and last["usage"]["completion_tokens"] == len(content) - 1
+    # content = the role chunk, one chunk per token, and the finish chunk
+    assert last["choices"] == [] and last["usage"]["completion_tokens"] == len(content) - 2
     usage = last["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
     for chunk in chunks:
@@ -357,7 +358,7 @@ def test_stream_chunk_count_follows_the_scenario(compat: MockServer) -> None:
     body = {"model": "default", "messages": user(), "stream": True}
     response = chat(compat, body, **{"X-Mock-Scenario": "ttft_ms=5; itl_ms=2; jitter_ms=1; chunks=7"})
     chunks, done = chunks_of(response.text)
-    assert done and len(chunks) == 1 + 7
+    assert done and len(chunks) == 1 + 7 + 1  # role chunk, 7 content chunks, finish chunk
     assert (
         chat(compat, {**body, "stream": False}, **{"X-Mock-Scenario": "chunks=7"}).json()["usage"][
             "completion_tokens"
@@ -723,4 +724,4 @@ def test_holds_256_concurrent_timed_streams(compat: MockServer) -> None:
             return await asyncio.gather(*(one(client, i) for i in range(256)))
 
     results = asyncio.run(all_streams())
-    assert results == [(11, True)] * 256
+    assert results == [(12, True)] * 256  # role, 10 content chunks, finish chunk

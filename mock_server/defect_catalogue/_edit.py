@@ -91,7 +91,7 @@ def error_message(body: Any) -> str:
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
+            return str(error["message"])
         if isinstance(body.get("detail"), str):
             return str(body["detail"])
     return "error"

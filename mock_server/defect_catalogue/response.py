@@ -113,10 +113,10 @@ def _without(*keys: str) -> Callable[[dict[str, Any]], None]:
 
 
 def _schema_less_as_json_object(body: dict[str, Any]) -> None:
-    response_format = body.get("response_format")
-    if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
-        if not isinstance(response_format.get("json_schema"), dict):
-            body["response_format"] = {"type": "json_object"}
+    found = body.get("response_format")
+    asked: dict[str, Any] = found if isinstance(found, dict) else {}
+    if asked.get("type") == "json_schema" and not isinstance(asked.get("json_schema"), dict):
+        body["response_format"] = {"type": "json_object"}
 
 
 def _usage(doc: dict[str, Any]) -> dict[str, Any] | None:

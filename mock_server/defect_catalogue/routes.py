@@ -32,7 +32,13 @@ def _error_body(build: Callable[[str, DefectContext], Any]) -> BodyHook:
 
 
 def _legacy_vllm(message: str, ctx: DefectContext) -> Any:
-    return {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": ctx.status}
+    return {
+        "object": "error",
+        "message": message,
+        "type": "BadRequestError",
+        "param": None,
+        "code": ctx.status,
+    }
 
 
 def _error_string(message: str, ctx: DefectContext) -> Any:
@@ -82,6 +88,7 @@ ERRORS = [
         'errors are {"error": "<message>"} (a string, not an object)',
         body=_error_body(_error_string),
         catches=("error_body_matches_profile_shape", "rejections_carry_error_body"),
+        reference="microsoft/autogen#279, tensorzero/tensorzero#5445",
     ),
     Defect(
         "error_fields_missing",
@@ -272,7 +279,9 @@ def _messages_reply(edit: Callable[[dict[str, Any]], None]) -> BodyHook:
 
 
 def _stop_reason_openai(body: dict[str, Any]) -> None:
-    body["stop_reason"] = {"end_turn": "stop", "max_tokens": "length"}.get(str(body.get("stop_reason")), "stop")
+    body["stop_reason"] = {"end_turn": "stop", "max_tokens": "length"}.get(
+        str(body.get("stop_reason")), "stop"
+    )
 
 
 def _input_as_string(body: dict[str, Any]) -> None:

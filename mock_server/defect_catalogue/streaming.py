@@ -172,6 +172,7 @@ STREAMING = [
         event=_done_twice,
         catches=("stream_done_sent_once",),
         capabilities=STREAM,
+        reference="songquanpeng/one-api#1628, ray-project/ray#62228",
     ),
     Defect(
         "stream_id_changes",
@@ -200,6 +201,7 @@ STREAMING = [
         event=_on_chunks(_no_role),
         catches=("stream_role_first",),
         capabilities=STREAM,
+        reference="tensorzero/tensorzero#1265, maximhq/bifrost#6523",
     ),
     Defect(
         "stream_finish_reason_every_chunk",
@@ -207,6 +209,7 @@ STREAMING = [
         event=_on_chunks(_finish_everywhere),
         catches=("stream_finish_reason_exactly_once",),
         capabilities=STREAM,
+        reference="fms-guardrails-orchestrator#482 (finish_reason on two chunks)",
     ),
     Defect(
         "stream_content_after_finish",
@@ -264,6 +267,7 @@ STREAMING = [
         event=_drop_usage_chunk,
         catches=("stream_usage_chunk_when_asked", "stream_usage_totals_consistent"),
         capabilities=("streaming", "stream_usage"),
+        reference="tensorzero/tensorzero PR #1851 (fix)",
     ),
     Defect(
         "stream_usage_every_chunk",
@@ -271,6 +275,7 @@ STREAMING = [
         event=_on_chunks(_usage_everywhere),
         catches=("stream_usage_chunk_when_asked", "stream_no_usage_unless_asked"),
         capabilities=("streaming", "stream_usage"),
+        reference="llama.cpp PR #22081",
     ),
     Defect(
         "stream_error_as_200",

@@ -1,4 +1,4 @@
-"""Tool-calling defects: arguments as objects, missing ids and indexes, wrong finish reasons, ignored choices."""
+"""Tool-call defects: arguments as objects, missing ids and indexes, wrong finish reasons, ignored choices."""
 
 from __future__ import annotations
 
@@ -87,7 +87,9 @@ def _finish_event(event: SseEvent, ctx: DefectContext) -> list[SseEvent]:
     return edit_event(event, _finish_chunk) if chat_chunk(event, ctx) else [event]
 
 
-def _tools_request(edit: Callable[[dict[str, Any], DefectContext], None]) -> Callable[[Any, DefectContext], Any]:
+def _tools_request(
+    edit: Callable[[dict[str, Any], DefectContext], None],
+) -> Callable[[Any, DefectContext], Any]:
     def hook(body: Any, ctx: DefectContext) -> Any:
         if ctx.route == "chat" and isinstance(body, dict):
             edit(body, ctx)
@@ -166,6 +168,7 @@ TOOLS = [
         event=_fragments(_drop("id")),
         catches=("tool_call_fields_valid", "stream_tool_call_fragments_valid"),
         capabilities=("tools", "streaming"),
+        reference="llama.cpp#11992, openai-dotnet#428 (Gemini)",
     ),
     Defect(
         "stream_tool_call_index_missing",

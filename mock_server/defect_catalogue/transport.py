@@ -102,7 +102,11 @@ TRANSPORT = [
         "error statuses carry a proxy's HTML page instead of a JSON error body",
         headers=_html_headers,
         wire=_html_page,
-        catches=("error_content_type_is_json", "rejections_carry_error_body", "error_body_matches_profile_shape"),
+        catches=(
+            "error_content_type_is_json",
+            "rejections_carry_error_body",
+            "error_body_matches_profile_shape",
+        ),
     ),
     Defect(
         "unknown_field_rejected",

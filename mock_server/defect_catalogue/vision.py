@@ -148,6 +148,7 @@ VISION = [
         request=_on_images(_crash_on_bad_base64),
         catches=("vision_bad_base64_rejected",),
         capabilities=VISION_ONLY,
+        reference="mlc-ai/mlc-llm PR #3539",
     ),
     Defect(
         "non_image_bytes_accepted",

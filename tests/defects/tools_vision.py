@@ -57,11 +57,14 @@ def _fragments(docs: Docs) -> list[dict[str, Any]]:
 
 
 def _drop_last_argument_fragment(docs: Docs) -> None:
-    for doc in docs:
-        for choice in doc.get("choices") or []:
-            calls = (choice.get("delta") or {}).get("tool_calls")
-            if calls and choice.get("finish_reason") is not None:
-                calls[0]["function"]["arguments"] = ""
+    fragments = [
+        call["function"]
+        for doc in docs
+        for choice in doc.get("choices") or []
+        for call in (choice.get("delta") or {}).get("tool_calls") or []
+        if (call.get("function") or {}).get("arguments")
+    ]
+    fragments[-1]["arguments"] = ""
 
 
 def _stream_finish(value: str) -> Edit:

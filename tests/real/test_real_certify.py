@@ -50,6 +50,9 @@ EXPECTED_DEVIATIONS: dict[str, str] = {
     "object_content_rejected": "content {\"x\": 1} -> 500 '12 validation errors'",
     "missing_model_rejected": "no model -> 200, answered; response model is the GGUF file path",
     "error_body_matches_profile_shape": "malformed JSON -> 500 text/plain: neither {error} nor {detail}",
+    "healthy_after_rejected_request": "T4: '{not json' -> 500 text/plain (the follow-up request gets 200)",
+    "tool_call_finish_reason_is_tool_calls": "TC1: tool_choice 'required' -> finish_reason 'length', no call",
+    "stream_tool_call_fragments_valid": "S16/TC1: streamed tool_choice 'required' -> text deltas only",
     "tool_call_returned_when_required": "tools + tool_choice 'required' -> 200 plain text, no tool_calls",
     "tool_choice_without_tools_rejected": "tool_choice 'required' without tools -> 200, ignored",
     "undefined_tool_choice_rejected": "undeclared named tool -> 500 \"Tool choice '…' not found in tools.\"",
@@ -115,23 +118,13 @@ def _whitespace_answer(result: CheckResult) -> bool:
     )
 
 
-def _follow_up_succeeded(result: CheckResult) -> bool:
-    statuses = [ev["response"]["status"] for ev in result.evidence]
-    return (
-        result.message == "the malformed request caused a 5xx or no answer"
-        and len(statuses) == 2
-        and statuses[0] is not None
-        and statuses[1] == 200
-    )
-
-
 def _no_tool_call_to_judge(result: CheckResult) -> bool:
-    # The tools_required / tools_parallel_false / tools_stream probes use tool_choice "required", which this
-    # server ignores (a real deviation, tool_call_returned_when_required); these checks then judge no call.
-    bodies = " ".join(str(ev["response"]["body_excerpt"]) for ev in result.evidence)
-    if result.message in ("no tool_calls in the message", "no tool call fragments"):
-        return True
-    return result.message == "wrong finish_reason for a tool call" and '"tool_calls"' not in bodies
+    # tools_required / tools_parallel_false send tool_choice "required", which this server ignores (the real
+    # deviation is tool_call_returned_when_required): with no call, these per-call properties hold vacuously.
+    return result.message == "no tool_calls in the message" and all(
+        ev["response"]["status"] == 200 and '"tool_calls"' not in str(ev["response"]["body_excerpt"])
+        for ev in result.evidence
+    )
 
 
 H1 = (
@@ -141,13 +134,8 @@ H1 = (
 )
 H2 = (
     "H2",
-    "healthy_after_rejected_request fails on the first request's 5xx (judged by malformed_json_rejected); "
-    "REQ10 asks only that the follow-up succeeds, and it does (200)",
-)
-H3 = (
-    "H3",
-    "tool-call property checks fail with 'no tool call' when tool_choice 'required' is ignored; the "
-    "server's named tool calls have valid ids, JSON-string arguments and finish_reason tool_calls",
+    "per-call checks (TC2, TC3, TC4, TC9) fail with 'no tool_calls' when tool_choice 'required' is "
+    "ignored; they hold vacuously, and the server's named tool calls do satisfy them",
 )
 KNOWN_HARNESS_BUGS: dict[str, HarnessBug] = {
     **{
@@ -163,16 +151,13 @@ KNOWN_HARNESS_BUGS: dict[str, HarnessBug] = {
             "vision_multi_turn_accepted",
         )
     },
-    "healthy_after_rejected_request": HarnessBug(*H2, _follow_up_succeeded),
     **{
-        check_id: HarnessBug(*H3, _no_tool_call_to_judge)
+        check_id: HarnessBug(*H2, _no_tool_call_to_judge)
         for check_id in (
             "tool_call_fields_valid",
             "tool_arguments_are_json_string",
             "tool_arguments_match_parameters",
-            "tool_call_finish_reason_is_tool_calls",
             "parallel_tool_calls_false_honoured",
-            "stream_tool_call_fragments_valid",
         )
     },
 }
@@ -282,6 +267,16 @@ def test_certification_matches_the_expected_deviations(certification: Certificat
     on_disk = {r["id"]: r["outcome"] for r in certification.report["results"]}
     assert on_disk == {r.id: r.outcome.value for r in certification.run.results}
     assert certification.run.stopped is None
+    fired = sorted(
+        i
+        for i, r in certification.results.items()
+        if i in KNOWN_HARNESS_BUGS and r.outcome in (Outcome.FAILED, Outcome.NON_STRICT)
+    )
+    print(f"known harness bugs (false alarms) seen in this run: {fired or 'none'}")
+    if any(KNOWN_HARNESS_BUGS[i].tag == "H2" for i in fired):
+        # H2 is a false alarm only because the server does make valid calls when a tool is named.
+        assert certification.results["named_tool_choice_honoured"].outcome is Outcome.PASSED
+        assert certification.results["tool_call_returned_when_required"].outcome is Outcome.FAILED
 
 
 def test_every_listed_deviation_really_fails(certification: Certification) -> None:
@@ -379,3 +374,38 @@ def test_max_completion_tokens_is_still_ignored(real_server: RealServer, fresh_c
     response = fresh_client.post(f"{real_server.base_url}/chat/completions", json=body)
     assert response.status_code == 200, response.text
     assert response.json()["usage"]["completion_tokens"] > 2, "max_completion_tokens now honoured: re-enable"
+
+
+def _synthetic(check_id: str, message: str, actual: str, statuses: list[int | None]) -> CheckResult:
+    evidence = [{"response": {"status": status, "body_excerpt": ""}} for status in statuses]
+    return CheckResult(
+        id=check_id,
+        area="x",
+        level="MUST",
+        source="",
+        description="",
+        outcome=Outcome.FAILED,
+        message=message,
+        actual=actual,
+        evidence=evidence,
+    )
+
+
+@pytest.mark.parametrize(
+    ("check_id", "message", "actual", "statuses"),
+    [
+        ("vision_png_data_url_accepted", "empty answer to an image request", "", [200]),
+        ("vision_png_data_url_accepted", "empty answer to an image request", "null", [200]),
+        ("vision_png_data_url_accepted", "expected HTTP 200", "500 {}", [500]),
+        ("vision_gif_data_url_accepted", "empty answer to an image request", " \n", [500]),
+        ("tool_call_fields_valid", "malformed tool call", "{}", [200]),
+        ("tool_arguments_are_json_string", "no tool_calls in the message", "null", [500]),
+    ],
+)
+def test_harness_bug_signatures_do_not_hide_real_failures(
+    check_id: str, message: str, actual: str, statuses: list[int | None]
+) -> None:
+    """A listed false alarm is tolerated only with its own signature, never for a real failure."""
+    result = _synthetic(check_id, message, actual, statuses)
+    assert not KNOWN_HARNESS_BUGS[check_id].matches(result)
+    assert [p for p in verdict_problems([result]) if p.startswith(f"{check_id}: unexpected")]

@@ -34,7 +34,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--profile",
         metavar="NAME|FILE",
-        help=f"built-in profile or profile YAML [default: {SERVE_PROFILE}; with --list-defects: {LIST_PROFILE}]",
+        help=f"built-in profile or profile YAML [default: {SERVE_PROFILE}; "
+        f"with --list-defects: {LIST_PROFILE}]",
     )
     p.add_argument("--host", default="127.0.0.1", help="bind address; loopback unless --allow-remote")
     p.add_argument("--port", type=_port, default=8080, help="port; 0 picks a free one [default: 8080]")

@@ -198,7 +198,7 @@ def run_invalid(ctx: ProbeContext) -> None:
         ):
             after = follow_up(f"fuzz valid request after invalid #{number}")
             answer = judge_follow_up(after)
-            if not answer.holds and not any(f.check == SURVIVES for f in run.findings):
+            if not answer.holds:
                 run.add(SURVIVES, "survives", answer, ex, _survival(case))
         judged[ex.label] = (verdict, case)
         return Failure(f"{case.kind}/{verdict.kind}", verdict.message, ex)
@@ -216,8 +216,10 @@ def run_invalid(ctx: ProbeContext) -> None:
 
 
 def _can_follow_up(run: _Run, sent: list[Exchange], limited: bool) -> bool:
-    budget = run.ctx.client.budget
-    return len(sent) < _MID_SEARCH_FOLLOW_UPS and (not limited or budget.can_afford(2, 1))
+    """A few follow-ups, none once the server is known not to survive, one request kept in reserve."""
+    if len(sent) >= _MID_SEARCH_FOLLOW_UPS or any(f.check == SURVIVES for f in run.findings):
+        return False
+    return not limited or run.ctx.client.budget.can_afford(2, 1)
 
 
 def _survival(case: InvalidCase) -> Expectation:
