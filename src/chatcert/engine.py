@@ -16,7 +16,7 @@ from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile
-from chatcert.registry import Check, CheckFailure, Level, Probe, all_checks, all_probes
+from chatcert.registry import AREAS, Check, CheckFailure, Level, Probe, all_checks, all_probes
 
 __all__ = [
     "Reporter",
@@ -230,6 +230,9 @@ def run_certification(
         for reporter in reporters:
             reporter.on_result(run, result)
     run.duration_s = time.monotonic() - t0
+    # Checks run free-first; reports read better grouped by area, in the catalogue's order.
+    order = {area: i for i, area in enumerate(AREAS)}
+    run.results.sort(key=lambda r: order.get(r.area, len(order)))
     run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for reporter in reporters:
         reporter.on_finish(run)
