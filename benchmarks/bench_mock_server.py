@@ -56,19 +56,31 @@ HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 # ---- schedule --------------------------------------------------------------------------------
 
 
-async def _one_stream(
-    session: aiohttp.ClientSession, url: str
-) -> tuple[list[float], list[float], str | None]:
-    """(server lateness ms, arrival lateness ms) of each content chunk, or an error."""
+class _Stream:
+    """What one streamed request showed: lateness of each content chunk at the mock and at this client,
+    the client-measured TTFT, or an error."""
+
+    def __init__(self) -> None:
+        self.server: list[float] = []  # x_mock_sent_at - due, ms
+        self.client: list[float] = []  # arrival - due, ms
+        self.ttft_ms: float | None = None
+        self.error: str | None = None
+
+
+async def _one_stream(session: aiohttp.ClientSession, url: str) -> _Stream:
+    out = _Stream()
     stamps: list[float] = []  # x_mock_sent_at of content chunks, in order
     arrivals: list[float] = []
     anchor: float | None = None  # the role chunk's stamp: when the mock started this stream's clock
     done = False
+    sent = time.perf_counter()
     try:
         async with session.post(url, data=json.dumps(BODY), headers=HEADERS) as response:
             if response.status != 200:
-                return [], [], f"status {response.status}"
+                out.error = f"status {response.status}"
+                return out
             async for raw in response.content:
+                arrived = time.time()
                 line = raw.decode().strip()
                 if not line.startswith("data: "):
                     continue
@@ -81,37 +93,51 @@ async def _one_stream(
                 if anchor is None:
                     anchor = chunk["x_mock_sent_at"]
                 elif delta.get("content"):
+                    if out.ttft_ms is None:
+                        out.ttft_ms = (time.perf_counter() - sent) * 1000
                     stamps.append(chunk["x_mock_sent_at"])
-                    arrivals.append(time.time())
+                    arrivals.append(arrived)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-        return [], [], f"{type(exc).__name__}: {exc}"
+        out.error = f"{type(exc).__name__}: {exc}"
+        return out
     if anchor is None or not done or len(stamps) != CHUNKS:
-        return [], [], f"incomplete stream ({len(stamps)} chunks, done={done})"
+        out.error = f"incomplete stream ({len(stamps)} chunks, done={done})"
+        return out
     due = [anchor + (TTFT_MS + k * ITL_MS) / 1000 for k in range(CHUNKS)]
-    server = [(s - d) * 1000 for s, d in zip(stamps, due, strict=True)]
-    client = [(a - d) * 1000 for a, d in zip(arrivals, due, strict=True)]
-    return server, client, None
+    out.server = [(s - d) * 1000 for s, d in zip(stamps, due, strict=True)]
+    out.client = [(a - d) * 1000 for a, d in zip(arrivals, due, strict=True)]
+    return out
 
 
 async def _closed_loop(url: str, streams: int, rounds: int) -> dict[str, Any]:
     server: list[float] = []
     client: list[float] = []
+    ttft: list[float] = []
     errors: list[str] = []
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as session:
 
         async def worker() -> None:
             for _ in range(rounds):
-                s, c, error = await _one_stream(session, url)
-                server.extend(s)
-                client.extend(c)
-                if error:
-                    errors.append(error)
+                one = await _one_stream(session, url)
+                server.extend(one.server)
+                client.extend(one.client)
+                if one.ttft_ms is not None:
+                    ttft.append(one.ttft_ms)
+                if one.error:
+                    errors.append(one.error)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(streams)))
         wall = time.perf_counter() - start
-    return {"server": server, "client": client, "errors": errors, "wall": wall, "requests": streams * rounds}
+    return {
+        "server": server,
+        "client": client,
+        "ttft": ttft,
+        "errors": errors,
+        "wall": wall,
+        "requests": streams * rounds,
+    }
 
 
 def _summary(values: list[float]) -> str:
@@ -122,16 +148,32 @@ def _summary(values: list[float]) -> str:
     return f"p50 {p50:+.2f} ms  p99 {p99:+.2f} ms  max {max(values):+.2f} ms  (n={len(values)})"
 
 
+# Launches the mock under uvloop without changing how mock_server itself picks its loop.
+_UVLOOP_LAUNCHER = (
+    "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+    "from mock_server.__main__ import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 class MockChild:
     """`python -m mock_server --quiet` with a scenario file, pinned to the first core (this process on
-    the second, chatcert.bench.pin_cores); reports the CPU time it used, from /proc (Linux)."""
+    the second, chatcert.bench.pin_cores); reports the CPU time it used, from /proc (Linux).
 
-    def __init__(self, scenario: dict[str, float], folder: Path) -> None:
+    `loop="uvloop"` runs it on uvloop; `source` runs the mock_server package of another checkout (a
+    before/after comparison)."""
+
+    def __init__(
+        self, scenario: dict[str, float], folder: Path, loop: str = "asyncio", source: Path | None = None
+    ) -> None:
         path = folder / "scenario.json"
         path.write_text(json.dumps(scenario), encoding="utf-8")
-        command = [sys.executable, "-m", "mock_server", "--profile", "compatible", "--port", "0", "--quiet"]
+        launch = ["-m", "mock_server"] if loop == "asyncio" else ["-c", _UVLOOP_LAUNCHER]
+        options = ["--profile", "compatible", "--port", "0", "--quiet", "--scenario", str(path)]
+        env = dict(os.environ)
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [*command, "--scenario", str(path)], stderr=subprocess.PIPE, text=True
+            [sys.executable, *launch, *options], stderr=subprocess.PIPE, text=True, env=env, cwd=source
         )
         assert self.process.stderr is not None
         banner = self.process.stderr.readline()
@@ -154,37 +196,72 @@ class MockChild:
         self.process.wait(timeout=10)
 
 
-def bench_schedule(levels: list[int], rounds: int) -> bool:
+def _core_busy_s(core: int | None) -> float:
+    """Busy CPU seconds of one core (all cores when None) since boot, from /proc/stat (Linux)."""
+    name = "cpu" if core is None else f"cpu{core}"
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            fields = line.split()
+            if fields[0] == name:
+                ticks = [int(f) for f in fields[1:8]]  # user nice system idle iowait irq softirq
+                return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return float("nan")
+
+
+def bench_schedule(levels: list[int], rounds: int, repeat: int, loop: str, source: Path | None) -> bool:
+    """Each level `repeat` times (levels interleaved); prints every run and, per level, the run with the
+    least other work on the mock's core (the machine is shared); the goal is judged on that run."""
     scenario = {"ttft_ms": TTFT_MS, "itl_ms": ITL_MS, "chunks": CHUNKS, "jitter_ms": 0}
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in levels}
     with tempfile.TemporaryDirectory() as folder:
-        mock = MockChild(scenario, Path(folder))
+        mock = MockChild(scenario, Path(folder), loop, source)
         try:
-            print(f"schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {CHUNKS} chunks; {_load()}")
+            where = f"mock_server from {source}" if source else "this checkout's mock_server"
+            print(f"schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {CHUNKS} chunks; {loop}; {where}")
             print(f"  mock process: {mock.pinning}")
+            core = mock.pinning.get("server_core")
             url = mock.url + "/v1/chat/completions"
             asyncio.run(_closed_loop(url, 8, 1))  # warm-up: connections and first-use paths
-            met = True
-            for streams in levels:
-                cpu = mock.cpu_s()
-                result = asyncio.run(_closed_loop(url, streams, rounds))
-                met = _report(streams, result, (mock.cpu_s() - cpu)) and met
+            for _ in range(repeat):
+                for streams in levels:
+                    load = os.getloadavg()[0]
+                    cpu, busy = mock.cpu_s(), _core_busy_s(core)
+                    result = asyncio.run(_closed_loop(url, streams, rounds))
+                    result["cpu_s"] = mock.cpu_s() - cpu
+                    result["other"] = (_core_busy_s(core) - busy - result["cpu_s"]) / result["wall"]
+                    result["load"] = load
+                    runs[streams].append(result)
+                    _report(streams, result)
         finally:
             mock.stop()
+    met = True
+    print("quietest run per level (least other work on the mock's core):")
+    for streams in levels:
+        met = _report(streams, min(runs[streams], key=lambda r: r["other"])) and met
     return met
 
 
-def _report(streams: int, result: dict[str, Any], cpu_s: float) -> bool:
+def _report(streams: int, result: dict[str, Any]) -> bool:
     ideal = streams / ((TTFT_MS + (CHUNKS - 1) * ITL_MS) / 1000)
-    requests = result["requests"]
+    requests, cpu_s = result["requests"], result["cpu_s"]
     rps = requests / result["wall"]
     errors = len(result["errors"])
-    print(f"  {streams} streams: {requests} requests, {errors} errors, {rps:.0f} req/s (ideal {ideal:.0f})")
     print(
-        f"    mock CPU {cpu_s / requests * 1000:.2f} ms per request ({CHUNKS + 2} events), "
-        f"{cpu_s / result['wall']:.0%} of a core; one core would serve about {requests / cpu_s:.0f} req/s"
+        f"  {streams} streams: {requests} requests, {errors} errors, {rps:.0f} req/s (ideal {ideal:.0f}); "
+        f"load average {result['load']:.2f}, other work on the mock's core {result['other']:.0%}"
+    )
+    print(
+        f"    mock CPU {cpu_s / requests * 1e6:.0f} us per stream ({CHUNKS + 3} events), "
+        f"{cpu_s / result['wall']:.0%} of its core; one core would serve about {requests / cpu_s:.0f} req/s"
     )
     for error in sorted(set(result["errors"]))[:5]:
         print(f"    error: {error}")
+    ttft = sorted(result["ttft"])
+    if ttft:
+        p50, p99 = percentile(ttft, 50) - TTFT_MS, percentile(ttft, 99) - TTFT_MS
+        print(f"    TTFT error at this client (vs {TTFT_MS:g} ms):   p50 {p50:+.2f} ms  p99 {p99:+.2f} ms")
     print(f"    mock lateness (x_mock_sent_at vs schedule): {_summary(result['server'])}")
     print(f"    arrival lateness at this client:            {_summary(result['client'])}")
     p99 = percentile(sorted(result["server"]), 99) if result["server"] else float("inf")
@@ -337,6 +414,13 @@ def main() -> int:
         "--streams", default="256", help="concurrent streams, comma-separated levels [default: 256]"
     )
     parser.add_argument("--rounds", type=int, default=8, help="streams per connection slot [default: 8]")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per level [default: 1]")
+    parser.add_argument(
+        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the mock's event loop"
+    )
+    parser.add_argument(
+        "--mock-src", type=Path, help="run the mock_server package found in this folder (before/after)"
+    )
     parser.add_argument(
         "--requests", type=int, default=400, help="requests per validation row [default: 400]"
     )
@@ -345,7 +429,8 @@ def main() -> int:
     if args.part in ("validation", "all"):
         bench_validation(args.requests)
     if args.part in ("schedule", "all"):
-        met = bench_schedule([int(n) for n in args.streams.split(",")], args.rounds)
+        levels = [int(n) for n in args.streams.split(",")]
+        met = bench_schedule(levels, args.rounds, args.repeat, args.loop, args.mock_src)
     return 0 if met else 1
 
 

@@ -30,14 +30,21 @@ class Pacer:
         """Start the clock (when the headers have gone out)."""
         self._origin = self._last = asyncio.get_running_loop().time()
 
-    async def until_step(self, step: int) -> None:
-        """Wait for content step `step` (0 is the first content chunk, at TTFT)."""
+    def deadline(self, step: int) -> float:
+        """The event-loop time content step `step` is due (0 is the first content chunk, at TTFT).
+
+        Ask in step order, once per paced event: each answer draws the next jitter value.
+        """
         deadline = self._origin + self._extra + self._ttft + step * self._itl
         if self._jitter:
             deadline += self._rng.uniform(-self._jitter, self._jitter)
         deadline = max(deadline, self._last)  # jitter must not reorder chunks
         self._last = deadline
-        delay = deadline - asyncio.get_running_loop().time()
+        return deadline
+
+    async def until_step(self, step: int) -> None:
+        """Wait for content step `step`."""
+        delay = self.deadline(step) - asyncio.get_running_loop().time()
         await asyncio.sleep(max(0.0, delay))
 
     async def pause(self, seconds: float) -> None:

@@ -351,6 +351,18 @@ def test_budget_spent_mid_search_keeps_the_findings(openai_mock: MockServer, tmp
     assert (tmp_path / "failures" / "fuzz_invalid_payloads_rejected-1.json").is_file()
 
 
+def test_unreachable_target_is_reported_and_stops_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, doc = certify(tmp_path, "--endpoint", "http://127.0.0.1:9", "--area", "fuzz", "--seed", "1")
+    assert code == 1 and doc["stopped"] and doc["budget"]["requests_sent"] <= 3
+    assert "unreachable" in capsys.readouterr().err
+    results = fuzz_results(doc)
+    invalid = results["fuzz_invalid_payloads_rejected"]
+    assert invalid["outcome"] == "failed" and "no HTTP response" in invalid["message"]
+    assert results["fuzz_valid_payloads_accepted"]["reason"].startswith("stopped")
+
+
 def test_dry_run_sends_nothing(mock_server: MockServerFactory, capsys: pytest.CaptureFixture[str]) -> None:
     server = mock_server("pharia")
     server.clear_journal()

@@ -10,7 +10,7 @@ from chatcert._models import Exchange, RequestSpec, SSEEvent
 from chatcert._schemas import schema_errors
 from chatcert.client import Client
 from chatcert.profiles import Profile
-from chatcert.registry import CheckFailure
+from chatcert.registry import CheckFailure, CheckSkipped
 
 __all__ = ["CheckContext", "ProbeContext", "ProbeResult"]
 
@@ -115,6 +115,10 @@ class CheckContext:
         raise CheckFailure(
             message, expected=expected, actual=actual, exchange=exchange.label if exchange else None
         )
+
+    def skip(self, reason: str) -> NoReturn:
+        """Nothing to judge here: the check ends `skipped` with `reason` (another check owns the failure)."""
+        raise CheckSkipped(reason)
 
     def require(
         self,

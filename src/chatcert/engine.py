@@ -16,7 +16,7 @@ from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile
-from chatcert.registry import AREAS, Check, CheckFailure, Level, Probe, all_checks, all_probes
+from chatcert.registry import AREAS, Check, CheckFailure, CheckSkipped, Level, Probe, all_checks, all_probes
 
 __all__ = [
     "Reporter",
@@ -316,6 +316,10 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
     )
     try:
         c.func(ctx)
+    except CheckSkipped as skip:
+        return _result(
+            c, level, Outcome.SKIPPED, reason=skip.reason, duration_s=time.monotonic() - start, **common
+        )
     except CheckFailure as failure:
         outcome = Outcome.NON_STRICT if level is Level.SHOULD else Outcome.FAILED
         if failure.exchange:

@@ -20,6 +20,7 @@ __all__ = [
     "AREAS",
     "Check",
     "CheckFailure",
+    "CheckSkipped",
     "Level",
     "Probe",
     "all_checks",
@@ -66,6 +67,14 @@ class CheckFailure(Exception):
         self.expected = expected
         self.actual = actual
         self.exchange = exchange
+
+
+class CheckSkipped(Exception):
+    """The exchange gives the check nothing to judge (e.g. no tool call came back); `reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -126,12 +126,6 @@ RESPONSE = [
     ),
     D(
         "response_content_nonempty_on_stop",
-        "whitespace",
-        _basic(json_set((*MESSAGE, "content"), " \n")),
-        "empty answer",
-    ),
-    D(
-        "response_content_nonempty_on_stop",
         "null_content",
         _basic(json_set((*MESSAGE, "content"), None)),
         "empty answer",

@@ -230,19 +230,16 @@ _accepts(
     level=Level.MUST,
     source="vLLM test_chat 'server should still work afterwards'",
     probes=("healthy_after_rejection",),
+    tolerate_transport_errors=True,
     rules=("REQ10", "T4"),
 )
 def healthy_after_rejected_request(ctx: CheckContext) -> None:
-    """After a rejected request, the next valid request succeeds."""
-    first = ctx.ex("healthy_after_rejection", 0)
+    """After a rejected request, the next valid request succeeds.
+
+    How the bad request itself was answered is malformed_json_rejected's business; this check judges
+    only whether the server is still healthy afterwards.
+    """
     second = ctx.ex("healthy_after_rejection", 1)
-    ctx.require(
-        first.status is not None and first.status < 500,
-        "the malformed request caused a 5xx or no answer",
-        expected="4xx",
-        actual=f"{first.status} {first.error or ''}",
-        exchange=first,
-    )
     ctx.require(
         second.status == 200,
         "valid request after a rejected one failed",

@@ -246,7 +246,7 @@ def response_content_nonempty_on_stop(ctx: CheckContext) -> None:
     if choice.get("finish_reason") == "stop" and not message.get("tool_calls"):
         content = message.get("content")
         ctx.require(
-            isinstance(content, str) and content.strip() != "",
+            isinstance(content, str) and content != "",
             "empty answer",
             expected="non-empty text",
             actual=content,

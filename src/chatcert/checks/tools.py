@@ -29,6 +29,30 @@ def _calls(ctx: CheckContext, probe: str) -> list[dict[str, Any]]:
     return [c for c in calls if isinstance(c, dict)]  # type: ignore[union-attr]
 
 
+CALL_PROBES = ("tools_required", "tools_named")
+
+
+def _returned_calls(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
+    """Every tool call the required and named probes returned, with its probe; skip when there is none.
+
+    Whether a call comes back at all is judged by tool_call_returned_when_required and
+    named_tool_choice_honoured; the per-call properties hold vacuously without calls.
+    """
+    found = []
+    for probe in CALL_PROBES:
+        ex = ctx.ex(probe)
+        try:
+            message = (
+                obj(obj(arr(obj(ex.json()).get("choices"))[0]).get("message")) if ex.status == 200 else {}
+            )
+        except (ValueError, IndexError):
+            message = {}
+        found += [(probe, c) for c in arr(message.get("tool_calls")) if isinstance(c, dict)]
+    if not found:
+        ctx.skip("no tool call came back to judge (tool_call_returned_when_required judges that)")
+    return found
+
+
 @check(
     area="tools",
     level=Level.MUST,
@@ -67,13 +91,13 @@ def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
     area="tools",
     level=Level.MUST,
     requires=TOOLS,
-    probes=("tools_required",),
+    probes=CALL_PROBES,
     rules=("TC2",),
     source="SPEC ChatCompletionMessageToolCall required [id, type, function]",
 )
 def tool_call_fields_valid(ctx: CheckContext) -> None:
     """Each tool call has a string id, type "function" and a declared function name."""
-    for call in _calls(ctx, "tools_required"):
+    for probe, call in _returned_calls(ctx):
         function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
         ok = (
             isinstance(call.get("id"), str)
@@ -86,7 +110,7 @@ def tool_call_fields_valid(ctx: CheckContext) -> None:
             "malformed tool call",
             expected="id, type function, declared name",
             actual=call,
-            exchange=ctx.ex("tools_required"),
+            exchange=ctx.ex(probe),
         )
 
 
@@ -94,20 +118,20 @@ def tool_call_fields_valid(ctx: CheckContext) -> None:
     area="tools",
     level=Level.MUST,
     requires=TOOLS,
-    probes=("tools_required",),
+    probes=CALL_PROBES,
     rules=("TC3",),
     source="SPEC function.arguments string; llama.cpp#20198, ollama#6155, TGI#2136",
 )
 def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     """function.arguments is a JSON-encoded string that parses to an object, not an object itself."""
-    for call in _calls(ctx, "tools_required"):
+    for probe, call in _returned_calls(ctx):
         args = obj(call.get("function")).get("arguments")
         ctx.require(
             isinstance(args, str),
             "arguments is not a string",
             expected="a JSON string",
             actual=args,
-            exchange=ctx.ex("tools_required"),
+            exchange=ctx.ex(probe),
         )
         try:
             parsed = json.loads(str(args))
@@ -118,7 +142,7 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
             "arguments do not parse to a JSON object",
             expected="{...}",
             actual=args,
-            exchange=ctx.ex("tools_required"),
+            exchange=ctx.ex(probe),
         )
 
 
@@ -126,13 +150,13 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     area="tools",
     level=Level.SHOULD,
     requires=TOOLS,
-    probes=("tools_required",),
+    probes=CALL_PROBES,
     rules=("TC4",),
     source="SPEC function.arguments ('validate the arguments'); vLLM jsonschema.validate",
 )
 def tool_arguments_match_parameters(ctx: CheckContext) -> None:
     """The parsed arguments validate against the tool's parameters schema."""
-    for call in _calls(ctx, "tools_required"):
+    for probe, call in _returned_calls(ctx):
         function = obj(call.get("function"))
         tool = DECLARED.get(function.get("name"))
         try:
@@ -147,7 +171,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
             "arguments do not match the parameters",
             expected="valid arguments",
             actual="; ".join(errors[:3]),
-            exchange=ctx.ex("tools_required"),
+            exchange=ctx.ex(probe),
         )
 
 
@@ -268,7 +292,8 @@ def tool_choice_none_calls_nothing(ctx: CheckContext) -> None:
 )
 def parallel_tool_calls_false_honoured(ctx: CheckContext) -> None:
     """parallel_tool_calls false yields at most one tool call."""
-    calls = _calls(ctx, "tools_parallel_false")
+    body = expect_success(ctx, "tools_parallel_false")
+    calls = arr(message_of(ctx, body, ctx.ex("tools_parallel_false")).get("tool_calls"))
     ctx.require(
         len(calls) <= 1,
         "more than one call despite parallel_tool_calls false",

@@ -16,7 +16,7 @@ def _accepted(ctx: CheckContext, probe: str) -> None:
     body = expect_success(ctx, probe)
     content = message_of(ctx, body, ctx.ex(probe)).get("content")
     ctx.require(
-        isinstance(content, str) and content.strip() != "",
+        isinstance(content, str) and content != "",
         "empty answer to an image request",
         expected="non-empty text",
         actual=content,

@@ -113,7 +113,7 @@ class _Run:
         self.findings.append(finding)
 
     def finish(self, result: SearchResult[Any], extra: list[Exchange]) -> None:
-        """Store the data the checks judge; skip for budget when it stopped the search empty-handed."""
+        """Store what the checks judge; when empty-handed, skip (budget) or stop the run (client gave up)."""
         data = self.ctx.result.data
         data.update(
             trials=result.trials,
@@ -127,9 +127,15 @@ class _Run:
         exchanges = self.ctx.result.exchanges
         chosen = exchanges[:_KEEP_SAMPLES] + [e for e in exchanges[_KEEP_SAMPLES:] if e.label in kept]
         self.ctx.result.exchanges = chosen
-        if result.budget_spent and not self.findings:
-            trials = result.trials
-            self.ctx.result.skipped = f"budget: {trials} payload(s) sent, no failure found ({result.stopped})"
+        if self.findings:
+            return
+        if result.budget_spent:
+            self.ctx.result.skipped = (
+                f"budget: {result.trials} payload(s) sent, no failure found ({result.stopped})"
+            )
+        elif result.client_stopped:
+            # Nothing found and the client gave up: let the engine stop the run, as for any probe.
+            raise TooManyTransportFailures(str(result.stopped).removeprefix("stopped: "))
 
 
 def run_valid(ctx: ProbeContext) -> None:
@@ -233,6 +239,9 @@ def _final_follow_up(
 ) -> None:
     """One valid request after the whole search; the payload saved with a failure is the last one sent."""
     case, culprit = last[0]
+    if run.ctx.client.remaining_run_s() <= 0:
+        run.ctx.result.data["follow_up"] = "not sent: the run's deadline has passed"
+        return
     try:
         after: Exchange = follow_up(f"fuzz valid request after {result.trials} invalid payloads")
     except BudgetExhausted as exc:

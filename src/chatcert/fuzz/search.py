@@ -110,6 +110,8 @@ class SearchResult(Generic[T]):
     failures: dict[str, Failure] = field(default_factory=dict)
     stopped: str | None = None
     budget_spent: bool = False
+    # The client gave up: consecutive transport failures, or the run's deadline passed.
+    client_stopped: bool = False
 
 
 def run_search(
@@ -137,7 +139,8 @@ def run_search(
             result.budget_spent = True
             raise _Stop(f"budget: {exc}") from None
         except TooManyTransportFailures as exc:
-            raise _Stop(f"target stopped answering: {exc}") from None
+            result.client_stopped = True
+            raise _Stop(f"stopped: {exc}") from None
         if failure is None:
             return
         best = result.failures.get(failure.key)

@@ -204,6 +204,9 @@ class RealServer:
         assert self.log_path is not None
         self._log = self.log_path.open("wb")
         env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_SETTINGS}
+        # llama.cpp's OpenMP workers busy-wait by default; on a shared 2-core machine that triples the
+        # time of every request.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         self._proc = subprocess.Popen(
             self.command(port),
             stdin=subprocess.DEVNULL,
