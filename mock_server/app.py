@@ -25,6 +25,7 @@ from mock_server.exchange import Exchange
 from mock_server.faults import DEFAULT_DELAY_MS, drop_connection
 from mock_server.messages import handle_messages
 from mock_server.middleware import MOCK_PREFIX, error_middleware, journal_middleware
+from mock_server.pacing import TICKER, Ticker
 from mock_server.payment import PAYMENT_HEADER, payment_receipt, payment_required
 from mock_server.pharia import handle_complete, handle_transcribe
 from mock_server.profile import MockConfigError, Profile, load_profile
@@ -40,6 +41,7 @@ DEFECT_HEADER = "X-Mock-Defect"
 DEFAULT_MAX_BODY = 256 * 1024**2  # when the profile sets no limit: big enough for any sane image request
 
 Handler = Callable[[Exchange], Awaitable[Reply]]
+_CLEAN = DefectSet()  # shared by every request without defects (the common case): it is never changed
 
 # route name -> (method, handler, whether the profile's auth applies)
 _ROUTES: dict[str, tuple[str, Handler, bool]] = {
@@ -87,6 +89,7 @@ def build_app(
         middlewares=[journal_middleware, error_middleware],
         client_max_size=limit + 1 if limit else DEFAULT_MAX_BODY,  # aiohttp refuses sizes >= this
     )
+    app[TICKER] = Ticker()
     app[STATE] = MockState(
         profile=loaded,
         api_key=api_key or None,
@@ -129,7 +132,10 @@ async def _answer(request: web.Request, route: str, handler: Handler, auth: bool
         scenario = Scenario() if route == "health" else state.scenario
         if SCENARIO_HEADER in request.headers:
             scenario = scenario.merged(parse_scenario_header(request.headers[SCENARIO_HEADER]))
-        defects = DefectSet((*state.defects, *parse_defect_names(request.headers.get(DEFECT_HEADER, ""))))
+        named = request.headers.get(DEFECT_HEADER, "")
+        defects = _CLEAN
+        if named or state.defects:
+            defects = DefectSet((*state.defects, *parse_defect_names(named)))
     except (ScenarioError, ValueError) as exc:
         ex = Exchange(request, state, route, Scenario(), DefectSet())
         header = DEFECT_HEADER if not isinstance(exc, ScenarioError) else SCENARIO_HEADER
@@ -145,6 +151,7 @@ async def _answer(request: web.Request, route: str, handler: Handler, auth: bool
         ex.raw = await _read_body(ex)
         if auth and not defects.has(SKIP_AUTH):
             check_auth(ex)
+        request.app[TICKER].run_due()  # open streams' due chunks before this request's work
         reply = _forced_reply(ex) or await handler(ex)
         if scenario.status == 402 and (isinstance(reply, StreamReply) or reply.status == 200):
             reply.headers["X-PAYMENT-RESPONSE"] = payment_receipt()

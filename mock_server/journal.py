@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import threading
@@ -23,23 +22,33 @@ _SECRET_QUERY = re.compile(r"key|token|secret|passw|auth|sig|credential", re.IGN
 
 
 class Journal:
-    """Keeps the last `maxlen` entries; safe to read from another thread (MockServer.journal())."""
+    """Keeps the last `maxlen` entries; safe to read from another thread (MockServer.journal()).
+
+    Entries are kept as JSON text: 10,000 entries of nested dicts would be objects the garbage
+    collector walks on every full collection, pausing every open stream; text is not walked.
+    """
 
     def __init__(self, maxlen: int = MAX_ENTRIES) -> None:
-        self._entries: deque[dict[str, Any]] = deque(maxlen=maxlen)
+        self._entries: deque[str] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._counter = 0
 
     def add(self, entry: dict[str, Any]) -> None:
+        """Record `entry` (JSON values only) with the next sequence number as `seq`."""
         with self._lock:
             self._counter += 1
             entry["seq"] = self._counter
-            self._entries.append(entry)
+            try:
+                text = json.dumps(entry)
+            except (TypeError, ValueError, RecursionError):  # a body too deep to write: keep the rest
+                text = json.dumps({**entry, "body": None})
+            self._entries.append(text)
 
     def entries(self) -> list[dict[str, Any]]:
-        """A deep copy, oldest first."""
+        """Fresh copies, oldest first."""
         with self._lock:
-            return copy.deepcopy(list(self._entries))
+            kept = list(self._entries)
+        return [json.loads(text) for text in kept]
 
     def clear(self) -> None:
         with self._lock:

@@ -19,7 +19,7 @@ class JsonReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a stream holds many, each one object for the GC
 class SseEvent:
     """One SSE event: JSON data (stamped with `x_mock_sent_at` when sent) or a raw string like `[DONE]`.
 
@@ -35,7 +35,8 @@ class SseEvent:
 @dataclass
 class StreamReply:
     """A 200 `text/event-stream` reply; `midstream_error` sends `error_event`; `seed` fixes the jitter;
-    `usage` is the whole reply's usage, sent or not (defects may misplace it)."""
+    `usage` is the whole reply's usage, sent or not (defects may misplace it). Delivery consumes
+    `events`: its fast path empties the list once it has serialised them."""
 
     events: list[SseEvent]
     error_event: SseEvent

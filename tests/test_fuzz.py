@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -21,10 +22,11 @@ from chatcert._schemas import schema_errors
 from chatcert.budget import Budget, BudgetExhausted
 from chatcert.cli import main
 from chatcert.client import Target
-from chatcert.engine import RunConfig, run_certification
+from chatcert.engine import RunConfig, run_certification, run_check, start_run
 from chatcert.fuzz.search import Failure, SearchConfig, run_search
 from chatcert.outcomes import Outcome
 from chatcert.profiles import load_profile
+from chatcert.registry import get_check
 from mock_server.defects import DEFECTS
 from mock_server.fixtures import MockServerFactory
 from mock_server.runner import MockServer
@@ -393,6 +395,42 @@ def test_probe_data_and_evidence_stay_small(mock_server: MockServerFactory) -> N
     for name in ("fuzz_valid_payloads", "fuzz_invalid_payloads"):
         assert len(run.probes[name].exchanges) <= 3
     assert run.client.budget.requests_sent >= 31
+
+
+@pytest.mark.parametrize(
+    ("check_id", "outcome"),
+    [
+        ("fuzz_valid_payload_answers_conform", Outcome.FAILED),
+        ("fuzz_invalid_payloads_rejected", Outcome.FAILED),
+        ("fuzz_server_survives_invalid_payloads", Outcome.FAILED),
+        ("fuzz_valid_payloads_accepted", Outcome.PASSED),  # a 500 is not a refusal: the other check's
+    ],
+)
+def test_checks_judge_the_exchanges_they_keep(
+    check_id: str, outcome: Outcome, mock_server: MockServerFactory
+) -> None:
+    """Re-judged offline (as tests/test_check_defects.py does), edited evidence changes the verdict."""
+    server = mock_server("compatible")
+    config = RunConfig(
+        profile=load_profile("compatible"),
+        target=Target(server.url),
+        target_is_mock=True,
+        only=(check_id,),
+        options={"fuzz": True, "max_examples": 5, "seed": 4, "report_dir": None},
+    )
+    run = run_certification(config)
+    assert run.results[0].outcome is Outcome.PASSED
+    check = get_check(check_id)
+    offline = start_run(config)
+    offline.probes.update({name: copy.deepcopy(run.probes[name]) for name in check.probes})
+    for result in offline.probes.values():
+        for exchange in result.exchanges:
+            exchange.status = 500
+    judged = run_check(offline, check)
+    assert offline.client.requests == []
+    assert judged.outcome is outcome, judged.message
+    if outcome is Outcome.FAILED:
+        assert "500" in judged.message and judged.reproducer.startswith("curl ")
 
 
 # -- the search itself --------------------------------------------------------------------------------

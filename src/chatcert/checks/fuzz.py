@@ -7,10 +7,21 @@ the run asks for fuzzing (RunConfig.options["fuzz"]).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.fuzz import properties
-from chatcert.fuzz.findings import Finding
-from chatcert.fuzz.verdicts import INVALID_REJECTED, LENIENT_REJECTED, SURVIVES, VALID_ACCEPTED, VALID_CONFORM
+from chatcert.fuzz.findings import Finding, Role, body_preview
+from chatcert.fuzz.verdicts import (
+    INVALID_REJECTED,
+    LENIENT_REJECTED,
+    SURVIVES,
+    VALID_ACCEPTED,
+    VALID_CONFORM,
+    check_for,
+    judge_role,
+    rule_for,
+)
 from chatcert.registry import Level, check, probe
 
 _VALID = "fuzz_valid_payloads"
@@ -32,18 +43,55 @@ def fuzz_invalid_payloads(ctx: ProbeContext) -> None:
     properties.run_invalid(ctx)
 
 
-def _judge(ctx: CheckContext, probe_name: str, check_id: str, expected: str) -> None:
+@dataclass(frozen=True)
+class _Violation:
+    label: str
+    status: int | None
+    kind: str
+    message: str
+    summary: str
+
+
+def _violations(ctx: CheckContext, probe_name: str, check_id: str) -> list[_Violation]:
+    """Each kept exchange judged again by the property it was sent to test (so the verdict rests on the
+    evidence shown), plus the probe's findings that have no exchange to show (the client gave up)."""
     data = ctx.probes[probe_name].data
-    findings: list[Finding] = [f for f in data.get("findings", ()) if f.check == check_id]
-    if not findings:
+    roles: dict[str, Role] = data.get("roles", {})
+    findings: dict[str, Finding] = {f.label: f for f in data.get("findings", ()) if f.check == check_id}
+    out = []
+    for ex in ctx.exchanges(probe_name):
+        role = roles.get(ex.label)
+        if role is None:
+            continue
+        verdict = judge_role(ctx.profile, ex, role)
+        if verdict.holds or check_for(role, verdict) != check_id:
+            continue
+        finding = findings.pop(ex.label, None)
+        summary = (
+            finding.summary()
+            if finding is not None
+            else f"[{rule_for(role, verdict)} {role.expectation.kind}] {verdict.message} | "
+            f"body: {body_preview(ex.request_body)}"
+        )
+        out.append(_Violation(ex.label, ex.status, verdict.kind, verdict.message, summary))
+    for finding in findings.values():
+        if not finding.label:
+            out.append(_Violation("", finding.status, finding.kind, finding.message, finding.summary()))
+    return out
+
+
+def _judge(ctx: CheckContext, probe_name: str, check_id: str, expected: str) -> None:
+    found = _violations(ctx, probe_name, check_id)
+    if not found:
         return
+    data = ctx.probes[probe_name].data
     stopped = f"; search stopped early: {data['stopped']}" if data.get("stopped") else ""
-    shown = " || ".join(f.summary() for f in findings[:_SHOWN])
-    more = f" (+{len(findings) - _SHOWN} more)" if len(findings) > _SHOWN else ""
-    first = findings[0]
+    shown = " || ".join(v.summary for v in found[:_SHOWN])
+    more = f" (+{len(found) - _SHOWN} more)" if len(found) > _SHOWN else ""
+    first = found[0]
     ctx.fail(
-        f"{len(findings)} failing payload class(es) in {data.get('trials', 0)} payloads{stopped}; "
-        f"smallest counterexample(s): {shown}{more}",
+        f"{len(found)} failing payload(s) among {data.get('trials', '?')} sent{stopped}; "
+        f"shrunk counterexample(s): {shown}{more}",
         expected=expected,
         actual=f"{first.status} ({first.kind}): {first.message}",
         exchange=next((ex for ex in ctx.exchanges(probe_name) if ex.label == first.label), None),
@@ -64,7 +112,7 @@ def fuzz_valid_payloads_accepted(ctx: CheckContext) -> None:
     _judge(ctx, _VALID, VALID_ACCEPTED, "200")
     stats = ctx.probes[_VALID].data.get("stats", {})
     ctx.require(
-        stats.get("accepted", 0) > 0 or not stats,
+        not isinstance(stats, dict) or not stats or stats.get("accepted", 0) > 0,
         "no generated valid payload was accepted",
         expected="at least one 200",
         actual=stats,

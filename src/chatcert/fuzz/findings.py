@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Expectation", "Finding", "body_preview"]
+__all__ = ["Expectation", "Finding", "Role", "body_preview"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,16 @@ class Expectation:
             "kind": self.kind,
             "description": self.description,
         }
+
+
+@dataclass(frozen=True)
+class Role:
+    """Why an exchange was sent, so a check can judge it again: `property` is accepted (a valid
+    payload), rejected (an invalid one) or follow_up (a valid request after invalid ones)."""
+
+    property: str
+    expectation: Expectation
+    stream: bool = False
 
 
 @dataclass

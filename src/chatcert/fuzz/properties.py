@@ -20,7 +20,7 @@ from chatcert.budget import BudgetExhausted
 from chatcert.client import TooManyTransportFailures
 from chatcert.context import ProbeContext
 from chatcert.fuzz import invalid, replay, valid
-from chatcert.fuzz.findings import Expectation, Finding, body_preview
+from chatcert.fuzz.findings import Expectation, Finding, Role, body_preview
 from chatcert.fuzz.invalid import InvalidCase
 from chatcert.fuzz.rules import PayloadRules
 from chatcert.fuzz.search import Failure, SearchConfig, SearchResult, run_search
@@ -31,6 +31,7 @@ from chatcert.fuzz.verdicts import (
     VALID_ACCEPTED,
     VALID_CONFORM,
     Verdict,
+    check_for,
     judge_follow_up,
     judge_invalid,
     judge_valid,
@@ -50,7 +51,7 @@ _VALID_EXPECTATIONS = {
 
 @dataclass
 class _Run:
-    """One probe's bookkeeping: counters, findings, kept exchanges, replay files."""
+    """One probe's bookkeeping: counters, roles of the exchanges sent, findings, replay files."""
 
     ctx: ProbeContext
     checks: tuple[str, ...]
@@ -58,6 +59,7 @@ class _Run:
     rules: PayloadRules = field(init=False)
     route: str = field(init=False)
     stats: Counter[str] = field(default_factory=Counter)
+    roles: dict[str, Role] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     written: Counter[str] = field(default_factory=Counter)
@@ -77,21 +79,24 @@ class _Run:
 
     def add(
         self,
-        check: str,
-        key: str,
         verdict: Verdict,
-        ex: Exchange,
+        shown: Exchange | None,
+        payload: Exchange,
         expectation: Expectation,
-        stream: bool = False,
+        role: Role | None = None,
     ) -> None:
+        """Record a finding: `shown` is the exchange that fails (None: none was sent), `payload` the
+        request to save (a survival failure shows on the follow-up, but the culprit is replayed)."""
+        role = role or self.roles[shown.label if shown is not None else payload.label]
+        check = check_for(role, verdict)
         finding = Finding(
             check=check,
-            key=key,
+            key=f"{expectation.kind}/{verdict.kind}",
             kind=verdict.kind,
             message=verdict.message,
-            label=ex.label,
-            status=ex.status,
-            body=body_preview(ex.request_body),
+            label=shown.label if shown is not None else "",
+            status=shown.status if shown is not None else None,
+            body=body_preview(payload.request_body),
             expectation=expectation,
         )
         folder = self.failures_dir
@@ -101,12 +106,18 @@ class _Run:
                 check=check,
                 profile=self.ctx.profile,
                 model=self.ctx.model,
-                exchange=ex,
+                exchange=payload,
                 route=self.route,
                 route_name="chat",
                 expectation=expectation,
                 verdict=verdict,
-                stream=stream,
+                stream=self.roles[payload.label].stream,
+            )
+            observed = shown or payload
+            doc["observed"].update(
+                status=shown.status if shown else None,
+                error=observed.error if shown else verdict.message,
+                body_excerpt=observed.excerpt(800) if shown else "",
             )
             path = replay.write(folder, check, self.written[check], doc, self.ctx.client.redactor)
             finding.replay_file = str(path)
@@ -114,19 +125,19 @@ class _Run:
 
     def finish(self, result: SearchResult[Any], extra: list[Exchange]) -> None:
         """Store what the checks judge; when empty-handed, skip (budget) or stop the run (client gave up)."""
-        data = self.ctx.result.data
-        data.update(
-            trials=result.trials,
-            stats=dict(self.stats),
-            stopped=result.stopped,
-            findings=self.findings,
-            max_examples=self.config.max_examples,
-            seed=self.config.seed,
-        )
         kept = {f.label for f in self.findings} | {e.label for e in extra}
         exchanges = self.ctx.result.exchanges
         chosen = exchanges[:_KEEP_SAMPLES] + [e for e in exchanges[_KEEP_SAMPLES:] if e.label in kept]
         self.ctx.result.exchanges = chosen
+        self.ctx.result.data.update(
+            trials=result.trials,
+            stats=dict(self.stats),
+            stopped=result.stopped,
+            findings=self.findings,
+            roles={e.label: self.roles[e.label] for e in chosen if e.label in self.roles},
+            max_examples=self.config.max_examples,
+            seed=self.config.seed,
+        )
         if self.findings:
             return
         if result.budget_spent:
@@ -138,94 +149,36 @@ class _Run:
             raise TooManyTransportFailures(str(result.stopped).removeprefix("stopped: "))
 
 
+_VALID_ROLE = Expectation("accepted", "N2", "SHOULD", "valid", "a schema-valid payload is accepted")
+
+
 def run_valid(ctx: ProbeContext) -> None:
     """Send generated valid payloads; each must be answered 200 with a schema-valid answer."""
     run = _Run(ctx, (VALID_ACCEPTED, VALID_CONFORM))
-    failures_seen: dict[str, tuple[Verdict, bool]] = {}
+    verdicts: dict[str, Verdict] = {}
 
     def trial(body: dict[str, Any]) -> Failure | None:
         body = copy.deepcopy(body)  # the client lowers max_tokens in place when the budget is short
         stream = body.get("stream") is True
-        ex = ctx.chat(body, label=f"fuzz valid #{next(run.numbers)}", stream=stream)
+        label = f"fuzz valid #{next(run.numbers)}"
+        run.roles[label] = Role("accepted", _VALID_ROLE, stream)
+        ex = ctx.chat(body, label=label, stream=stream)
         verdict = judge_valid(ctx.profile, ex, stream=stream)
         run.stats[verdict.kind] += 1
         if verdict.holds:
             return None
-        key = f"{verdict.kind}:{ex.status}"
-        failures_seen[ex.label] = (verdict, stream)
-        return Failure(key, verdict.message, ex)
+        verdicts[label] = verdict
+        return Failure(f"{verdict.kind}:{ex.status}", verdict.message, ex)
 
     result = run_search(valid.requests(run.rules), trial, run.config, ctx.client.budget)
     for failure in result.failures.values():
-        verdict, stream = failures_seen[failure.exchange.label]
-        check = VALID_ACCEPTED if verdict.kind == "rejected" else VALID_CONFORM
-        run.add(check, failure.key, verdict, failure.exchange, _VALID_EXPECTATIONS[verdict.kind], stream)
+        verdict = verdicts[failure.exchange.label]
+        run.add(verdict, failure.exchange, failure.exchange, _VALID_EXPECTATIONS[verdict.kind])
     run.finish(result, [])
 
 
 def _expectation(case: InvalidCase) -> Expectation:
     return Expectation("rejected", case.rule, case.level, case.kind, case.description)
-
-
-def run_invalid(ctx: ProbeContext) -> None:
-    """Send generated invalid payloads (each must get a 4xx in the profile's error shape), then a valid one.
-
-    A valid request also follows right after a 5xx or a dropped connection (a few times at most).
-    """
-    run = _Run(ctx, (INVALID_REJECTED, LENIENT_REJECTED, SURVIVES))
-    budget = ctx.client.budget
-    judged: dict[str, tuple[Verdict, InvalidCase]] = {}
-    follow_ups: list[Exchange] = []
-    last: list[tuple[InvalidCase, Exchange]] = []
-
-    def follow_up(label: str) -> Exchange:
-        ex = ctx.chat(valid.minimal_request(run.rules), label=label)
-        follow_ups.append(ex)
-        return ex
-
-    def trial(case: InvalidCase) -> Failure | None:
-        number = next(run.numbers)
-        ex = ctx.send(
-            RequestSpec(
-                "POST",
-                run.route,
-                raw_body=case.body,
-                headers={"Content-Type": case.content_type},
-                label=f"fuzz invalid #{number} ({case.kind})",
-            )
-        )
-        last[:] = [(case, ex)]
-        verdict = judge_invalid(ctx.profile, ex)
-        run.stats[verdict.kind] += 1
-        if verdict.holds:
-            return None
-        if verdict.kind in ("server_error", "no_response") and _can_follow_up(
-            run, follow_ups, budget.limited
-        ):
-            after = follow_up(f"fuzz valid request after invalid #{number}")
-            answer = judge_follow_up(after)
-            if not answer.holds:
-                run.add(SURVIVES, "survives", answer, ex, _survival(case))
-        judged[ex.label] = (verdict, case)
-        return Failure(f"{case.kind}/{verdict.kind}", verdict.message, ex)
-
-    result = run_search(invalid.cases(run.rules), trial, run.config, budget, reserve=1)
-    for failure in result.failures.values():
-        verdict, case = judged[failure.exchange.label]
-        check = (
-            LENIENT_REJECTED if verdict.kind == "accepted" and case.level == "SHOULD" else INVALID_REJECTED
-        )
-        run.add(check, failure.key, verdict, failure.exchange, _expectation(case))
-    if last and not any(f.check == SURVIVES for f in run.findings):
-        _final_follow_up(run, result, follow_up, last)
-    run.finish(result, follow_ups)
-
-
-def _can_follow_up(run: _Run, sent: list[Exchange], limited: bool) -> bool:
-    """A few follow-ups, none once the server is known not to survive, one request kept in reserve."""
-    if len(sent) >= _MID_SEARCH_FOLLOW_UPS or any(f.check == SURVIVES for f in run.findings):
-        return False
-    return not limited or run.ctx.client.budget.can_afford(2, 1)
 
 
 def _survival(case: InvalidCase) -> Expectation:
@@ -234,24 +187,79 @@ def _survival(case: InvalidCase) -> Expectation:
     )
 
 
+def run_invalid(ctx: ProbeContext) -> None:
+    """Send generated invalid payloads (each must get a 4xx in the profile's error shape), then a valid one.
+
+    A valid request also follows right after a 5xx or a dropped connection (a few times at most).
+    """
+    run = _Run(ctx, (INVALID_REJECTED, LENIENT_REJECTED, SURVIVES))
+    judged: dict[str, tuple[Verdict, InvalidCase]] = {}
+    follow_ups: list[Exchange] = []
+    last: list[tuple[InvalidCase, Exchange]] = []
+
+    def follow_up(label: str, case: InvalidCase) -> Exchange:
+        run.roles[label] = Role("follow_up", _survival(case))
+        ex = ctx.chat(valid.minimal_request(run.rules), label=label)
+        follow_ups.append(ex)
+        return ex
+
+    def trial(case: InvalidCase) -> Failure | None:
+        number = next(run.numbers)
+        label = f"fuzz invalid #{number} ({case.kind})"
+        run.roles[label] = Role("rejected", _expectation(case))
+        spec = RequestSpec(
+            "POST", run.route, raw_body=case.body, headers={"Content-Type": case.content_type}, label=label
+        )
+        ex = ctx.send(spec)
+        last[:] = [(case, ex)]
+        verdict = judge_invalid(ctx.profile, ex)
+        run.stats[verdict.kind] += 1
+        if verdict.holds:
+            return None
+        if verdict.kind in ("server_error", "no_response") and _can_follow_up(run, follow_ups):
+            after = follow_up(f"fuzz valid request after invalid #{number}", case)
+            answer = judge_follow_up(after)
+            if not answer.holds:
+                run.add(answer, after, ex, _survival(case))
+        judged[label] = (verdict, case)
+        return Failure(f"{case.kind}/{verdict.kind}", verdict.message, ex)
+
+    result = run_search(invalid.cases(run.rules), trial, run.config, ctx.client.budget, reserve=1)
+    for failure in result.failures.values():
+        verdict, case = judged[failure.exchange.label]
+        run.add(verdict, failure.exchange, failure.exchange, _expectation(case))
+    if last and not any(f.check == SURVIVES for f in run.findings):
+        _final_follow_up(run, result, follow_up, last[0])
+    run.finish(result, follow_ups)
+
+
+def _can_follow_up(run: _Run, sent: list[Exchange]) -> bool:
+    """A few follow-ups, none once the server is known not to survive, one request kept in reserve."""
+    if len(sent) >= _MID_SEARCH_FOLLOW_UPS or any(f.check == SURVIVES for f in run.findings):
+        return False
+    budget = run.ctx.client.budget
+    return not budget.limited or budget.can_afford(2, 1)
+
+
 def _final_follow_up(
-    run: _Run, result: SearchResult[Any], follow_up: Any, last: list[tuple[InvalidCase, Exchange]]
+    run: _Run, result: SearchResult[Any], follow_up: Any, last: tuple[InvalidCase, Exchange]
 ) -> None:
     """One valid request after the whole search; the payload saved with a failure is the last one sent."""
-    case, culprit = last[0]
+    case, culprit = last
     if run.ctx.client.remaining_run_s() <= 0:
         run.ctx.result.data["follow_up"] = "not sent: the run's deadline has passed"
         return
     try:
-        after: Exchange = follow_up(f"fuzz valid request after {result.trials} invalid payloads")
+        after: Exchange = follow_up(f"fuzz valid request after {result.trials} invalid payloads", case)
     except BudgetExhausted as exc:
         run.ctx.result.data["follow_up"] = f"not sent: budget: {exc}"
         return
     except TooManyTransportFailures as exc:
+        # No exchange to show: the finding rests on the culprit and the client's verdict.
         verdict = Verdict(False, "down", f"the server stopped answering: {exc}")
-        run.add(SURVIVES, "survives", verdict, culprit, _survival(case))
+        run.add(verdict, None, culprit, _survival(case), Role("follow_up", _survival(case)))
         return
     answer = judge_follow_up(after)
     run.ctx.result.data["follow_up"] = answer.message
     if not answer.holds:
-        run.add(SURVIVES, "survives", answer, culprit, _survival(case))
+        run.add(answer, after, culprit, _survival(case))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from chatcert._models import Exchange
 from chatcert._schemas import schema_errors
+from chatcert.fuzz.findings import Role
 from chatcert.profiles import Profile
 
 __all__ = [
@@ -18,9 +19,12 @@ __all__ = [
     "VALID_ACCEPTED",
     "VALID_CONFORM",
     "Verdict",
+    "check_for",
     "judge_follow_up",
     "judge_invalid",
+    "judge_role",
     "judge_valid",
+    "rule_for",
 ]
 
 VALID_ACCEPTED = "fuzz_valid_payloads_accepted"
@@ -135,3 +139,32 @@ def judge_follow_up(ex: Exchange) -> Verdict:
     if ex.status == 429:
         return Verdict(True, "inconclusive", "429: rate limited", inconclusive=True)
     return Verdict(False, "down", f"a valid request after invalid payloads got {_status(ex)}")
+
+
+def judge_role(profile: Profile, ex: Exchange, role: Role) -> Verdict:
+    """Judge an exchange by the property it was sent to test."""
+    if role.property == "accepted":
+        return judge_valid(profile, ex, stream=role.stream)
+    if role.property == "rejected":
+        return judge_invalid(profile, ex)
+    return judge_follow_up(ex)
+
+
+def check_for(role: Role, verdict: Verdict) -> str:
+    """The check a violation belongs to."""
+    if role.property == "accepted":
+        return VALID_ACCEPTED if verdict.kind == "rejected" else VALID_CONFORM
+    if role.property == "rejected":
+        accepted_should = verdict.kind == "accepted" and role.expectation.level == "SHOULD"
+        return LENIENT_REJECTED if accepted_should else INVALID_REJECTED
+    return SURVIVES
+
+
+_VALID_RULES = {"rejected": "N2", "schema": "R1", "server_error": "T4", "no_response": "T4"}
+
+
+def rule_for(role: Role, verdict: Verdict) -> str:
+    """The catalogue rule a violation breaks (for a valid payload it depends on how it failed)."""
+    if role.property == "accepted":
+        return _VALID_RULES.get(verdict.kind, role.expectation.rule)
+    return role.expectation.rule
