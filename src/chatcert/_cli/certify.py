@@ -13,7 +13,7 @@ from chatcert._cli._common import add_target_options, open_target, positive_floa
 from chatcert.budget import Budget
 from chatcert.client import Bounds, Client, Target
 from chatcert.discovery import discover_servers, host_allowed
-from chatcert.engine import Reporter, RunConfig, plan, run_certification
+from chatcert.engine import Reporter, RunConfig, ordered_checks, plan, run_certification
 from chatcert.errors import TargetError, UsageError
 from chatcert.registry import AREAS
 from chatcert.reporting.console import ConsoleReporter
@@ -170,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
             },
             waivers=waivers,
         )
+        if not any(c for c in ordered_checks(config)):
+            raise UsageError("no registered check matches the selection (--area/--check); see 'chatcert checks'")
         if args.dry_run:
             return _dry_run(config, bool(endpoint.api_key))
         reporters: list[Reporter] = [

@@ -6,6 +6,7 @@ from chatcert.checks import (  # noqa: F401
     discovery,
     errors,
     faults,
+    fuzz,
     probes,
     providers,
     request,

@@ -48,7 +48,7 @@ def certificate(run: Run) -> dict[str, Any]:
         "target_is_mock": config.target_is_mock,
         "model": config.model_name,
         "date": run.finished_at or run.started_at,
-        "verdict": "certified" if run.exit_code == 0 else "not certified",
+        "verdict": "certified" if run.exit_code == 0 and earned else "not certified",
     }
 
 
