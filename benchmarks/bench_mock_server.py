@@ -2,17 +2,24 @@
 
 schedule: the mock in its own process (`python -m mock_server`, pinned to the first core with
 chatcert.bench.pin_cores, this client on the second), TTFT 50 ms, ITL 10 ms, 32 chunks, no jitter; a closed
-loop of 256 aiohttp streams at once. The lateness of content chunk k is its `x_mock_sent_at` minus
+loop of 64 or 256 aiohttp streams at once. The lateness of content chunk k is its `x_mock_sent_at` minus
 (the stream's role-chunk stamp + TTFT + k * ITL): the mock's own schedule error, which the client's
-speed cannot blur. Also printed: errors, req/s (ideal 256 / 0.36 s = 711) and, for comparison, the
-lateness of each chunk's arrival at the client. Goal (issue 5): no errors; lateness p99 <= 2 ms.
+speed cannot blur. Also printed: errors, req/s (ideal 256 / 0.36 s = 711), the TTFT this client saw
+minus 50 ms, the lateness of each chunk's arrival here, the mock's CPU per stream and, beside each
+run, the machine's load: the load average and the busy time of the mock's core that is not the mock's
+(other work). The machine may be shared: `--repeat N` runs each level N times and judges the run with
+the least other work. Goal (issue 5): no errors; lateness p99 <= 2 ms.
+`--launch uvloop` runs the mock on uvloop, `--launch gc-freeze` freezes its start-up objects out of
+the garbage collector; `--mock-src DIR` runs the mock_server package of another checkout (before/after);
+`--realtime` runs mock and client under SCHED_FIFO (root), so that other work preempts them less.
 
 validation: what validating each chat request against `openai/chat-request` costs the mock, per
 request body (no validation; the pre-compiled validator the mock keeps per schema; a validator built
 per request; `jsonschema.validate`, which also checks the schema each call) and for whole requests
 to an in-process MockServer with its validation on and off.
 
-    python benchmarks/bench_mock_server.py [--part schedule|validation|all] [--streams 256] [--rounds 8]
+    python benchmarks/bench_mock_server.py [--part schedule|validation|all] [--streams 64,256]
+        [--rounds 8] [--repeat 3] [--launch asyncio|uvloop|gc-freeze] [--mock-src DIR] [--realtime]
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from typing import Any
 import aiohttp
 import httpx
 import jsonschema
+from _clients import realtime
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
@@ -79,24 +87,25 @@ async def _one_stream(session: aiohttp.ClientSession, url: str) -> _Stream:
             if response.status != 200:
                 out.error = f"status {response.status}"
                 return out
-            async for raw in response.content:
-                arrived = time.time()
-                line = raw.decode().strip()
-                if not line.startswith("data: "):
-                    continue
-                payload = line[6:]
-                if payload == "[DONE]":
-                    done = True
-                    continue
-                chunk = json.loads(payload)
-                delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
-                if anchor is None:
-                    anchor = chunk["x_mock_sent_at"]
-                elif delta.get("content"):
-                    if out.ttft_ms is None:
-                        out.ttft_ms = (time.perf_counter() - sent) * 1000
-                    stamps.append(chunk["x_mock_sent_at"])
-                    arrivals.append(arrived)
+            buffer = b""
+            async for data in response.content.iter_any():  # each read stamped before it is parsed
+                arrived, clock = time.time(), time.perf_counter()
+                *events, buffer = (buffer + data).split(b"\n\n")
+                for event in events:
+                    if not event.startswith(b"data: "):
+                        continue
+                    if event == b"data: [DONE]":
+                        done = True
+                        continue
+                    chunk = json.loads(event[6:])
+                    delta = chunk["choices"][0]["delta"] if chunk.get("choices") else {}
+                    if anchor is None:
+                        anchor = chunk["x_mock_sent_at"]
+                    elif delta.get("content"):
+                        if out.ttft_ms is None:
+                            out.ttft_ms = (clock - sent) * 1000
+                        stamps.append(chunk["x_mock_sent_at"])
+                        arrivals.append(arrived)
     except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
         out.error = f"{type(exc).__name__}: {exc}"
         return out
@@ -127,10 +136,11 @@ async def _closed_loop(url: str, streams: int, rounds: int) -> dict[str, Any]:
                 if one.error:
                     errors.append(one.error)
 
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker() for _ in range(streams)))
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {
+        "client_cpu": cpu / wall,
         "server": server,
         "client": client,
         "ttft": ttft,
@@ -148,32 +158,48 @@ def _summary(values: list[float]) -> str:
     return f"p50 {p50:+.2f} ms  p99 {p99:+.2f} ms  max {max(values):+.2f} ms  (n={len(values)})"
 
 
-# Launches the mock under uvloop without changing how mock_server itself picks its loop.
-_UVLOOP_LAUNCHER = (
-    "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
-    "from mock_server.__main__ import main; sys.exit(main(sys.argv[1:]))"
-)
+# How the mock's process is started: as shipped; on uvloop (without changing how mock_server picks its
+# loop); or with the objects of its start-up frozen out of the garbage collector after build_app
+# (gc.freeze: what the change to runner.serve_forever proposed in docs/mock-server.md would do).
+_LAUNCHERS = {
+    "asyncio": ["-m", "mock_server"],
+    "uvloop": [
+        "-c",
+        "import asyncio, sys, uvloop; asyncio.set_event_loop_policy(uvloop.EventLoopPolicy()); "
+        "from mock_server.__main__ import main; sys.exit(main(sys.argv[1:]))",
+    ],
+    "gc-freeze": [
+        "-c",
+        "import gc, sys; from mock_server import runner; build = runner.build_app\n"
+        "def frozen(*args, **kwargs):\n"
+        "    app = build(*args, **kwargs); gc.collect(); gc.freeze(); return app\n"
+        "runner.build_app = frozen; from mock_server.__main__ import main; sys.exit(main(sys.argv[1:]))",
+    ],
+}
 
 
 class MockChild:
     """`python -m mock_server --quiet` with a scenario file, pinned to the first core (this process on
     the second, chatcert.bench.pin_cores); reports the CPU time it used, from /proc (Linux).
 
-    `loop="uvloop"` runs it on uvloop; `source` runs the mock_server package of another checkout (a
+    `launch` is a key of _LAUNCHERS; `source` runs the mock_server package of another checkout (a
     before/after comparison)."""
 
     def __init__(
-        self, scenario: dict[str, float], folder: Path, loop: str = "asyncio", source: Path | None = None
+        self, scenario: dict[str, float], folder: Path, launch: str = "asyncio", source: Path | None = None
     ) -> None:
         path = folder / "scenario.json"
         path.write_text(json.dumps(scenario), encoding="utf-8")
-        launch = ["-m", "mock_server"] if loop == "asyncio" else ["-c", _UVLOOP_LAUNCHER]
         options = ["--profile", "compatible", "--port", "0", "--quiet", "--scenario", str(path)]
         env = dict(os.environ)
         if source is not None:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
-            [sys.executable, *launch, *options], stderr=subprocess.PIPE, text=True, env=env, cwd=source
+            [sys.executable, *_LAUNCHERS[launch], *options],
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=source,
         )
         assert self.process.stderr is not None
         banner = self.process.stderr.readline()
@@ -210,16 +236,20 @@ def _core_busy_s(core: int | None) -> float:
     return float("nan")
 
 
-def bench_schedule(levels: list[int], rounds: int, repeat: int, loop: str, source: Path | None) -> bool:
+def bench_schedule(
+    levels: list[int], rounds: int, repeat: int, launch: str, source: Path | None, fifo: bool
+) -> bool:
     """Each level `repeat` times (levels interleaved); prints every run and, per level, the run with the
     least other work on the mock's core (the machine is shared); the goal is judged on that run."""
+    scheduling = realtime(fifo)  # before the mock starts: it inherits SCHED_FIFO
     scenario = {"ttft_ms": TTFT_MS, "itl_ms": ITL_MS, "chunks": CHUNKS, "jitter_ms": 0}
     runs: dict[int, list[dict[str, Any]]] = {n: [] for n in levels}
     with tempfile.TemporaryDirectory() as folder:
-        mock = MockChild(scenario, Path(folder), loop, source)
+        mock = MockChild(scenario, Path(folder), launch, source)
         try:
             where = f"mock_server from {source}" if source else "this checkout's mock_server"
-            print(f"schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {CHUNKS} chunks; {loop}; {where}")
+            print(f"schedule: TTFT {TTFT_MS:g} ms, ITL {ITL_MS:g} ms, {CHUNKS} chunks, no jitter")
+            print(f"  mock: {launch}, {where}; {scheduling}")
             print(f"  mock process: {mock.pinning}")
             core = mock.pinning.get("server_core")
             url = mock.url + "/v1/chat/completions"
@@ -250,11 +280,12 @@ def _report(streams: int, result: dict[str, Any]) -> bool:
     errors = len(result["errors"])
     print(
         f"  {streams} streams: {requests} requests, {errors} errors, {rps:.0f} req/s (ideal {ideal:.0f}); "
-        f"load average {result['load']:.2f}, other work on the mock's core {result['other']:.0%}"
+        f"load average {result['load']:.2f}, other work on the mock's core {max(0.0, result['other']):.0%}"
     )
     print(
         f"    mock CPU {cpu_s / requests * 1e6:.0f} us per stream ({CHUNKS + 3} events), "
-        f"{cpu_s / result['wall']:.0%} of its core; one core would serve about {requests / cpu_s:.0f} req/s"
+        f"{cpu_s / result['wall']:.0%} of its core; one core would serve about {requests / cpu_s:.0f} req/s; "
+        f"this client {result['client_cpu']:.0%} of its core"
     )
     for error in sorted(set(result["errors"]))[:5]:
         print(f"    error: {error}")
@@ -416,7 +447,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="streams per connection slot [default: 8]")
     parser.add_argument("--repeat", type=int, default=1, help="runs per level [default: 1]")
     parser.add_argument(
-        "--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the mock's event loop"
+        "--launch", choices=sorted(_LAUNCHERS), default="asyncio", help="how the mock's process starts"
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="mock and client under SCHED_FIFO (root): less preemption"
     )
     parser.add_argument(
         "--mock-src", type=Path, help="run the mock_server package found in this folder (before/after)"
@@ -430,7 +464,7 @@ def main() -> int:
         bench_validation(args.requests)
     if args.part in ("schedule", "all"):
         levels = [int(n) for n in args.streams.split(",")]
-        met = bench_schedule(levels, args.rounds, args.repeat, args.loop, args.mock_src)
+        met = bench_schedule(levels, args.rounds, args.repeat, args.launch, args.mock_src, args.realtime)
     return 0 if met else 1
 
 

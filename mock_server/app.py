@@ -157,6 +157,10 @@ async def _answer(request: web.Request, route: str, handler: Handler, auth: bool
             reply.headers["X-PAYMENT-RESPONSE"] = payment_receipt()
     except MockError as exc:
         reply = _error_reply(ex, exc)
+    except ConnectionResetError:
+        # The client left (e.g. while slow_headers held the answer back): nothing to answer, no error.
+        trace.dropped = True
+        return web.Response(status=499)
     return await deliver(ex, reply)
 
 

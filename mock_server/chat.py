@@ -170,6 +170,8 @@ def _choice_body(choice: Choice, top: int | None) -> dict[str, Any]:
 
 def _deltas(choice: Choice, top: int | None) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """The choice's content chunks as (delta, logprobs); tool calls as id/name then argument fragments."""
+    if not choice.tool_calls and top is None:  # the usual stream: nothing to build per token but the delta
+        return [({"content": p}, None) for p in choice.pieces] or [({}, None)]
     if not choice.tool_calls:
         return [({"content": p}, _logprobs([p], top)) for p in choice.pieces] or [({}, None)]
     deltas: list[tuple[dict[str, Any], dict[str, Any] | None]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import HttpVersion11, web
@@ -22,8 +23,25 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 STAMP_KEY = "x_mock_sent_at"
 # Closed connections surface as either; the client going away mid-stream is normal, not an error.
 _GONE = (ConnectionError, asyncio.CancelledError)
-# One encoder for every body: json.dumps with options builds a new one per call.
+# One encoder for every body: json.dumps with options builds a new one per call, and
+# JSONEncoder.encode builds its C encoder per call; where the C encoder exists, it is built once.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+
+
+def _c_encoder() -> Callable[[Any, int], Sequence[str]] | None:
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C speed-ups
+        return None
+    try:  # markers None: no circular-reference check (replies are trees)
+        encoder: Callable[[Any, int], Sequence[str]] = make(
+            None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+        )
+    except TypeError:  # another signature
+        return None
+    return encoder
+
+
+_C_ENCODER = _c_encoder()
 
 
 async def deliver(ex: Exchange, reply: Reply) -> web.StreamResponse:
@@ -34,6 +52,8 @@ async def deliver(ex: Exchange, reply: Reply) -> web.StreamResponse:
 
 
 def _dumps(body: Any) -> str:
+    if _C_ENCODER is not None and isinstance(body, dict):  # the C encoder writes bare strings differently
+        return "".join(_C_ENCODER(body, 0))
     return _ENCODER.encode(body)
 
 
@@ -200,27 +220,32 @@ class _Pump:
         self.done: asyncio.Future[bool] = self._loop.create_future()  # True: all sent; False: client gone
 
     def start(self) -> None:
-        self._ticker.call_at(self._deadlines[0], self._fire)
+        self._ticker.call_at(self._deadlines[0], self)
 
     def cancel(self) -> None:
         """Stop at the next deadline (the ticker's entry stays until then)."""
         if not self.done.done():
             self.done.set_result(False)
 
-    def _fire(self) -> None:
+    def __call__(self) -> None:
+        """Send what is due (the ticker calls the pump itself: no bound method per chunk)."""
         if self.done.done():
             return
         if self._transport.is_closing():
             self.done.set_result(False)
             return
-        deadlines, now = self._deadlines, self._loop.time()
-        group = self._next + 1
-        while group < len(deadlines) and deadlines[group] <= now:
-            group += 1
-        self._transport.write(self._plan.chunk(self._bounds[self._next], self._bounds[group]))
+        try:
+            deadlines, now = self._deadlines, time.monotonic()
+            group = self._next + 1
+            while group < len(deadlines) and deadlines[group] <= now:
+                group += 1
+            self._transport.write(self._plan.chunk(self._bounds[self._next], self._bounds[group]))
+        except Exception:
+            self.done.set_result(False)  # the stream ends here; the ticker reports the error
+            raise
         self._next = group
         if group < len(deadlines):
-            self._ticker.call_at(deadlines[group], self._fire)
+            self._ticker.call_at(deadlines[group], self)
         else:
             self.done.set_result(True)
 
@@ -241,7 +266,7 @@ async def _deliver_paced(
     paced = [i for i, e in enumerate(events) if e.step is not None]
     first, last = (paced[0], paced[-1] + 1) if paced else (len(events), len(events))
     plan = _Plan()
-    response = _SseResponse(status=200, headers=headers)
+    response = (_SseResponse if first else web.StreamResponse)(status=200, headers=headers)
     response.enable_chunked_encoding()
     pump: _Pump | None = None
     try:
@@ -249,7 +274,7 @@ async def _deliver_paced(
         for event in events[:first]:
             plan.add(event)
         pacer.start()
-        await response.write(plan.frames(0, first))  # with the headers; alone, it sends the headers
+        await response.write(plan.frames(0, first))  # with the headers, where aiohttp held them back
         ticker.run_due()
         for event in events[first:]:
             plan.add(event)

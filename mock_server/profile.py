@@ -78,7 +78,10 @@ def load_profile(name_or_path: str | Path, schemas: SchemaStore | None = None) -
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise MockConfigError(f"cannot read profile {path}: {exc}") from exc
+        # PyYAML's messages span lines; the CLI promises one.
+        raise MockConfigError(f"cannot read profile {path}: {' '.join(str(exc).split())}") from exc
+    except RecursionError:
+        raise MockConfigError(f"cannot read profile {path}: it nests too deeply") from None
     if not isinstance(data, Mapping):
         raise MockConfigError(f"profile {path} is not a mapping")
     problem = (schemas or SchemaStore()).error(PROFILE_SCHEMA_ID, data)

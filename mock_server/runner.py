@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -210,7 +211,13 @@ class ServeOptions:
         if self.api_key_env:
             value = os.environ.get(self.api_key_env)
             if not value:
-                raise MockConfigError(f"environment variable {self.api_key_env} is not set")
+                # Someone may have typed the key itself here: show only conventional variable names.
+                shown = (
+                    self.api_key_env
+                    if re.fullmatch(r"[A-Z_][A-Z0-9_]{0,63}", self.api_key_env)
+                    else "(not shown)"
+                )
+                raise MockConfigError(f"environment variable {shown} (from --api-key-env) is not set")
             return value
         return None
 

@@ -101,7 +101,10 @@ def load_scenario_file(path: str | Path) -> Scenario:
         text = file.read_text(encoding="utf-8")
         data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise ScenarioError(f"cannot read scenario file {file}: {exc}") from exc
+        # PyYAML's messages span lines; the CLI promises one.
+        raise ScenarioError(f"cannot read scenario file {file}: {' '.join(str(exc).split())}") from exc
+    except RecursionError:
+        raise ScenarioError(f"cannot read scenario file {file}: it nests too deeply") from None
     problem = _schemas().error(SCENARIO_SCHEMA_ID, data)
     if problem:
         raise ScenarioError(f"scenario file {file} is invalid: {problem}")

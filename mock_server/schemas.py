@@ -69,8 +69,11 @@ class SchemaStore:
     def error(self, schema_id: str, instance: Any) -> str | None:
         """The most relevant validation error as one line, or None when valid or the schema is absent."""
         fast = self._fast_validator(schema_id)
-        if fast is not None and fast.is_valid(instance):
-            return None
+        try:
+            if fast is not None and fast.is_valid(instance):
+                return None
+        except (UnicodeError, ValueError):
+            pass  # the Rust validator refuses lone surrogates; the pure-Python one below judges them
         validator = self._validator(schema_id)
         # is_valid first: it stops at the first failing branch, so a valid request (the usual case)
         # costs less than collecting every error; only an invalid one pays for best_match.

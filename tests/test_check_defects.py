@@ -55,6 +55,7 @@ def _certify(profile: Profile, only: tuple[str, ...] = ()) -> Run:
             target_is_mock=True,
             include_costly=True,
             only=only,
+            options={"fuzz": True, "max_examples": 30, "seed": 1, "report_dir": None},
         )
         return run_certification(config)
 

@@ -204,7 +204,9 @@ def test_unreachable_endpoint_exits_1(tmp_path: Path, capsys: pytest.CaptureFixt
         ("{not json", "is not JSON"),
         ('{"format": "chatcert-replay/1"}', "is not a chatcert replay file"),
         (json.dumps({**replay_doc(EMPTY), "format": "other/9"}), "is not a chatcert replay file"),
+        ("[" * 100_000 + "]" * 100_000, "nests too deeply"),
     ],
+    ids=["missing", "not-json", "no-fields", "wrong-format", "deep"],
 )
 def test_bad_files_exit_2_with_one_line(
     content: str | None, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -87,7 +87,9 @@ class Scan:
         return count
 
 
-def cli(argv: list[str], capsys: pytest.CaptureFixture[str], scan: Scan | None = None) -> tuple[int, str, str]:
+def cli(
+    argv: list[str], capsys: pytest.CaptureFixture[str], scan: Scan | None = None
+) -> tuple[int, str, str]:
     """Run `chatcert ARGV`; argparse errors exit through SystemExit. Output is scanned when given a Scan."""
     try:
         code = main(argv)
@@ -176,8 +178,18 @@ def test_a_full_run_never_leaks_the_key(
     with MockServer(profile, api_key=key, defects=(FUZZ_DEFECT,), log_requests=True) as server:
         target = ["--endpoint", server.url, "--profile", profile, *key_args]
         code, _, _ = cli(
-            ["certify", *target, "-v", "--fuzz", "--max-examples", "10", "--seed", "1"]
-            + ["--report-dir", "reports/certify"],
+            [
+                "certify",
+                *target,
+                "-v",
+                "--fuzz",
+                "--max-examples",
+                "10",
+                "--seed",
+                "1",
+                "--report-dir",
+                "reports/certify",
+            ],
             capsys,
             scan,
         )
@@ -188,8 +200,19 @@ def test_a_full_run_never_leaks_the_key(
             code, out, _ = cli(["replay", str(path), *target, "--timeout", "10"], capsys, scan)
             assert code in (0, 1) and ("FIXED" in out or "STILL FAILS" in out or "INCONCLUSIVE" in out)
         code, _, _ = cli(
-            ["bench", *target, "--requests", "3", "--concurrency", "1,2", "--save", "canary-run"]
-            + ["--report-dir", "reports/bench", "--no-progress"],
+            [
+                "bench",
+                *target,
+                "--requests",
+                "3",
+                "--concurrency",
+                "1,2",
+                "--save",
+                "canary-run",
+                "--report-dir",
+                "reports/bench",
+                "--no-progress",
+            ],
             capsys,
             scan,
         )
@@ -240,8 +263,21 @@ def test_the_embedded_mocks_one_off_key_never_leaks(
     runs = [
         ["certify", "--profile", "pharia", "-v", "--report-dir", "reports/certify"],
         ["replay", str(replay_file), "--profile", "pharia", "--timeout", "10"],
-        ["bench", "--profile", "pharia", "--requests", "2", "--concurrency", "1", "--no-pin"]
-        + ["--no-progress", "--save", "embedded", "--report-dir", "reports/bench"],
+        [
+            "bench",
+            "--profile",
+            "pharia",
+            "--requests",
+            "2",
+            "--concurrency",
+            "1",
+            "--no-pin",
+            "--no-progress",
+            "--save",
+            "embedded",
+            "--report-dir",
+            "reports/bench",
+        ],
     ]
     for argv in runs:
         code, out, err = cli(argv, capsys)
@@ -283,7 +319,9 @@ class _Echo(BaseHTTPRequestHandler):
                 "object": "chat.completion.chunk",
                 "created": 1,
                 "model": "m",
-                "choices": [{"index": 0, "delta": {"role": "assistant", "content": echo}, "finish_reason": None}],
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": echo}, "finish_reason": None}
+                ],
             }
             body = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
             kind = "text/event-stream"
@@ -295,7 +333,11 @@ class _Echo(BaseHTTPRequestHandler):
                 "model": "m",
                 "echo": echo,
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": f"you sent {echo}"}, "finish_reason": "stop"}
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": f"you sent {echo}"},
+                        "finish_reason": "stop",
+                    }
                 ],
                 "data": [{"id": echo, "object": "model"}],
             }
@@ -310,7 +352,7 @@ class _Echo(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -341,7 +383,8 @@ def echo_server(request: pytest.FixtureRequest) -> Iterator[EchoServer]:
 _ECHO_LEAK = (
     "Redactor only replaces a key verbatim; a target that echoes it base64- or URL-encoded gets it into "
     "evidence. Fix: src/chatcert/_redact.py Redactor.add/__init__ also register base64.b64encode(s), "
-    "base64.urlsafe_b64encode(s).rstrip(b'='), urllib.parse.quote(s, safe='') and quote_plus(s) of each secret"
+    "base64.urlsafe_b64encode(s).rstrip(b'='), urllib.parse.quote(s, safe='') and quote_plus(s) of "
+    "each secret"
 )
 
 
@@ -355,15 +398,30 @@ _ECHO_LEAK = (
     indirect=True,
 )
 def test_a_target_that_echoes_the_key_does_not_get_it_into_the_evidence(
-    echo_server: EchoServer, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    echo_server: EchoServer,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     key = make_canary()
     monkeypatch.setenv(KEY_ENV, key)
     scan = Scan(key)
     url = f"http://127.0.0.1:{echo_server.server_address[1]}"
     code, _, _ = cli(
-        ["certify", "--endpoint", url, "--profile", "pharia", "--api-key-env", KEY_ENV, "-v"]
-        + ["--report-dir", "reports", "--timeout", "10"],
+        [
+            "certify",
+            "--endpoint",
+            url,
+            "--profile",
+            "pharia",
+            "--api-key-env",
+            KEY_ENV,
+            "-v",
+            "--report-dir",
+            "reports",
+            "--timeout",
+            "10",
+        ],
         capsys,
         scan,
     )
@@ -377,9 +435,10 @@ def test_a_target_that_echoes_the_key_does_not_get_it_into_the_evidence(
 
 _ECHOED_NAME = (
     "the error line repeats the value given to --api-key-env/--api-key-file, which is the key itself when "
-    "the user wrote `--api-key-env $KEY`. Fix: src/chatcert/keys.py load_api_key (and mock_server/runner.py "
-    "ServeOptions.resolved_key): when the value is not a variable name (re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*')) "
-    "or the file does not exist and the value is longer than 20 chars, say 'the value given to "
+    "the user wrote `--api-key-env $KEY`. Fix: src/chatcert/keys.py load_api_key (and "
+    "mock_server/runner.py ServeOptions.resolved_key): when the value is not a variable name "
+    "(re.fullmatch(r'[A-Za-z_][A-Za-z0-9_]*')) or the file does not exist and the value is longer "
+    "than 20 chars, say 'the value given to "
     "--api-key-env is not a variable name (not shown: it may be the key itself)' without the value"
 )
 
@@ -418,6 +477,32 @@ def test_a_key_pasted_where_its_name_belongs_is_not_printed(
     assert scan.hits == []
 
 
+_KEY_OPTION = (
+    "argparse echoes `--api-key=KEY` whole in its 'ambiguous option' error (it is a prefix of --api-key-env "
+    "and --api-key-file). Fix: src/chatcert/_cli/_common.py add_target_options (and bench's, which uses it): "
+    "a hidden `--api-key` option (help=argparse.SUPPRESS) whose type function raises "
+    "argparse.ArgumentTypeError('keys are never taken on the command line; use --api-key-env VAR or "
+    "--api-key-file PATH') without the value"
+)
+
+
+@pytest.mark.parametrize("command", ["certify", "bench", "replay"])
+@pytest.mark.parametrize(
+    "form", ["separate", pytest.param("joined", marks=pytest.mark.xfail(strict=True, reason=_KEY_OPTION))]
+)
+def test_a_key_on_the_command_line_is_refused_without_echoing_it(
+    command: str, form: str, workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = make_canary()
+    replay_file = workdir / "replay.json"
+    replay_file.write_text(json.dumps(replay_document("pharia")))
+    given = [f"--api-key={key}"] if form == "joined" else ["--api-key", key]
+    scan = Scan(key)
+    code, _, err = cli([*_command(command, replay_file), *given], capsys, scan)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert scan.hits == []
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="a key with an inner newline or control character is sent as-is; h11 rejects the header and its "
@@ -435,8 +520,18 @@ def test_a_key_file_with_two_lines_is_refused_without_showing_it(
     scan = Scan(key)
     with MockServer("pharia", api_key=key) as server:
         code, _, err = cli(
-            ["certify", "--endpoint", server.url, "--profile", "pharia", "--api-key-file", str(key_file)]
-            + ["--report-dir", "reports", "-q"],
+            [
+                "certify",
+                "--endpoint",
+                server.url,
+                "--profile",
+                "pharia",
+                "--api-key-file",
+                str(key_file),
+                "--report-dir",
+                "reports",
+                "-q",
+            ],
             capsys,
             scan,
         )
@@ -502,17 +597,22 @@ def test_redactor_headers_hide_credentials(name: str, value: str, shown: str) ->
 def test_redactor_text_hides_known_secrets_anywhere() -> None:
     key = make_canary()
     redactor = Redactor([key])
-    assert redactor.text(f"error: bad key {key} (twice: {key})") == f"error: bad key {REDACTED} (twice: {REDACTED})"
+    assert (
+        redactor.text(f"error: bad key {key} (twice: {key})")
+        == f"error: bad key {REDACTED} (twice: {REDACTED})"
+    )
     assert redactor.headers({"X-Echo": f"you sent {key}"})["X-Echo"] == f"you sent {REDACTED}"
 
 
 @pytest.mark.xfail(
     strict=True,
     reason="the curl reproducer drops the header NAME when it substitutes ${CHATCERT_API_KEY} "
-    "(-H \"Bearer ${CHATCERT_API_KEY}\"), so it does not authenticate. Fix: src/chatcert/client.py "
+    '(-H "Bearer ${CHATCERT_API_KEY}"), so it does not authenticate. Fix: src/chatcert/client.py '
     "Client.curl: shown = f'{name}: {value}'.replace(self.target.api_key, env)",
 )
-@pytest.mark.parametrize(("scheme", "header"), [("bearer", "Authorization: Bearer"), ("x-api-key", "x-api-key:")])
+@pytest.mark.parametrize(
+    ("scheme", "header"), [("bearer", "Authorization: Bearer"), ("x-api-key", "x-api-key:")]
+)
 def test_curl_reproducer_names_the_key_by_variable(scheme: str, header: str) -> None:
     key = make_canary()
     with MockServer("pharia", api_key=key) as server:
@@ -576,7 +676,16 @@ def test_endpoint_credentials_stay_out_of_log_records(
     caplog.set_level(logging.DEBUG)
     with MockServer("compatible") as server:
         endpoint = _userinfo_endpoint(server.url, user_secret, query_secret)
-        argv = ["certify", "--endpoint", endpoint, "--check", "models_list_ok", "--report-dir", "reports", "-q"]
+        argv = [
+            "certify",
+            "--endpoint",
+            endpoint,
+            "--check",
+            "models_list_ok",
+            "--report-dir",
+            "reports",
+            "-q",
+        ]
         cli(argv, capsys)
         assert server.journal(), "the endpoint was never reached"
     logs = "\n".join(r.getMessage() for r in caplog.records)

@@ -41,8 +41,28 @@ from evil_server import BEHAVIOURS, EvilServer, _read_request
 KEY = "transport-safety-key-0123456789abcdef"
 KEY_ENV = "CHATCERT_TRANSPORT_TEST_KEY"
 BOUNDS = Bounds(deadline_s=2.0, stall_s=1.0, max_body_bytes=256 * 1024)
-HOSTILE_CERTIFY = ["--timeout", "2", "--stall-timeout", "1", "--max-body-bytes", "262144", "--run-timeout", "60"]
-HOSTILE_BENCH = ["--requests", "2", "--concurrency", "1", "--warmup", "0", "--timeout", "2", "--stall-timeout", "1"]
+HOSTILE_CERTIFY = [
+    "--timeout",
+    "2",
+    "--stall-timeout",
+    "1",
+    "--max-body-bytes",
+    "262144",
+    "--run-timeout",
+    "60",
+]
+HOSTILE_BENCH = [
+    "--requests",
+    "2",
+    "--concurrency",
+    "1",
+    "--warmup",
+    "0",
+    "--timeout",
+    "2",
+    "--stall-timeout",
+    "1",
+]
 
 
 def cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -103,7 +123,9 @@ _CHUNK = {
     "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
 }
 _STREAM = f"data: {json.dumps(_CHUNK)}\n\ndata: [DONE]\n\n".encode()
-_MODELS = json.dumps({"object": "list", "data": [{"id": "default", "object": "model", "created": 0, "owned_by": "x"}]})
+_MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "default", "object": "model", "created": 0, "owned_by": "x"}]}
+)
 
 
 @dataclass
@@ -141,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -319,7 +341,9 @@ def _redirect_to(catcher: Recorder, status: int) -> Reply:
 def test_client_never_follows_a_redirect(status: int, catcher: Recorder) -> None:
     with Recorder(_redirect_to(catcher, status)) as target:
         client = Client(Target(target.base, "bearer", KEY))
-        exchange = client.send(RequestSpec("POST", "/v1/chat/completions", body={"model": "m", "messages": []}))
+        exchange = client.send(
+            RequestSpec("POST", "/v1/chat/completions", body={"model": "m", "messages": []})
+        )
     assert exchange.status == status
     assert target.seen and target.seen[0].headers["authorization"] == f"Bearer {KEY}"
     assert catcher.seen == []
@@ -334,8 +358,17 @@ def test_certify_bench_and_replay_never_carry_the_key_to_a_redirected_host(
         code, _, err = cli(["certify", *endpoint, "--report-dir", str(tmp_path / "c"), "-q"], capsys)
         assert code == 1, err
         code, _, err = cli(
-            ["bench", *endpoint, "--requests", "2", "--concurrency", "1", "--no-progress"]
-            + ["--report-dir", str(tmp_path / "b")],
+            [
+                "bench",
+                *endpoint,
+                "--requests",
+                "2",
+                "--concurrency",
+                "1",
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path / "b"),
+            ],
             capsys,
         )
         assert code == 1, err
@@ -362,13 +395,28 @@ def test_a_hostile_discovery_map_is_a_finding_not_a_crash(
 
     def reply(seen: Seen, base: str) -> tuple[int, dict[str, str], bytes]:
         if seen.path == "/libertai/models":
-            return 200, {"Content-Type": "application/json"}, json.dumps({model: {"servers": [listed]}}).encode()
+            return (
+                200,
+                {"Content-Type": "application/json"},
+                json.dumps({model: {"servers": [listed]}}).encode(),
+            )
         return ok_reply(seen, base)
 
     with Recorder(reply) as target:
-        code, out, err = cli(
-            ["certify", "--endpoint", target.base, "--profile", "libertai", "--follow-servers"]
-            + ["--check", "models_list_ok", "--report-dir", str(tmp_path), "-q"],
+        code, _, err = cli(
+            [
+                "certify",
+                "--endpoint",
+                target.base,
+                "--profile",
+                "libertai",
+                "--follow-servers",
+                "--check",
+                "models_list_ok",
+                "--report-dir",
+                str(tmp_path),
+                "-q",
+            ],
             capsys,
         )
     assert code in (0, 1) and "internal error" not in err, err
@@ -464,7 +512,9 @@ def test_client_stops_after_repeated_failures_without_sending_more() -> None:
         assert proxy.connections == 3
 
 
-def test_certify_goes_on_past_one_transport_failure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_certify_goes_on_past_one_transport_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with MockServer("compatible") as server, ResettingProxy(server.url, {1}) as proxy:
         code, _, _ = cli(["certify", "--endpoint", proxy.url, "--report-dir", str(tmp_path), "-q"], capsys)
     doc = results(tmp_path)
@@ -494,13 +544,26 @@ def test_certify_stops_after_repeated_transport_failures(
     ids=["dropped", "503", "429", "dropped-mid-stream"],
 )
 def test_certify_never_resends_a_failed_paid_request(
-    scenario: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    scenario: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv(KEY_ENV, KEY)
     with MockServer("pharia", api_key=KEY, scenario=scenario) as server:
         cli(
-            ["certify", "--endpoint", server.url, "--profile", "pharia", "--api-key-env", KEY_ENV]
-            + ["--report-dir", str(tmp_path), "-q"],
+            [
+                "certify",
+                "--endpoint",
+                server.url,
+                "--profile",
+                "pharia",
+                "--api-key-env",
+                KEY_ENV,
+                "--report-dir",
+                str(tmp_path),
+                "-q",
+            ],
             capsys,
         )
         journal = server.journal()
@@ -516,8 +579,18 @@ def test_a_402_is_never_paid_and_never_retried(
     monkeypatch.setenv(KEY_ENV, KEY)
     with MockServer("libertai", api_key=KEY, scenario={"status": 402}) as server:
         cli(
-            ["certify", "--endpoint", server.url, "--profile", "libertai", "--api-key-env", KEY_ENV]
-            + ["--report-dir", str(tmp_path), "-q"],
+            [
+                "certify",
+                "--endpoint",
+                server.url,
+                "--profile",
+                "libertai",
+                "--api-key-env",
+                KEY_ENV,
+                "--report-dir",
+                str(tmp_path),
+                "-q",
+            ],
             capsys,
         )
         journal = server.journal()
@@ -530,8 +603,20 @@ def test_a_402_is_never_paid_and_never_retried(
 def test_bench_never_resends_a_failed_request(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with MockServer("compatible", scenario={"status": 503}) as server:
         code, _, _ = cli(
-            ["bench", "--endpoint", server.url, "--requests", "5", "--concurrency", "1", "--warmup", "0"]
-            + ["--no-progress", "--report-dir", str(tmp_path)],
+            [
+                "bench",
+                "--endpoint",
+                server.url,
+                "--requests",
+                "5",
+                "--concurrency",
+                "1",
+                "--warmup",
+                "0",
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path),
+            ],
             capsys,
         )
         journal = server.journal()
@@ -541,8 +626,20 @@ def test_bench_never_resends_a_failed_request(tmp_path: Path, capsys: pytest.Cap
 def test_bench_stays_within_max_requests(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with MockServer("compatible") as server:
         cli(
-            ["bench", "--endpoint", server.url, "--requests", "10", "--concurrency", "2", "--max-requests", "3"]
-            + ["--no-progress", "--report-dir", str(tmp_path)],
+            [
+                "bench",
+                "--endpoint",
+                server.url,
+                "--requests",
+                "10",
+                "--concurrency",
+                "2",
+                "--max-requests",
+                "3",
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path),
+            ],
             capsys,
         )
         journal = server.journal()
@@ -564,6 +661,10 @@ class MoreEvil(EvilServer):
         super().__init__("stall")
         self.behaviour = behaviour
         self.requests = 0
+
+    def __enter__(self) -> MoreEvil:
+        super().__enter__()
+        return self
 
     def _serve(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError), conn:
@@ -642,9 +743,10 @@ def test_a_stream_that_never_ends_is_cut_by_the_deadlines(behaviour: str) -> Non
 _DEEP_SSE = (
     "JSON nested 100000 deep inside a stream event raises RecursionError out of Client.send (the token "
     "count): probes end 'errored' (certify exit 3), replay crashes (exit 3). Fix: src/chatcert/client.py "
-    "line 259 in _completion_tokens: `except (ValueError, RecursionError): continue`; src/chatcert/context.py "
-    "CheckContext.chunks: `except (ValueError, RecursionError): continue`; src/chatcert/_models.py "
-    "SSEEvent.json: turn RecursionError into ValueError('event JSON nests too deeply') as Exchange.json does"
+    "line 259 in _completion_tokens: `except (ValueError, RecursionError): continue`; "
+    "src/chatcert/context.py CheckContext.chunks: `except (ValueError, RecursionError): continue`; "
+    "src/chatcert/_models.py SSEEvent.json: turn RecursionError into ValueError('event JSON nests too "
+    "deeply') as Exchange.json does"
 )
 
 
@@ -659,14 +761,19 @@ def test_client_survives_json_nested_100000_deep_in_a_stream_event() -> None:
 
 @pytest.mark.parametrize(
     "behaviour",
-    ["keepalive_trickle", "headers_then_silence", pytest.param("deep_sse", marks=pytest.mark.xfail(strict=True, reason=_DEEP_SSE))],
+    [
+        "keepalive_trickle",
+        "headers_then_silence",
+        pytest.param("deep_sse", marks=pytest.mark.xfail(strict=True, reason=_DEEP_SSE)),
+    ],
 )
 def test_certify_against_more_hostile_targets_fails_cleanly(
     behaviour: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with MoreEvil(behaviour) as server:
         code, out, err = cli(
-            ["certify", "--endpoint", server.url, *HOSTILE_CERTIFY, "--report-dir", str(tmp_path), "-q"], capsys
+            ["certify", "--endpoint", server.url, *HOSTILE_CERTIFY, "--report-dir", str(tmp_path), "-q"],
+            capsys,
         )
     assert code == 1, err
     assert "Traceback" not in out + err and len(err.strip().splitlines()) == 1
@@ -686,7 +793,9 @@ _BENCH_DEEP = (
     "behaviour",
     [
         *[
-            pytest.param(b, marks=pytest.mark.xfail(strict=True, reason=_BENCH_DEEP)) if b == "deep_json" else b
+            pytest.param(b, marks=pytest.mark.xfail(strict=True, reason=_BENCH_DEEP))
+            if b == "deep_json"
+            else b
             for b in BEHAVIOURS
             if b != "huge_body"  # measured in a child process below: in-process it would hold ~1 GB
         ],
@@ -702,7 +811,15 @@ def test_bench_against_a_hostile_target_fails_cleanly(
     with server:
         start = time.monotonic()
         code, out, err = cli(
-            ["bench", "--endpoint", server.url, *HOSTILE_BENCH, "--no-progress", "--report-dir", str(tmp_path)],
+            [
+                "bench",
+                "--endpoint",
+                server.url,
+                *HOSTILE_BENCH,
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path),
+            ],
             capsys,
         )
         elapsed = time.monotonic() - start
@@ -715,11 +832,25 @@ def test_bench_against_a_hostile_target_fails_cleanly(
     assert level["ok"] == 0 and level["failed"] >= 1
 
 
-def test_bench_stops_a_level_after_repeated_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_stops_a_level_after_repeated_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with EvilServer("reset_mid_body") as server:
         code, _, _ = cli(
-            ["bench", "--endpoint", server.url, "--requests", "200", "--concurrency", "1", "--warmup", "0"]
-            + ["--no-progress", "--report-dir", str(tmp_path)],
+            [
+                "bench",
+                "--endpoint",
+                server.url,
+                "--requests",
+                "200",
+                "--concurrency",
+                "1",
+                "--warmup",
+                "0",
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path),
+            ],
             capsys,
         )
         connections = server.connections
@@ -740,8 +871,22 @@ def test_bench_never_resends_a_request_a_server_hung_up_on(
 ) -> None:
     with MoreEvil("close_second") as server:
         cli(
-            ["bench", "--endpoint", server.url, "--requests", "3", "--concurrency", "1", "--warmup", "0"]
-            + ["--no-progress", "--report-dir", str(tmp_path), "--timeout", "5"],
+            [
+                "bench",
+                "--endpoint",
+                server.url,
+                "--requests",
+                "3",
+                "--concurrency",
+                "1",
+                "--warmup",
+                "0",
+                "--no-progress",
+                "--report-dir",
+                str(tmp_path),
+                "--timeout",
+                "5",
+            ],
             capsys,
         )
         received = server.requests
@@ -791,7 +936,7 @@ _RSS_PROBE = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))  # a runaway child fails instead of swapping
 from chatcert.cli import main
-import chatcert._cli.bench, chatcert._cli.certify, chatcert.bench, chatcert.checks  # imports before the baseline
+import chatcert._cli.bench, chatcert._cli.certify, chatcert.bench, chatcert.checks  # before the baseline
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     code = main(json.loads(sys.argv[1]))

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatcert._json import parse_json
+
 __all__ = ["Exchange", "RequestSpec", "SSEEvent"]
 
 
@@ -52,7 +54,7 @@ class SSEEvent:
     raw: str = ""
 
     def json(self) -> Any:
-        return json.loads(self.data)
+        return parse_json(self.data)
 
 
 @dataclass
@@ -92,11 +94,9 @@ class Exchange:
     def json(self) -> Any:
         """The body as JSON; raises ValueError with a short reason when it is not."""
         try:
-            return json.loads(self.body.decode("utf-8"))
+            return parse_json(self.body.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise ValueError(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from exc
-        except RecursionError as exc:
-            raise ValueError("body JSON nests too deeply to parse") from exc
         except json.JSONDecodeError as exc:
             raise ValueError(f"body is not JSON: {exc.msg} at char {exc.pos}") from exc
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 __all__ = ["REDACTED", "SECRET_HEADERS", "Redactor"]
 
@@ -12,19 +13,30 @@ REDACTED = "[REDACTED]"
 SECRET_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-payment", "cookie", "set-cookie"}
 )
-_SECRET_QUERY = re.compile(r"(key|token|secret|password|signature|auth)", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"(key|token|secret|passw|sig|auth|credential)", re.IGNORECASE)
 
 
 class Redactor:
     """Replaces known secret values anywhere in text, and secret headers and query values by name."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Short values would redact innocent text; real keys are long.
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+        self._secrets: list[str] = []
+        for secret in secrets:
+            self.add(secret)
 
     def add(self, secret: str) -> None:
-        if secret and len(secret) >= 6 and secret not in self._secrets:
-            self._secrets = sorted([*self._secrets, secret], key=len, reverse=True)
+        # Short values would redact innocent text; real keys are long. A target may echo the key
+        # encoded, so its base64 and URL-encoded forms are secrets too.
+        if not secret or len(secret) < 6:
+            return
+        forms = {
+            secret,
+            quote(secret, safe=""),
+            base64.b64encode(secret.encode()).decode(),
+            base64.urlsafe_b64encode(secret.encode()).decode(),
+        }
+        forms |= {f.rstrip("=") for f in forms if len(f.rstrip("=")) >= 6}
+        self._secrets = sorted(set(self._secrets) | forms, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         for secret in self._secrets:
@@ -43,7 +55,10 @@ class Redactor:
         return out
 
     def url(self, url: str) -> str:
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return self.text(url)
         netloc = parts.netloc
         if "@" in netloc:
             netloc = REDACTED + "@" + netloc.rsplit("@", 1)[1]

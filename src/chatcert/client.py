@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import re
 import shlex
 import ssl
 import time
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 import certifi
 import httpx
 
+from chatcert._json import parse_json
 from chatcert._models import Exchange, RequestSpec
 from chatcert._redact import Redactor
 from chatcert.budget import Budget
@@ -57,6 +60,29 @@ class Target:
         return self.base_url.rstrip("/") + route
 
 
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+class _LogRedactor(logging.Filter):
+    """httpx logs every request URL at INFO: userinfo, key-like query values and the run's keys go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.redactors: list[Redactor] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = _URL.sub(lambda m: Redactor().url(m.group()), record.getMessage())
+        for redactor in self.redactors[-8:]:
+            message = redactor.text(message)
+        record.msg, record.args = message, ()
+        return True
+
+
+_LOG_REDACTOR = _LogRedactor()
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_LOG_REDACTOR)
+
+
 class TooManyTransportFailures(Exception):
     """The target failed at the transport level repeatedly; the run stops."""
 
@@ -77,6 +103,7 @@ class Client:
         self.redactor = redactor or Redactor([target.api_key] if target.api_key else [])
         if target.api_key:
             self.redactor.add(target.api_key)
+        _LOG_REDACTOR.redactors.append(self.redactor)
         self.consecutive_failures = 0
         self.started = time.monotonic()
         self.requests: list[Exchange] = []
@@ -218,7 +245,7 @@ class Client:
                 continue
             if self.target.api_key and self.target.api_key in value:
                 env = "${CHATCERT_API_KEY}"
-                shown = value.replace(self.target.api_key, env)
+                shown = f"{name}: {value}".replace(self.target.api_key, env)
                 parts += ["-H", '"' + shown.replace('"', '\\"') + '"']
             else:
                 parts += ["-H", shlex.quote(self.redactor.text(f"{name}: {value}"))]
@@ -233,7 +260,7 @@ class Client:
 def _shorten_json(text: str) -> str:
     """Long data URLs make a reproducer unreadable; keep structure, elide the middle of long strings."""
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         return text[:4000] + "...(truncated)"
 
@@ -255,12 +282,12 @@ def _completion_tokens(exchange: Exchange) -> int:
     if exchange.events:
         for event in reversed(exchange.events):
             try:
-                candidates.append(json.loads(event.data))
+                candidates.append(parse_json(event.data))
             except ValueError:
                 continue
     elif exchange.body[:1] == b"{" and len(exchange.body) < 1_000_000:
         with contextlib.suppress(ValueError, RecursionError):
-            candidates.append(json.loads(exchange.body))
+            candidates.append(parse_json(exchange.body))
     for doc in candidates:
         if isinstance(doc, dict):
             usage = doc.get("usage")

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from chatcert._json import parse_json
 from chatcert._models import Exchange, RequestSpec, SSEEvent
 from chatcert._schemas import schema_errors
 from chatcert.client import Client
@@ -182,7 +183,7 @@ class CheckContext:
             if event.data.strip() == "[DONE]":
                 continue
             try:
-                doc = json.loads(event.data)
+                doc = parse_json(event.data)
             except ValueError:
                 continue
             if isinstance(doc, dict):

@@ -27,13 +27,25 @@ def discover_servers(client: Client, profile: Profile, model: str) -> tuple[list
     servers = entry.get("servers") if isinstance(entry, dict) else None
     if not isinstance(servers, list):
         return [], f"no servers listed for model {model!r}"
-    urls = [s.rstrip("/") for s in servers if isinstance(s, str) and urlsplit(s).scheme in ("http", "https")]
+    urls = [s.rstrip("/") for s in servers if isinstance(s, str) and _usable(s)]
     return urls, None
+
+
+def _usable(url: str) -> bool:
+    """An http(s) URL with a host and a valid port (a hostile map may list anything)."""
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) <= 65535
+    except ValueError:
+        return False
 
 
 def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
     """Is the host of `url` (optionally with its port) in the user's --allow-host list?"""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    with_port = f"{host}:{parts.port}" if parts.port else host
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        with_port = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return False
     return any(a.lower() in (host, with_port) for a in allowed)

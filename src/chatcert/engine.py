@@ -154,8 +154,9 @@ def plan(config: RunConfig, has_key: bool) -> list[tuple[Check, str | None, int,
             for p in c.probes:
                 if p not in seen:
                     seen.add(p)
-                    requests += probes[p].requests
-                    tokens += probes[p].tokens
+                    cost = probes[p].cost(config.options)
+                    requests += cost[0]
+                    tokens += cost[1]
         rows.append((c, reason, requests, tokens))
     return rows
 
@@ -352,7 +353,7 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
 
 def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
     result = ProbeResult()
-    if not run.client.budget.can_afford(p.requests, p.tokens):
+    if not run.client.budget.can_afford(p.requests, p.tokens):  # the minimum; estimate() is the maximum
         result.skipped = "budget: not enough requests or tokens left for this probe"
         return result
     ctx = ProbeContext(

@@ -125,6 +125,8 @@ def load_profile(name_or_path: str) -> Profile:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read profile {str(path)!r}: {exc}") from exc
+    except RecursionError:
+        raise UsageError(f"profile {str(path)!r} nests too deeply to parse") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"profile {str(path)!r} is not valid YAML: {first}") from exc

@@ -8,7 +8,7 @@ property holds and raises CheckFailure (with evidence) when it does not.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -89,6 +89,12 @@ class Probe:
     costly: bool = False
     free: bool = False
     description: str = ""
+    # For probes whose size depends on the run's options (fuzzing): options -> (requests, tokens).
+    estimate: Callable[[Mapping[str, Any]], tuple[int, int]] | None = None
+
+    def cost(self, options: Mapping[str, Any]) -> tuple[int, int]:
+        """Upper bounds on the requests and output tokens this probe sends."""
+        return self.estimate(options) if self.estimate is not None else (self.requests, self.tokens)
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,7 @@ def probe(
     mock_only: bool = False,
     costly: bool = False,
     free: bool = False,
+    estimate: Callable[[Mapping[str, Any]], tuple[int, int]] | None = None,
 ) -> Callable[[Callable[[ProbeContext], None]], Callable[[ProbeContext], None]]:
     """Register a probe: `requests` and `tokens` are upper bounds (used by --dry-run and budgets)."""
 
@@ -147,6 +154,7 @@ def probe(
             costly,
             free,
             (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+            estimate,
         )
         return func
 

@@ -28,10 +28,14 @@ from chatcert.profiles import Profile
 __all__ = [
     "InvalidCase",
     "PayloadRules",
+    "gif",
     "image_data_urls",
     "image_files",
     "invalid_chat_requests",
+    "jpeg",
+    "png",
     "valid_chat_requests",
+    "webp",
 ]
 
 

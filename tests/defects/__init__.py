@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from defects.fakes import Defect
+from defects.fuzz import FUZZ
 from defects.other_routes import ANTHROPIC, COMPLETIONS, DISCOVERY, ERRORS, FAULTS, PHARIA
 from defects.response_usage import RESPONSE, USAGE
 from defects.streaming import STREAMING
@@ -33,4 +34,5 @@ ALL_DEFECTS: list[Defect] = [
     *COMPLETIONS,
     *PHARIA,
     *FAULTS,
+    *FUZZ,
 ]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from chatcert.errors import UsageError
@@ -37,6 +39,26 @@ def positive_float(text: str) -> float:
     return value
 
 
+def _refuse_key(_value: str) -> str:
+    raise argparse.ArgumentTypeError(
+        "keys are never taken on the command line (value not shown); use --api-key-env VAR or --api-key-file"
+    )
+
+
+def writable_dir(path: str, option: str) -> Path:
+    """Create `path` if needed and prove a file can be written there, before any request is sent."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".chatcert-probe-"):
+            pass
+    except OSError as exc:
+        raise UsageError(
+            f"{option} {path!r} is not a writable folder: {exc.strerror or type(exc).__name__}"
+        ) from None
+    return folder
+
+
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("target")
     group.add_argument(
@@ -61,6 +83,9 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         help="read the API key from environment variable VAR [default: the profile's variable, when set]",
     )
     keys.add_argument("--api-key-file", metavar="PATH", help="read the API key from a file")
+    # Never an option: a key typed here would land in shell history and CI logs. Named so argparse
+    # refuses it without echoing the value.
+    group.add_argument("--api-key", type=_refuse_key, help=argparse.SUPPRESS)
     group.add_argument(
         "--insecure", action="store_true", help="do NOT verify TLS certificates (loudly warned)"
     )
@@ -89,7 +114,10 @@ def parse_claims(items: list[str]) -> dict[str, bool]:
 
 
 def check_url(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"--endpoint is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--endpoint must be an http(s) URL with a host, not {url!r}")
     try:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int
+from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int, writable_dir
+from chatcert._redact import Redactor
 from chatcert.budget import Budget
 from chatcert.client import Bounds, Client, Target
 from chatcert.discovery import discover_servers, host_allowed
@@ -136,6 +137,8 @@ def _waivers(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     waivers = _waivers(args.waive)
+    if not args.dry_run:
+        writable_dir(args.report_dir, "--report-dir")
     bounds = Bounds(
         deadline_s=args.timeout,
         stall_s=min(args.stall_timeout, args.timeout),
@@ -147,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         from chatcert.registry import all_checks
 
         known = {c.id for c in all_checks()}
-        for name in [*waivers, *[c for c in args.check if not c.endswith("*")]]:
+        named = [*waivers, *[c for c in [*args.check, *args.exclude] if not c.endswith("*")]]
+        for name in named:
             if name not in known:
                 raise UsageError(f"unknown check id {name!r} (see 'chatcert checks')")
         config = RunConfig(
@@ -171,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
             waivers=waivers,
         )
         if not any(c for c in ordered_checks(config)):
-            raise UsageError("no registered check matches the selection (--area/--check); see 'chatcert checks'")
+            raise UsageError("no registered check matches --area/--check; see 'chatcert checks'")
         if args.dry_run:
             return _dry_run(config, bool(endpoint.api_key))
         reporters: list[Reporter] = [
@@ -231,7 +235,8 @@ def _follow_servers(args: argparse.Namespace, config: RunConfig, client: Client)
 def _dry_run(config: RunConfig, has_key: bool) -> int:
     rows = plan(config, has_key)
     total_r = total_t = 0
-    print(f"dry run: nothing is sent. Profile {config.profile.name}, endpoint {config.target.base_url}")
+    endpoint = Redactor().url(config.target.base_url)
+    print(f"dry run: nothing is sent. Profile {config.profile.name}, endpoint {endpoint}")
     for check, reason, requests, tokens in rows:
         total_r += requests
         total_t += tokens

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from chatcert._cli._common import positive_float, writable_dir
 from chatcert.errors import UsageError
 from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, render_text, run_preflight, write_report
 
@@ -60,7 +61,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--report-dir", metavar="DIR", help="also write DIR/preflight.json")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TIMEOUT_S,
         metavar="SECONDS",
         help=f"how long the rehearsed script may run (default: {DEFAULT_TIMEOUT_S:g})",
@@ -78,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("preflight needs an OPERATION file, or --script FILE --image FILE [--prompt TEXT]")
     if args.operation is not None and (args.script or args.image or args.prompt is not None):
         raise UsageError("preflight takes an OPERATION file or --script/--image/--prompt, not both")
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be a positive number of seconds")
+    if args.report_dir:
+        writable_dir(args.report_dir, "--report-dir")
     report = run_preflight(
         args.operation,
         script=args.script,

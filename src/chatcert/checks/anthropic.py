@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chatcert._json import parse_json
 from chatcert._schemas import schema_errors
 from chatcert.checks._util import arr, expect_client_error, expect_success, obj
 from chatcert.context import CheckContext
@@ -163,7 +163,7 @@ def _events(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for event in ctx.stream_events("messages_stream"):
         try:
-            doc = json.loads(event.data)
+            doc = parse_json(event.data)
         except ValueError:
             doc = {"type": "(not JSON)", "raw": event.data[:100]}
         out.append((event.event, doc if isinstance(doc, dict) else {"type": "(not an object)"}))

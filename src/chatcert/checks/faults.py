@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from chatcert._json import parse_json
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -24,7 +23,7 @@ def midstream_error_is_recognisable(ctx: CheckContext) -> None:
     index = None
     for i, event in enumerate(events):
         try:
-            doc = json.loads(event.data)
+            doc = parse_json(event.data)
         except ValueError:
             continue
         if isinstance(doc, dict) and isinstance(doc.get("error"), (dict, str)):

@@ -1,17 +1,21 @@
 """Property-based payloads (`certify --fuzz`): generated valid payloads are accepted, invalid ones refused.
 
 Two probes each run a Hypothesis search through the run's client (budgets count every request,
-shrinking included); the checks judge the shrunk counterexamples the probes found. Disabled unless
-the run asks for fuzzing (RunConfig.options["fuzz"]).
+shrinking included) and keep the shrunk counterexamples plus a few samples; the checks judge those
+kept exchanges again by the property each was sent to test. Disabled unless the run asks for
+fuzzing (RunConfig.options["fuzz"]). See docs/fuzzing.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.fuzz import properties
 from chatcert.fuzz.findings import Finding, Role, body_preview
+from chatcert.fuzz.search import SearchConfig
 from chatcert.fuzz.verdicts import (
     INVALID_REJECTED,
     LENIENT_REJECTED,
@@ -31,13 +35,24 @@ _SHOWN = 3  # findings spelled out in a failure message
 
 # The declared requests are the least a search sends: the real count depends on --max-examples and
 # shrinking, and the budget stops a search cleanly wherever it runs out.
-@probe(_VALID, requests=1, tokens=DEFAULT_MAX_TOKENS)
+def _estimate(per_trial: int) -> Callable[[Mapping[str, Any]], tuple[int, int]]:
+    """Upper bound for --dry-run: every generated example and every shrinking step sends requests."""
+
+    def estimate(options: Mapping[str, Any]) -> tuple[int, int]:
+        search = SearchConfig.from_options(options)
+        requests = (search.max_examples + search.shrink_limit) * per_trial
+        return requests, requests * DEFAULT_MAX_TOKENS
+
+    return estimate
+
+
+@probe(_VALID, requests=1, tokens=DEFAULT_MAX_TOKENS, estimate=_estimate(1))
 def fuzz_valid_payloads(ctx: ProbeContext) -> None:
     """Hypothesis-generated valid chat requests (shrunk on failure)."""
     properties.run_valid(ctx)
 
 
-@probe(_INVALID, requests=2, tokens=DEFAULT_MAX_TOKENS)
+@probe(_INVALID, requests=2, tokens=DEFAULT_MAX_TOKENS, estimate=_estimate(2))
 def fuzz_invalid_payloads(ctx: ProbeContext) -> None:
     """Hypothesis-generated invalid chat requests, then a valid one (shrunk on failure)."""
     properties.run_invalid(ctx)
@@ -71,7 +86,7 @@ def _violations(ctx: CheckContext, probe_name: str, check_id: str) -> list[_Viol
             finding.summary()
             if finding is not None
             else f"[{rule_for(role, verdict)} {role.expectation.kind}] {verdict.message} | "
-            f"body: {body_preview(ex.request_body)}"
+            f"body: {body_preview(ex.request_body, 400)}"
         )
         out.append(_Violation(ex.label, ex.status, verdict.kind, verdict.message, summary))
     for finding in findings.values():
@@ -145,7 +160,12 @@ def fuzz_valid_payload_answers_conform(ctx: CheckContext) -> None:
 )
 def fuzz_invalid_payloads_rejected(ctx: CheckContext) -> None:
     """Generated invalid payloads get a 4xx with an error body in the profile's shape, never 5xx or 2xx."""
-    _judge(ctx, _INVALID, INVALID_REJECTED, f"4xx with a {ctx.profile.error_shape}-shaped error body")
+    _judge(
+        ctx,
+        _INVALID,
+        INVALID_REJECTED,
+        f"4xx with an error body in the profile's shape ({ctx.profile.error_shape})",
+    )
 
 
 @check(

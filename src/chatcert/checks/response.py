@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
+from chatcert._json import parse_json
 from chatcert.checks._util import FINISH_REASONS, expect_success, first_choice, message_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -409,7 +409,7 @@ def json_object_response_parses(ctx: CheckContext) -> None:
     if choice.get("finish_reason") == "length":
         return  # a cut answer cannot be whole JSON; the length check judges the cap
     try:
-        parsed = json.loads(str(message.get("content")))
+        parsed = parse_json(str(message.get("content")))
     except ValueError:
         parsed = None
     ctx.require(

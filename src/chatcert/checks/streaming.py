@@ -7,6 +7,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from chatcert._json import parse_json
 from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -70,7 +71,7 @@ def stream_events_are_json(ctx: CheckContext) -> None:
         if event.data.strip() == "[DONE]":
             continue
         try:
-            doc = json.loads(event.data)
+            doc = parse_json(event.data)
         except ValueError:
             doc = None
         ctx.require(
@@ -375,7 +376,7 @@ def stream_has_no_error_event(ctx: CheckContext) -> None:
     """A normal stream carries no error event (a mid-stream error is a failure, not an empty success)."""
     for event in ctx.stream_events("chat_stream"):
         try:
-            doc = json.loads(event.data)
+            doc = parse_json(event.data)
         except ValueError:
             doc = None
         ctx.require(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from chatcert._json import parse_json
 from chatcert.checks._util import arr, expect_client_error, expect_success, first_choice, message_of, obj
 from chatcert.checks.probes import TIME_TOOL, WEATHER_TOOL
 from chatcert.context import CheckContext
@@ -134,7 +134,7 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
             exchange=ctx.ex(probe),
         )
         try:
-            parsed = json.loads(str(args))
+            parsed = parse_json(str(args))
         except ValueError:
             parsed = None
         ctx.require(
@@ -160,7 +160,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
         function = obj(call.get("function"))
         tool = DECLARED.get(function.get("name"))
         try:
-            args = json.loads(function.get("arguments") or "")
+            args = parse_json(function.get("arguments") or "")
         except (ValueError, TypeError):
             args = None
         if tool is None:
@@ -352,7 +352,7 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
             exchange=ctx.ex("tools_stream"),
         )
         try:
-            parsed = json.loads(entry["args"])
+            parsed = parse_json(entry["args"])
         except ValueError:
             parsed = None
         ctx.require(

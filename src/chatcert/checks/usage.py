@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from chatcert._json import parse_json
 from chatcert.checks._util import expect_success, obj
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -95,7 +95,7 @@ def usage_completion_within_max_tokens(ctx: CheckContext) -> None:
     """completion_tokens does not exceed max_tokens."""
     usage = _usage(ctx, "chat_length_cap")
     try:
-        sent = json.loads(ctx.ex("chat_length_cap").request_body or b"{}")
+        sent = parse_json(ctx.ex("chat_length_cap").request_body or b"{}")
     except ValueError:
         sent = {}
     cap = obj(sent).get("max_tokens")

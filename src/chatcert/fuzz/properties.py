@@ -1,9 +1,10 @@
 """The two fuzz probes' bodies: search valid and invalid payloads, then hand findings to the checks.
 
 Every request goes through `ProbeContext.send`, so the run's budget counts each one, shrinking
-included. Findings land in `ctx.result.data["findings"]`; each failing payload is also saved as a
-replay file under `{report_dir}/failures/`. The probe keeps only a few exchanges as evidence (the
-first ones and each finding's), not the hundreds a search sends.
+included. The probe keeps only a few exchanges (the first two, each finding's, the follow-ups), not
+the hundreds a search sends, and records in `ctx.result.data` why each was sent (`roles`, so the
+checks can judge it again), the findings, counters and why the search stopped. Each failing payload
+is also saved as a replay file under `{report_dir}/failures/`.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ class _Run:
             message=verdict.message,
             label=shown.label if shown is not None else "",
             status=shown.status if shown is not None else None,
-            body=body_preview(payload.request_body),
+            body=body_preview(payload.request_body, 400),
             expectation=expectation,
         )
         folder = self.failures_dir

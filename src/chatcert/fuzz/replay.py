@@ -137,6 +137,8 @@ def load(path: str | Path) -> dict[str, Any]:
         doc = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"replay file {str(path)!r} is not JSON: {exc}") from None
+    except RecursionError:
+        raise UsageError(f"replay file {str(path)!r} nests too deeply to be a replay file") from None
     errors = schema_errors("harness/replay", doc, limit=1)
     if errors:
         raise UsageError(f"{str(path)!r} is not a chatcert replay file: {errors[0]}")

@@ -55,12 +55,11 @@ def _violation(key: str) -> type[Violation]:
 
 @dataclass
 class Failure:
-    """One failing trial: what it sent (`exchange`), how it failed, and what the caller attached."""
+    """One failing trial: its failure class (`key`), how it failed, and what it sent (`exchange`)."""
 
     key: str
     message: str
     exchange: Exchange
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

@@ -88,7 +88,7 @@ def _stream_problems(profile: Profile, ex: Exchange) -> list[str]:
             continue
         try:
             doc = json.loads(event.data)
-        except ValueError:
+        except (ValueError, RecursionError):
             problems.append(f"event data is not JSON: {event.data[:80]!r}")
             continue
         if isinstance(doc, dict) and "error" in doc:

@@ -94,6 +94,8 @@ def load_operation(path: Path) -> Operation:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"operation file {path}: not valid YAML: {' '.join(str(exc).split())}") from exc
+    except RecursionError:
+        raise UsageError(f"operation file {path}: nests too deeply to parse") from None
     return _model(document, path)
 
 
