@@ -130,7 +130,8 @@ def parse_defect_names(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     unknown = [n for n in names if n not in DEFECTS]
     if unknown:
-        raise ValueError(f"unknown defect(s) {', '.join(unknown)}; list them with --list-defects")
+        # repr: a name holding a newline or control characters must not break the one-line error.
+        raise ValueError(f"unknown defect(s) {', '.join(map(repr, unknown))}; list them with --list-defects")
     return names
 
 

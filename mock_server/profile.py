@@ -77,7 +77,7 @@ def load_profile(name_or_path: str | Path, schemas: SchemaStore | None = None) -
     path = _locate(name_or_path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         # PyYAML's messages span lines; the CLI promises one.
         raise MockConfigError(f"cannot read profile {path}: {' '.join(str(exc).split())}") from exc
     except RecursionError:

@@ -5,16 +5,15 @@ numbers, and mutations of known-good files to the parsers of profile files, mock
 Operation files (preflight), replay files, bench payload and saved-run files and key files. Each input
 either loads or raises the error its command turns into exit 2 with one line, never another exception.
 
-The property strategies stay below two crash classes that are pinned by strict xfail tests further
-down (nesting deeper than the interpreter's recursion limit, integers over 4300 digits); those tests
-say where the fix goes. A property that finds something new fails here first.
+The property strategies stay below two crash classes that have tests of their own further down
+(nesting deeper than the interpreter's recursion limit, integers over 4300 digits; both fixed). A
+property that finds something new fails here first.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -90,7 +89,7 @@ values = st.recursive(
 )
 # Without lone surrogates: the mock's schema check crashes on them (a "\ud800" escape, or an astral
 # character that json.dumps escapes as a pair and PyYAML reads back as two lone surrogates), see
-# test_a_lone_surrogate_in_a_mock_file_is_a_config_error (xfail).
+# test_a_lone_surrogate_in_a_mock_file_is_a_config_error (fixed).
 _no_surrogates = st.text(st.characters(max_codepoint=0xFFFF, exclude_categories=["Cs"]), max_size=24)
 mock_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from(HUGE), st.floats(), _no_surrogates),
@@ -107,7 +106,7 @@ def _deep(depth: int, kind: str) -> str:
     return "".join("  " * i + "a:\n" for i in range(depth)) + "  " * depth + "b\n"
 
 
-# Below the recursion limit; deeper is test_100000_deep_* (xfail).
+# Below the recursion limit; deeper is test_100000_deep_* (fixed).
 nesting = st.builds(_deep, st.integers(1, 150), st.sampled_from(["list", "object", "yaml"]))
 
 
@@ -268,12 +267,12 @@ def test_a_mutated_profile_gives_a_dry_run_or_exit_2(
 def test_mock_profile_files_build_or_raise_mock_config_error(
     data: bytes, scratch: Callable[[str, bytes], Path]
 ) -> None:
-    assume(_utf8(data))  # undecodable bytes: test_mock_rejects_an_undecodable_profile (xfail)
+    assume(_utf8(data))  # undecodable bytes: test_mock_rejects_an_undecodable_profile
     path = scratch("mock-profile.yaml", data)
     try:
         build_app(path)
     except MockConfigError as exc:
-        # One line only for schema problems; YAML syntax errors are multi-line (xfail below).
+        # One line only for schema problems; YAML syntax errors are multi-line (fixed).
         assert str(exc).strip()
 
 
@@ -303,7 +302,7 @@ def test_scenario_files_load_or_raise_scenario_error(
     try:
         scenario = load_scenario_file(path)
     except ScenarioError as exc:
-        assert str(exc).strip()  # one line except YAML syntax errors: see the xfail below
+        assert str(exc).strip()  # one line except YAML syntax errors: all fixed
         return
     assert scenario.status is None or 400 <= scenario.status <= 599
 
@@ -535,9 +534,7 @@ def test_bench_and_mock_option_parsers_raise_argparse_errors(text: str) -> None:
     )
 )
 def test_endpoint_urls_are_checked_or_raise_one_usage_line(text: str) -> None:
-    assume(
-        "[" not in text and "]" not in text
-    )  # test_bad_command_line_values_exit_2 pins 'http://[::1' (xfail)
+    assume("[" not in text and "]" not in text)  # test_bad_command_line_values_exit_2 pins 'http://[::1'
     try:
         url = check_url(text)
     except UsageError as exc:
@@ -553,7 +550,7 @@ def test_claims_rules_scenarios_and_defects_parse_or_raise_one_line(items: list[
         (lambda: parse_claims(items), UsageError),
         (lambda: parse_rules(items), UsageError),
         (lambda: parse_scenario(";".join(items)), UsageError),
-        # Newlines in a defect name: test_a_defect_name_with_a_newline_is_one_line (xfail).
+        # Newlines in a defect name: test_a_defect_name_with_a_newline_is_one_line (fixed).
         (
             lambda: parse_defect_names(",".join(i.replace("\n", " ").replace("\r", " ") for i in items)),
             ValueError,
@@ -566,7 +563,7 @@ def test_claims_rules_scenarios_and_defects_parse_or_raise_one_line(items: list[
             one_line(exc)
 
 
-# -- the crash classes the strategies stay below (strict xfail: each names its fix)---------------------------
+# -- crash classes found by the properties, each pinned by a test (all fixed)---------------------------
 
 DEEP_JSON = "[" * 100000 + "]" * 100000
 DEEP_YAML = "a: " + "[" * 100000 + "]" * 100000 + "\n"
@@ -602,14 +599,6 @@ _MULTILINE = (
 )
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-@_xfail(
-    "unknown defect names are echoed raw, so a name holding a newline makes a two-line error. Fix: "
-    "mock_server/defects.py parse_defect_names: name the unknown ones with repr(), as the other parsers do"
-)
 def test_a_defect_name_with_a_newline_is_one_line() -> None:
     with pytest.raises(ValueError) as caught:
         parse_defect_names("nope\nsecond line")
@@ -649,33 +638,33 @@ def _file_commands(path: Path) -> dict[str, list[str]]:
 @pytest.mark.parametrize(
     ("command", "content", "suffix"),
     [
-        pytest.param("certify --profile", DEEP_JSON, ".json", marks=_xfail(_DEEP)),
-        pytest.param("certify --profile", DEEP_YAML, ".yaml", marks=_xfail(_DEEP)),
-        pytest.param("certify --profile", BIG_INT_YAML, ".yaml", marks=_xfail(_BIG_INT)),
+        pytest.param("certify --profile", DEEP_JSON, ".json"),
+        pytest.param("certify --profile", DEEP_YAML, ".yaml"),
+        pytest.param("certify --profile", BIG_INT_YAML, ".yaml"),
         ("certify --profile", BAD_YAML, ".yaml"),
         ("certify --profile", BAD_UTF8, ".yaml"),
-        pytest.param("bench --payload", DEEP_JSON, ".json", marks=_xfail(_DEEP)),
+        pytest.param("bench --payload", DEEP_JSON, ".json"),
         ("bench --payload", "9" * 5000, ".json"),
         ("bench --payload", BAD_UTF8, ".json"),
-        pytest.param("bench --compare", DEEP_JSON, ".json", marks=_xfail(_DEEP)),
+        pytest.param("bench --compare", DEEP_JSON, ".json"),
         ("bench --compare", "{}", ".json"),
         ("replay", DEEP_JSON, ".json"),
         ("replay", "9" * 5000, ".json"),
         ("replay", BAD_UTF8, ".json"),
-        pytest.param("preflight", DEEP_JSON, ".yaml", marks=_xfail(_DEEP)),
-        pytest.param("preflight", BIG_INT_YAML, ".yaml", marks=_xfail(_BIG_INT)),
+        pytest.param("preflight", DEEP_JSON, ".yaml"),
+        pytest.param("preflight", BIG_INT_YAML, ".yaml"),
         ("preflight", BAD_YAML, ".yaml"),
         ("preflight", BAD_UTF8, ".yaml"),
-        pytest.param("preflight --profile", DEEP_JSON, ".json", marks=_xfail(_DEEP)),
-        pytest.param("mock --profile", DEEP_YAML, ".yaml", marks=_xfail(_DEEP)),
-        pytest.param("mock --profile", BIG_INT_YAML, ".yaml", marks=_xfail(_BIG_INT)),
-        pytest.param("mock --profile", BAD_UTF8, ".yaml", marks=_xfail(_MOCK_UTF8)),
-        pytest.param("mock --profile", BAD_YAML, ".yaml", marks=_xfail(_MULTILINE)),
-        pytest.param("mock --scenario", DEEP_JSON, ".json", marks=_xfail(_DEEP)),
-        pytest.param("mock --scenario", DEEP_YAML, ".yaml", marks=_xfail(_DEEP)),
+        pytest.param("preflight --profile", DEEP_JSON, ".json"),
+        pytest.param("mock --profile", DEEP_YAML, ".yaml"),
+        pytest.param("mock --profile", BIG_INT_YAML, ".yaml"),
+        pytest.param("mock --profile", BAD_UTF8, ".yaml"),
+        pytest.param("mock --profile", BAD_YAML, ".yaml"),
+        pytest.param("mock --scenario", DEEP_JSON, ".json"),
+        pytest.param("mock --scenario", DEEP_YAML, ".yaml"),
         ("mock --scenario", "ttft_ms: " + "9" * 5000 + "\n", ".yaml"),
         ("mock --scenario", BAD_UTF8, ".yaml"),
-        pytest.param("mock --scenario", BAD_YAML, ".yaml", marks=_xfail(_MULTILINE)),
+        pytest.param("mock --scenario", BAD_YAML, ".yaml"),
     ],
     ids=_content_id,
 )
@@ -688,19 +677,6 @@ def test_unreadable_input_files_exit_2_in_one_line(
     exits_cleanly(code, err, (2,))
 
 
-_SURROGATE = pytest.mark.xfail(
-    importlib.util.find_spec("jsonschema_rs") is not None,  # the bug lives in the optional fast validator
-    strict=True,
-    reason="the mock's fast schema validator (jsonschema_rs) raises UnicodeEncodeError on a lone surrogate "
-    'such as the JSON escape "\\ud800" (PyYAML also reads an escaped emoji, "\\ud83d\\ude00", as two '
-    "lone surrogates): MockServer(...) raises it, chatcert mock exits 3, and a chat "
-    "request with such a role gets a 500 (found by test_scenario_files_load_or_raise_scenario_error). Fix: "
-    "mock_server/schemas.py SchemaStore.error, line 72: `try: valid = fast.is_valid(instance) except "
-    "UnicodeError: valid = False` so the pure-Python validator decides",
-)
-
-
-@_SURROGATE
 @pytest.mark.parametrize("option", ["--scenario", "--profile"])
 def test_a_lone_surrogate_in_a_mock_file_is_a_config_error(
     option: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -715,7 +691,6 @@ def test_a_lone_surrogate_in_a_mock_file_is_a_config_error(
     exits_cleanly(code, err, (2,))
 
 
-@_SURROGATE
 def test_a_lone_surrogate_in_a_request_body_is_a_400_not_a_500(replay_target: MockServer) -> None:
     body = b'{"model": "default", "messages": [{"role": "\\ud800", "content": "hi"}]}'
     answer = httpx.post(
@@ -724,10 +699,6 @@ def test_a_lone_surrogate_in_a_request_body_is_a_400_not_a_500(replay_target: Mo
     assert answer.status_code == 400, answer.text
 
 
-@_xfail(
-    "a corrupt file in the bench history crashes every later run (RecursionError out of saved_runs). Fix: "
-    "src/chatcert/bench/records.py saved_runs: except (OSError, ValueError, RecursionError)"
-)
 def test_a_deep_file_in_the_bench_history_is_skipped(tmp_path: Path) -> None:
     (tmp_path / "corrupt.json").write_text(DEEP_JSON)
     assert saved_runs(tmp_path) == []
@@ -763,30 +734,14 @@ BAD_VALUES: list[Any] = [
     ["certify", "--no-such-option"],
     pytest.param(
         ["certify", "--endpoint", "http://[::1", "--dry-run"],
-        marks=_xfail(
-            "urlsplit raises ValueError ('Invalid IPv6 URL') before check_url's own checks: exit 3. Fix: "
-            "src/chatcert/_cli/_common.py check_url: wrap `parts = urlsplit(url)` in try/except "
-            "ValueError -> UsageError(f'--endpoint is not a valid URL: {url!r}')"
-        ),
         id="certify-bad-ipv6",
     ),
     pytest.param(
         ["certify", "--report-dir", "/proc/chatcert-cannot-write-here", *OFFLINE, "-q"],
-        marks=_xfail(
-            "an unwritable --report-dir is found only after the run, as FileNotFoundError (exit 3). Fix: "
-            "src/chatcert/_cli/certify.py run: before open_target, `try: Path(args.report_dir).mkdir("
-            "parents=True, exist_ok=True) except OSError as exc: raise UsageError(f'cannot write the reports "
-            "into {args.report_dir}: {exc.strerror}')` (preflight already does this)"
-        ),
         id="certify-unwritable-report-dir",
     ),
     pytest.param(
         ["certify", "--exclude", "no_such_check", *OFFLINE, "--dry-run"],
-        marks=_xfail(
-            "--exclude accepts unknown ids silently (a typo excludes nothing), unlike --check and --waive. "
-            "Fix: src/chatcert/_cli/certify.py run: check `[e for e in args.exclude if not e.endswith('*')]` "
-            "against `known` like --check"
-        ),
         id="certify-unknown-exclude",
     ),
     ["certify", "--check", "no_such_prefix_*", *OFFLINE, "-q"],
@@ -822,35 +777,22 @@ BAD_VALUES: list[Any] = [
     ["bench", "--api-key-env", "CHATCERT_SURELY_UNSET_VARIABLE", *OFFLINE],
     pytest.param(
         ["bench", "--endpoint", "http://[::1"],
-        marks=_xfail("as certify-bad-ipv6: src/chatcert/_cli/_common.py check_url"),
         id="bench-bad-ipv6",
     ),
     pytest.param(
         ["bench", "--temperature", "nan", *OFFLINE, "--requests", "1"],
-        marks=_xfail(
-            "--temperature takes any float, NaN and inf included (sent as the invalid JSON token NaN). Fix: "
-            "src/chatcert/_cli/bench.py: --temperature type=_finite_float, a parser that raises "
-            "ArgumentTypeError unless math.isfinite(value) and value >= 0"
-        ),
         id="bench-temperature-nan",
     ),
     pytest.param(
         ["bench", "--temperature", "inf", *OFFLINE, "--requests", "1"],
-        marks=_xfail("as bench-temperature-nan"),
         id="bench-temperature-inf",
     ),
     pytest.param(
         ["bench", "--report-dir", "/proc/chatcert-cannot-write-here", "--requests", "1", "--no-pin"],
-        marks=_xfail(
-            "an unwritable --report-dir is found after the run, as FileNotFoundError (exit 3). Fix: "
-            "src/chatcert/_cli/bench.py run: create args.report_dir (and, with --save, the history dir) "
-            "first, turning OSError into UsageError"
-        ),
         id="bench-unwritable-report-dir",
     ),
     pytest.param(
         ["bench", "--history-dir", "/proc/chatcert-no", "--save", "x", "--requests", "1", "--no-pin"],
-        marks=_xfail("as bench-unwritable-report-dir (src/chatcert/bench/records.py save_run)"),
         id="bench-unwritable-history-dir",
     ),
     # preflight
@@ -865,16 +807,10 @@ BAD_VALUES: list[Any] = [
     ["preflight", str(EXAMPLE / "liquidai.yaml"), "--report-dir", "/proc/chatcert-cannot-write-here"],
     pytest.param(
         ["preflight", str(EXAMPLE / "liquidai.yaml"), "--timeout", "nan"],
-        marks=_xfail(
-            "--timeout nan passes the `<= 0` test and crashes the rehearsal ('cannot convert float NaN to "
-            "integer', exit 3); inf is accepted. Fix: src/chatcert/_cli/preflight.py: --timeout "
-            "type=positive_float (from chatcert._cli._common) instead of float"
-        ),
         id="preflight-timeout-nan",
     ),
     pytest.param(
         ["preflight", str(EXAMPLE / "liquidai.yaml"), "--timeout", "inf", "--no-rehearsal"],
-        marks=_xfail("as preflight-timeout-nan"),
         id="preflight-timeout-inf",
     ),
     # replay
@@ -887,7 +823,6 @@ BAD_VALUES: list[Any] = [
     ["replay", "{replay}", "--api-key-env", "CHATCERT_SURELY_UNSET_VARIABLE", *OFFLINE],
     pytest.param(
         ["replay", "{replay}", "--endpoint", "http://[::1"],
-        marks=_xfail("as certify-bad-ipv6: src/chatcert/_cli/_common.py check_url"),
         id="replay-bad-ipv6",
     ),
     # mock (none of these may start serving)
@@ -921,11 +856,6 @@ def test_bad_command_line_values_exit_2_in_one_line(
     exits_cleanly(code, err, (2,))
 
 
-@_xfail(
-    "bench checks the --save name only after the whole run (a paid endpoint has been billed for a run that "
-    "is then not saved, exit 2). Fix: src/chatcert/_cli/bench.py run: validate args.save first (the name "
-    "check save_run applies, src/chatcert/bench/records.py), before any request"
-)
 def test_a_bad_save_name_is_refused_before_any_request(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -380,13 +380,6 @@ def test_certify_bench_and_replay_never_carry_the_key_to_a_redirected_host(
     assert catcher.seen == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a discovery map listing 'http://[::1' or a port above 65535 crashes the run (ValueError from "
-    "urlsplit/.port, exit 3). Fix: src/chatcert/discovery.py discover_servers: keep only URLs for which "
-    "`try: p = urlsplit(s); p.port; ok = p.scheme in ('http','https') and bool(p.hostname) except "
-    "ValueError: ok = False`",
-)
 @pytest.mark.parametrize("listed", ["http://[::1", "http://127.0.0.1:99999"])
 def test_a_hostile_discovery_map_is_a_finding_not_a_crash(
     listed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -750,7 +743,6 @@ _DEEP_SSE = (
 )
 
 
-@pytest.mark.xfail(strict=True, reason=_DEEP_SSE)
 def test_client_survives_json_nested_100000_deep_in_a_stream_event() -> None:
     with MoreEvil("deep_sse") as server:
         exchange = Client(Target(server.url), BOUNDS).send(
@@ -764,7 +756,7 @@ def test_client_survives_json_nested_100000_deep_in_a_stream_event() -> None:
     [
         "keepalive_trickle",
         "headers_then_silence",
-        pytest.param("deep_sse", marks=pytest.mark.xfail(strict=True, reason=_DEEP_SSE)),
+        pytest.param("deep_sse"),
     ],
 )
 def test_certify_against_more_hostile_targets_fails_cleanly(
@@ -793,15 +785,13 @@ _BENCH_DEEP = (
     "behaviour",
     [
         *[
-            pytest.param(b, marks=pytest.mark.xfail(strict=True, reason=_BENCH_DEEP))
-            if b == "deep_json"
-            else b
+            pytest.param(b) if b == "deep_json" else b
             for b in BEHAVIOURS
             if b != "huge_body"  # measured in a child process below: in-process it would hold ~1 GB
         ],
         "keepalive_trickle",
         "headers_then_silence",
-        pytest.param("deep_sse", marks=pytest.mark.xfail(strict=True, reason=_BENCH_DEEP)),
+        pytest.param("deep_sse"),
     ],
 )
 def test_bench_against_a_hostile_target_fails_cleanly(
@@ -859,13 +849,6 @@ def test_bench_stops_a_level_after_repeated_failures(
     assert connections < 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chatcert bench re-sends a POST when a kept-alive connection closes before any response byte, "
-    "although the server may have received (and billed) it. Fix: src/chatcert/bench/scheduler.py "
-    "Scheduler._exchange: drop the second attempt (or make it conditional on a free, non-paid target: "
-    "pass `retry_stale=not profile.paid` from src/chatcert/bench/runner.py)",
-)
 def test_bench_never_resends_a_request_a_server_hung_up_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -899,7 +882,7 @@ def test_bench_never_resends_a_request_a_server_hung_up_on(
         *BEHAVIOURS,
         "keepalive_trickle",
         "headers_then_silence",
-        pytest.param("deep_sse", marks=pytest.mark.xfail(strict=True, reason=_DEEP_SSE)),
+        pytest.param("deep_sse"),
     ],
 )
 def test_replay_against_a_hostile_target_fails_cleanly(
@@ -970,14 +953,6 @@ def test_certify_peak_memory_stays_bounded_while_a_1gb_body_arrives(tmp_path: Pa
     assert growth - baseline < 48, (baseline, growth)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chatcert bench has no byte cap: it keeps every body byte, and under a flood its deadline does "
-    "not cut in either (against the 1 GB body with --timeout 2 it read all of it: 4.5 GB peak RSS, 16 s). "
-    "Fix: src/chatcert/bench/transport.py: a `max_body_bytes` (default 8 MiB, like chatcert.client.Bounds) "
-    "on Pool/Connection; in Connection._feed count the body bytes taken and `raise ValueError('response "
-    "body larger than N bytes')` past it (data_received turns that into _fail); a --max-body-bytes option",
-)
 def test_bench_peak_memory_stays_bounded_while_a_large_body_arrives(tmp_path: Path) -> None:
     # 128 MiB, not 1 GB: without a cap the child would hold several GB (see the reason above).
     command = ["bench", *HOSTILE_BENCH[:6], "--timeout", "30", "--no-progress", "--report-dir", "r"]

@@ -127,6 +127,8 @@ def load_profile(name_or_path: str) -> Profile:
         raise UsageError(f"cannot read profile {str(path)!r}: {exc}") from exc
     except RecursionError:
         raise UsageError(f"profile {str(path)!r} nests too deeply to parse") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4300-digit limit
+        raise UsageError(f"profile {str(path)!r} cannot be parsed: {exc}") from None
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"profile {str(path)!r} is not valid YAML: {first}") from exc

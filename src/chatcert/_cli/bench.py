@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import math
 import secrets
 import sys
 from typing import Any
 
-from chatcert._cli._common import add_target_options, check_url, parse_claims, positive_float, positive_int
+from chatcert._cli._common import (
+    add_target_options,
+    check_url,
+    parse_claims,
+    positive_float,
+    positive_int,
+    writable_dir,
+)
 from chatcert.bench import (
     DEFAULT_SCENARIO,
     BenchConfig,
@@ -28,7 +36,9 @@ from chatcert.bench import (
     scenario_header,
     write_report,
 )
+from chatcert.bench.records import check_name, history_dir
 from chatcert.bench.report import gate_lines
+from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.budget import Budget
 from chatcert.errors import TargetError, UsageError
 from chatcert.keys import load_api_key
@@ -49,6 +59,17 @@ def _int_list(text: str) -> list[int]:
 
 def _float_list(text: str) -> list[float]:
     return [positive_float(v) for v in text.split(",") if v.strip()] or [positive_float(text)]
+
+
+def _temperature(text: str) -> float:
+    # float() takes "nan" and "inf", which json.dumps would send as the invalid JSON tokens NaN/Infinity.
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
+    return value
 
 
 def _bool(text: str) -> bool:
@@ -112,7 +133,7 @@ def register(sub: Any) -> None:
         metavar="N",
         help="max_tokens of each request [default: 128]",
     )
-    req.add_argument("--temperature", type=float, metavar="T", help="temperature of each request")
+    req.add_argument("--temperature", type=_temperature, metavar="T", help="temperature of each request")
     req.add_argument("--cache-prompt", type=_bool, metavar="BOOL", help="send cache_prompt (llama.cpp)")
     req.add_argument("--no-stream", action="store_true", help="non-stream requests (TTFT then equals E2E)")
     req.add_argument(
@@ -142,6 +163,13 @@ def register(sub: Any) -> None:
         default=20.0,
         metavar="S",
         help="abort a silent response [default: 20]",
+    )
+    bud.add_argument(
+        "--max-body-bytes",
+        type=positive_int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        metavar="N",
+        help=f"fail a request whose response body is larger [default: {DEFAULT_MAX_BODY_BYTES}]",
     )
     hist = p.add_argument_group("history and gate")
     hist.add_argument("--save", metavar="NAME", help="save this run as NAME in the history")
@@ -195,7 +223,24 @@ def _auth_headers(profile: Profile, key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Where the results go must be writable before the run, not found out after it (exit 2, not 3).
+
+    Called last, once every other input is known to be good, since it creates the folders. The history
+    is written only with --save: without it a read-only history folder is fine.
+    """
+    writable_dir(args.report_dir, "--report-dir")
+    if args.save:
+        writable_dir(str(history_dir(args.history_dir)), "--history-dir")
+
+
+def _warn(message: str) -> None:
+    print(f"chatcert: WARNING: {message}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.save:
+        check_name(args.save)  # before any request: a paid run must not be billed and then not saved
     rules = parse_rules(args.fail_on)
     if rules and not args.compare:
         raise UsageError("--fail-on needs --compare NAME (the saved run to compare with)")
@@ -230,6 +275,7 @@ def run(args: argparse.Namespace) -> int:
         include_usage=profile.claims_capability("stream_usage"),
         deadline_s=args.timeout,
         stall_s=min(args.stall_timeout, args.timeout),
+        max_body_bytes=args.max_body_bytes,
         seed=args.seed,
         budget=Budget(max_requests=args.max_requests, max_tokens=args.max_tokens),
         progress=progress,
@@ -247,9 +293,11 @@ def run(args: argparse.Namespace) -> int:
         if args.target_is_mock and args.mock_scenario:
             config.headers["X-Mock-Scenario"] = scenario_header(scenario)
             config.scenario = scenario
+        _check_outputs(args)
         record = run_bench(config)
     else:
         key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+        _check_outputs(args)
         with MockProcess(profile.origin, scenario, api_key=key, pin=not args.no_pin) as mock:
             config.base_url, config.is_mock, config.scenario = mock.url, True, scenario
             config.headers = _auth_headers(profile, key)
@@ -262,7 +310,7 @@ def run(args: argparse.Namespace) -> int:
 def _finish(
     args: argparse.Namespace, record: dict[str, Any], baseline: dict[str, Any] | None, rules: list[Any]
 ) -> int:
-    history = saved_runs(args.history_dir)
+    history = saved_runs(args.history_dir, warn=_warn)
     gate: list[str] = []
     tripped = []
     if baseline is not None:

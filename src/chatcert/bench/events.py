@@ -86,6 +86,9 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
         except ValueError:  # also UnicodeDecodeError
             seen.error = seen.error or "an SSE event is not JSON"
             continue
+        except RecursionError:  # a hostile server's JSON nested ~1000+ deep must fail the sample, not the run
+            seen.error = seen.error or "an SSE event nests JSON too deeply to parse"
+            continue
         if not isinstance(chunk, dict):
             continue
         sent_at = chunk.get("x_mock_sent_at")
@@ -111,6 +114,9 @@ def observe_json(body: bytes, end: float) -> Observed:
         doc = json.loads(body)
     except ValueError:
         seen.error = "response body is not JSON"
+        return seen
+    except RecursionError:  # a hostile server's JSON nested ~1000+ deep must fail the sample, not the run
+        seen.error = "response body nests JSON too deeply to parse"
         return seen
     if not isinstance(doc, dict):
         seen.error = "response body is not a JSON object"

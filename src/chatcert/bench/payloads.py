@@ -6,12 +6,12 @@ of that size; anything else a JSON file holding one request body, a list of them
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chatcert._json import parse_json
 from chatcert.errors import UsageError
 from chatcert.images import data_url, fixture_image, make_png, parse_data_url, sniff
 
@@ -20,6 +20,9 @@ __all__ = ["IMAGE_BUCKETS", "Payload", "image_bucket", "load_payloads"]
 # Pixel-count buckets: what drives a vision model's prefill time is the image's area.
 IMAGE_BUCKETS = (("image-s", 256 * 256), ("image-m", 512 * 512), ("image-l", 1024 * 1024))
 _PROMPT = "Write one long paragraph about the history of the printing press."
+# Real request bodies nest a handful of levels (tool schemas a few dozen). A body json.loads can just
+# parse (~990 deep) still overflows the stack when the run encodes it, deeper inside the event loop.
+_MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,19 @@ def classify(body: dict[str, Any]) -> str:
     return "image-url" if remote else "text"
 
 
+def _depth(value: Any) -> int:
+    """How deep containers nest in `value`, counted without recursion (the point is deep input)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+    return deepest
+
+
 def load_payloads(spec: str) -> list[Payload]:
     """Parse `--payload`: text | image | image:WxH | FILE. Bad input raises UsageError."""
     if spec == "text":
@@ -116,18 +132,21 @@ def _from_file(path: Path) -> list[Payload]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read payload file {str(path)!r}: {exc}") from exc
+    # parse_json: JSON nested too deeply for json.loads is a ValueError (a UsageError here), not a crash.
     try:
-        doc = json.loads(text)
+        doc = parse_json(text)
         bodies = doc if isinstance(doc, list) else [doc]
     except ValueError:
         try:
-            bodies = [json.loads(line) for line in text.splitlines() if line.strip()]
+            bodies = [parse_json(line) for line in text.splitlines() if line.strip()]
         except ValueError as exc:
             raise UsageError(f"payload file {str(path)!r} is neither JSON nor JSON lines: {exc}") from None
     out = []
     for number, body in enumerate(bodies, 1):
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise UsageError(f"payload {number} of {str(path)!r} is not a request body with 'messages'")
+        if _depth(body) > _MAX_DEPTH:
+            raise UsageError(f"payload {number} of {str(path)!r} nests more than {_MAX_DEPTH} levels deep")
         out.append(Payload(body, classify(body)))
     if not out:
         raise UsageError(f"payload file {str(path)!r} holds no request body")

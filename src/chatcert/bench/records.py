@@ -13,12 +13,13 @@ import os
 import platform
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from chatcert import __version__
+from chatcert._json import parse_json
 from chatcert._schemas import schema_errors
 from chatcert.bench.metrics import FORMULAS, Sample, steady_window, summarize
 from chatcert.bench.scheduler import LevelOutcome
@@ -29,6 +30,7 @@ __all__ = [
     "FORMAT",
     "HISTORY_DIR",
     "SCHEMA_ID",
+    "check_name",
     "history_dir",
     "level_record",
     "load_saved",
@@ -154,7 +156,8 @@ def check_record(record: dict[str, Any]) -> None:
         raise HarnessError(f"bench record breaks its schema: {'; '.join(errors)}")
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
+    """`name` when it is a valid saved-run name (it becomes a file name), else UsageError."""
     if not _NAME.match(name):
         raise UsageError(f"run name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)")
     return name
@@ -162,7 +165,7 @@ def _check_name(name: str) -> str:
 
 def save_run(record: dict[str, Any], name: str, directory: str | Path | None = None) -> Path:
     """Write `record` (without samples) as `<history>/<name>.json`; returns the path."""
-    path = history_dir(directory) / f"{_check_name(name)}.json"
+    path = history_dir(directory) / f"{check_name(name)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     kept = {k: v for k, v in record.items() if k != "samples"}
     kept["name"] = name
@@ -177,36 +180,50 @@ def load_saved(name: str, directory: str | Path | None = None) -> dict[str, Any]
     candidate = Path(name)
     path = candidate if candidate.suffix == ".json" and candidate.is_file() else None
     if path is None:
-        path = history_dir(directory) / f"{_check_name(name)}.json"
+        path = history_dir(directory) / f"{check_name(name)}.json"
     if not path.is_file():
         known = ", ".join(r.get("name") or "?" for r in saved_runs(directory)) or "none"
         raise UsageError(f"no saved bench run {name!r} in {path.parent} (saved: {known})")
+    record, problem = _read_record(path)
+    if record is None:
+        raise UsageError(f"saved run {str(path)!r} is not a usable bench record: {problem}")
+    return record
+
+
+def _read_record(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """The record in `path`, or None and why not (one line), whatever the file holds."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read saved run {str(path)!r}: {exc}") from exc
-    errors = (
-        schema_errors("harness/bench-run", record, limit=1) if isinstance(record, dict) else ["not a mapping"]
-    )
+        record = parse_json(path.read_text(encoding="utf-8"))  # too deep: ValueError, not RecursionError
+        errors = (
+            schema_errors("harness/bench-run", record, limit=1)
+            if isinstance(record, dict)
+            else ["not a mapping"]
+        )
+    except (OSError, ValueError) as exc:  # ValueError: also UnicodeDecodeError, too many int digits
+        return None, " ".join(str(exc).split())[:200]
+    except RecursionError:  # nesting json.loads can just parse may still overflow the schema check
+        return None, "JSON nests too deeply to check"
     if errors:
-        raise UsageError(f"saved run {str(path)!r} is not a bench record: {errors[0]}")
-    return dict(record)
+        return None, errors[0]
+    return dict(record), ""
 
 
-def saved_runs(directory: str | Path | None = None) -> list[dict[str, Any]]:
-    """Every readable saved record in the history, oldest first (unreadable files are skipped)."""
+def saved_runs(
+    directory: str | Path | None = None, warn: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
+    """Every usable saved record in the history, oldest first.
+
+    A file that is unreadable, malformed or not a bench record is skipped (one bad file must not break
+    every later run) and, when `warn` is given, reported to it in one line.
+    """
     folder = history_dir(directory)
     runs = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        record, problem = _read_record(path)
+        if record is None:
+            if warn is not None:
+                warn(f"skipped history file {str(path)!r}: {problem}")
             continue
-        if (
-            isinstance(record, dict)
-            and record.get("schema") == SCHEMA_ID
-            and isinstance(record.get("levels"), list)
-        ):
-            runs.append(record)
+        runs.append(record)
     runs.sort(key=lambda r: str(r.get("created", "")))
     return runs

@@ -17,7 +17,7 @@ from chatcert.bench.progress import NullProgress, Progress
 from chatcert.bench.records import level_record, machine_info, run_record
 from chatcert.bench.scheduler import LevelSpec, Scheduler
 from chatcert.bench.selfcheck import ClientLimits
-from chatcert.bench.transport import Pool
+from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES, Pool
 from chatcert.budget import Budget
 from chatcert.errors import UsageError
 
@@ -44,6 +44,7 @@ class BenchConfig:
     verify_tls: bool = True
     deadline_s: float = 60.0
     stall_s: float = 20.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES  # a longer response body fails its request
     seed: int = 0
     budget: Budget = field(default_factory=Budget)
     progress: Progress = field(default_factory=NullProgress)
@@ -84,7 +85,12 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
         cache_prompt=config.cache_prompt,
         include_usage=config.include_usage,
     )
-    pool = Pool(config.base_url, verify_tls=config.verify_tls, connect_timeout=min(10.0, config.deadline_s))
+    pool = Pool(
+        config.base_url,
+        verify_tls=config.verify_tls,
+        connect_timeout=min(10.0, config.deadline_s),
+        max_body_bytes=config.max_body_bytes,
+    )
     scheduler = Scheduler(
         pool,
         plan,
@@ -142,6 +148,7 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             ],
             "deadline_s": config.deadline_s,
             "stall_s": config.stall_s,
+            "max_body_bytes": config.max_body_bytes,
             "seed": config.seed,
             "transport": "chatcert asyncio HTTP/1.1 (stamps each read before parsing)",
             "event_loop": loop_name(),

@@ -222,28 +222,24 @@ class Scheduler:
         return sample
 
     async def _exchange(self, request: bytes) -> tuple[RawResponse, str | None]:
+        # One attempt only, never a re-send: a server that closes a kept-alive connection after reading
+        # the request may have run (and billed) it. The failure is this sample's; the pool drops the
+        # closed connection, so the next request opens a fresh one.
         resp = RawResponse()
-        for attempt in (1, 2):
-            try:
-                conn = await self.pool.acquire()
-            except TransportError as exc:
-                return resp, str(exc)
-            reused = conn.used > 0
-            resp = RawResponse()
-            try:
-                waiter = conn.send(request, resp)
-                self._inflight[conn] = resp.sent
-                await waiter
-                return resp, None
-            except TransportError as exc:
-                # A kept-alive connection the server closed while idle: retry once on a fresh one.
-                if attempt == 1 and reused and resp.reads == 0 and str(exc).startswith("connection closed"):
-                    continue
-                return resp, str(exc)
-            finally:
-                self._inflight.pop(conn, None)
-                self.pool.release(conn)
-        return resp, "unreachable"  # pragma: no cover - the loop always returns
+        try:
+            conn = await self.pool.acquire()
+        except TransportError as exc:
+            return resp, str(exc)
+        try:
+            waiter = conn.send(request, resp, self.deadline_s)
+            self._inflight[conn] = resp.sent
+            await waiter
+            return resp, None
+        except TransportError as exc:
+            return resp, str(exc)
+        finally:
+            self._inflight.pop(conn, None)
+            self.pool.release(conn)
 
     def _sample(
         self,

@@ -16,9 +16,12 @@ from time import perf_counter
 from typing import cast
 from urllib.parse import urlsplit
 
-__all__ = ["Connection", "Pool", "RawResponse", "TransportError", "build_request"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "Connection", "Pool", "RawResponse", "TransportError", "build_request"]
 
-_MAX_HEAD = 64 * 1024
+_MAX_HEAD = 64 * 1024  # also bounds a buffered chunk-size or trailer line
+# The conformance client's default cap (chatcert.client.Bounds): a latency run never needs more, and a
+# hostile or broken server must not make the client hold an unbounded body in memory.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 _HEAD, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
 
 
@@ -65,9 +68,16 @@ def build_request(method: str, url: str, headers: dict[str, str], body: bytes | 
 class Connection(asyncio.Protocol):
     """One keep-alive connection carrying one request at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, pool: Pool | None = None) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        pool: Pool | None = None,
+        *,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         self._loop = loop
         self._pool = pool
+        self.max_body_bytes = max_body_bytes
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.used = 0
@@ -77,6 +87,9 @@ class Connection(asyncio.Protocol):
         self._state = _DONE
         self._buf = b""
         self._left = 0
+        self._taken = 0  # body bytes kept for the outstanding response (checked against the cap)
+        self._deadline_s = float("inf")
+        self._deadline = float("inf")  # perf_counter time by which the outstanding response must end
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -95,8 +108,15 @@ class Connection(asyncio.Protocol):
         resp.reads += 1
         if self._pool is not None:
             self._pool.reads += 1
+        if now > self._deadline:
+            # Checked on every read, not only by the scheduler's watchdog timer: a server that floods
+            # bytes keeps this callback busy, and the deadline must cut in all the same.
+            self._fail(f"deadline of {self._deadline_s:g} s passed")
+            return
         try:
             self._feed(resp, data, now)
+        except TransportError as exc:  # the byte cap
+            self._fail(str(exc))
         except (ValueError, IndexError) as exc:
             self._fail(f"cannot frame the response: {exc}")
 
@@ -107,6 +127,9 @@ class Connection(asyncio.Protocol):
             return
         if self._state == _UNTIL_CLOSE:
             self._finish(perf_counter())
+        elif resp.reads == 0:
+            # The server may have received (and billed) the request: the caller must not re-send it.
+            self._fail(f"connection closed by the server before an answer ({exc or 'EOF'})")
         else:
             self._fail(f"connection closed mid-response ({exc or 'EOF'})")
 
@@ -114,17 +137,25 @@ class Connection(asyncio.Protocol):
         return None  # let the transport close; connection_lost settles the response
 
     # -- requests -------------------------------------------------------------------------------
-    def send(self, request: bytes, resp: RawResponse) -> asyncio.Future[RawResponse]:
-        """Write `request`; the future resolves to `resp` when it is complete (or failed)."""
+    def send(
+        self, request: bytes, resp: RawResponse, deadline_s: float | None = None
+    ) -> asyncio.Future[RawResponse]:
+        """Write `request`; the future resolves to `resp` when it is complete (or failed).
+
+        `deadline_s` (from the send) is enforced on every read; silence is the caller's watchdog's job.
+        """
         if self.transport is None or self.closed:
             raise TransportError("connection is closed")
         self._resp = resp
         self._state = _HEAD
         self._buf = b""
+        self._taken = 0
         self._waiter = waiter = self._loop.create_future()
         self.used += 1
         self.transport.write(request)
         resp.sent = perf_counter()  # the request (headers and body) has been handed to the socket
+        self._deadline_s = deadline_s if deadline_s is not None else float("inf")
+        self._deadline = resp.sent + self._deadline_s
         return waiter
 
     def abort(self, reason: str) -> None:
@@ -160,14 +191,21 @@ class Connection(asyncio.Protocol):
         if state == _LENGTH:
             take = data[: self._left]
             if take:
-                resp.parts.append((now, take))
+                self._keep(resp, now, take)
             self._left -= len(take)
             if self._left <= 0:
                 self._finish(now)
         elif state == _UNTIL_CLOSE:
-            resp.parts.append((now, data))
+            self._keep(resp, now, data)
         else:
             self._chunked(resp, data, now)
+
+    def _keep(self, resp: RawResponse, now: float, piece: bytes) -> None:
+        """Keep one decoded body piece, failing the request once the body passes the byte cap."""
+        self._taken += len(piece)
+        if self._taken > self.max_body_bytes:
+            raise TransportError(f"response body larger than {self.max_body_bytes} bytes")
+        resp.parts.append((now, piece))
 
     def _parse_head(self, resp: RawResponse, head: bytes) -> None:
         lines = head.decode("latin-1").split("\r\n")
@@ -188,6 +226,8 @@ class Connection(asyncio.Protocol):
             self._state, self._left = _CHUNK_SIZE, 0
         elif "content-length" in headers:
             self._left = int(headers["content-length"])
+            if self._left > self.max_body_bytes:  # announced too large: fail now, read none of it
+                raise TransportError(f"response body larger than {self.max_body_bytes} bytes")
             self._state = _LENGTH if self._left > 0 else _DONE
         else:
             self._state = _UNTIL_CLOSE
@@ -197,16 +237,16 @@ class Connection(asyncio.Protocol):
         if self._buf:
             data, self._buf = self._buf + data, b""
         pos, size = 0, len(data)
-        state, left, parts = self._state, self._left, resp.parts
+        state, left = self._state, self._left
         while pos < size:
             if state == _CHUNK_DATA:
                 end = pos + left
                 if end > size:
-                    parts.append((now, data[pos:]))
+                    self._keep(resp, now, data[pos:])
                     left -= size - pos
                     pos = size
                     break
-                parts.append((now, data[pos:end]))
+                self._keep(resp, now, data[pos:end])
                 pos, state = end, _CHUNK_CRLF
             elif state == _CHUNK_CRLF:
                 if size - pos < 2:
@@ -217,7 +257,7 @@ class Connection(asyncio.Protocol):
             elif state == _CHUNK_SIZE:
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    self._buf = data[pos:]
+                    self._buf = self._line_rest(data, pos)
                     break
                 left = int(data[pos:eol].split(b";", 1)[0], 16)
                 pos = eol + 2
@@ -225,7 +265,7 @@ class Connection(asyncio.Protocol):
             else:  # trailer section: lines until an empty one
                 eol = data.find(b"\r\n", pos)
                 if eol < 0:
-                    self._buf = data[pos:]
+                    self._buf = self._line_rest(data, pos)
                     break
                 empty = eol == pos
                 pos = eol + 2
@@ -234,6 +274,14 @@ class Connection(asyncio.Protocol):
                     self._finish(now)
                     return
         self._state, self._left = state, left
+
+    @staticmethod
+    def _line_rest(data: bytes, pos: int) -> bytes:
+        """The unfinished line kept for the next read; bounded, or a line that never ends grows forever."""
+        rest = data[pos:]
+        if len(rest) > _MAX_HEAD:
+            raise ValueError("chunk-size or trailer line longer than 64 KiB")
+        return rest
 
     def _finish(self, now: float) -> None:
         resp, waiter = self._resp, self._waiter
@@ -264,7 +312,14 @@ class Connection(asyncio.Protocol):
 class Pool:
     """Keep-alive connections to one origin; `acquire` reuses the most recently idle one."""
 
-    def __init__(self, base_url: str, *, verify_tls: bool = True, connect_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        verify_tls: bool = True,
+        connect_timeout: float = 10.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
@@ -277,6 +332,7 @@ class Pool:
                 self._ssl.check_hostname = False
                 self._ssl.verify_mode = ssl.CERT_NONE
         self._connect_timeout = connect_timeout
+        self.max_body_bytes = max_body_bytes
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self.opened = 0
@@ -291,7 +347,7 @@ class Pool:
         try:
             _, proto = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: Connection(loop, self),
+                    lambda: Connection(loop, self, max_body_bytes=self.max_body_bytes),
                     self.host,
                     self.port,
                     ssl=self._ssl,

@@ -96,6 +96,8 @@ def load_operation(path: Path) -> Operation:
         raise UsageError(f"operation file {path}: not valid YAML: {' '.join(str(exc).split())}") from exc
     except RecursionError:
         raise UsageError(f"operation file {path}: nests too deeply to parse") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4300-digit limit
+        raise UsageError(f"operation file {path}: cannot be parsed: {exc}") from None
     return _model(document, path)
 
 
