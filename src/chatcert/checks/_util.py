@@ -129,3 +129,19 @@ def register_rejection(
         check_id=check_id,
         doc=doc,
     )(judge)
+
+
+def require_usage_totals(ctx: CheckContext, usage: dict[str, Any], what: str, exchange: Exchange) -> None:
+    """total_tokens equals prompt_tokens + completion_tokens (vLLM tests; budgets settle from it)."""
+    try:
+        ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    except (KeyError, TypeError):
+        ok = False
+    keys = ("prompt_tokens", "completion_tokens", "total_tokens")
+    ctx.require(
+        ok,
+        f"{what} totals do not add up",
+        expected="total = prompt + completion",
+        actual={k: usage.get(k) for k in keys},
+        exchange=exchange,
+    )

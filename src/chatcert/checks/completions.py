@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatcert.checks._util import expect_success, obj
+from chatcert.checks._util import expect_success, obj, require_usage_totals
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -68,17 +68,7 @@ def completions_usage_consistent(ctx: CheckContext) -> None:
     """Completion usage totals add up."""
     body = expect_success(ctx, "completions_basic")
     usage = obj(body.get("usage"))
-    try:
-        ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-    except (KeyError, TypeError):
-        ok = False
-    ctx.require(
-        ok,
-        "completion usage totals do not add up",
-        expected="total = prompt + completion",
-        actual=usage,
-        exchange=ctx.ex("completions_basic"),
-    )
+    require_usage_totals(ctx, usage, "completion usage", ctx.ex("completions_basic"))
 
 
 @check(

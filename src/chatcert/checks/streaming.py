@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from chatcert._json import parse_json
-from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj
+from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj, require_usage_totals
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -83,43 +83,45 @@ def stream_events_are_json(ctx: CheckContext) -> None:
         )
 
 
-@check(
-    area="streaming",
-    level=Level.MUST,
-    requires=STREAM,
-    probes=("chat_stream",),
-    rules=("S2",),
-    source=f"{SPEC}, relaxed per catalogue N2 (compatible tier)",
-)
-def stream_chunks_match_compatible_schema(ctx: CheckContext) -> None:
-    """Every chunk validates against the compatible-tier chunk schema."""
-    for chunk in _chunks(ctx):
-        ctx.require_valid(
-            "openai/compatible/chat-chunk",
-            chunk,
-            "chunk does not match the compatible schema",
-            ctx.ex("chat_stream"),
-        )
+def _chunks_match(tier: str, level: Level, strict_level: Level | None, source: str, doc: str) -> None:
+    """Register: every chunk validates against the `tier` chunk schema."""
+
+    def judge(ctx: CheckContext) -> None:
+        for chunk in _chunks(ctx):
+            ctx.require_valid(
+                f"openai/{tier}/chat-chunk",
+                chunk,
+                f"chunk does not match the {tier} schema",
+                ctx.ex("chat_stream"),
+            )
+
+    check(
+        area="streaming",
+        level=level,
+        strict_level=strict_level,
+        requires=STREAM,
+        probes=("chat_stream",),
+        rules=("S2",),
+        source=source,
+        check_id=f"stream_chunks_match_{tier}_schema",
+        doc=doc,
+    )(judge)
 
 
-@check(
-    area="streaming",
-    level=Level.SHOULD,
-    strict_level=Level.MUST,
-    requires=STREAM,
-    probes=("chat_stream",),
-    rules=("S2",),
-    source=f"{SPEC} (nullable normalised, catalogue N1)",
+_chunks_match(
+    "compatible",
+    Level.MUST,
+    None,
+    f"{SPEC}, relaxed per catalogue N2 (compatible tier)",
+    "Every chunk validates against the compatible-tier chunk schema.",
 )
-def stream_chunks_match_strict_schema(ctx: CheckContext) -> None:
-    """Every chunk validates against the official (strict-tier) chunk schema."""
-    for chunk in _chunks(ctx):
-        ctx.require_valid(
-            "openai/strict/chat-chunk",
-            chunk,
-            "chunk does not match the official schema",
-            ctx.ex("chat_stream"),
-        )
+_chunks_match(
+    "strict",
+    Level.SHOULD,
+    Level.MUST,
+    f"{SPEC} (nullable normalised, catalogue N1)",
+    "Every chunk validates against the official (strict-tier) chunk schema.",
+)
 
 
 @check(
@@ -490,17 +492,7 @@ def stream_usage_totals_consistent(ctx: CheckContext) -> None:
         exchange=ctx.ex("chat_stream_usage"),
     )
     assert isinstance(usage, dict)
-    try:
-        ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-    except (KeyError, TypeError):
-        ok = False
-    ctx.require(
-        ok,
-        "stream usage totals do not add up",
-        expected="total = prompt + completion",
-        actual=usage,
-        exchange=ctx.ex("chat_stream_usage"),
-    )
+    require_usage_totals(ctx, usage, "stream usage", ctx.ex("chat_stream_usage"))
 
 
 @check(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatcert._json import parse_json
-from chatcert.checks._util import expect_success, obj
+from chatcert.checks._util import expect_success, obj, require_usage_totals
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -71,17 +71,7 @@ def usage_counts_are_nonnegative_integers(ctx: CheckContext) -> None:
 def usage_total_is_sum(ctx: CheckContext) -> None:
     """total_tokens equals prompt_tokens + completion_tokens."""
     usage = _usage(ctx, "chat_basic")
-    try:
-        ok = usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-    except (KeyError, TypeError):
-        ok = False
-    ctx.require(
-        ok,
-        "usage totals do not add up",
-        expected="total = prompt + completion",
-        actual={k: usage.get(k) for k in KEYS},
-        exchange=ctx.ex("chat_basic"),
-    )
+    require_usage_totals(ctx, usage, "usage", ctx.ex("chat_basic"))
 
 
 @check(
