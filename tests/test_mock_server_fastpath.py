@@ -31,7 +31,7 @@ class _Sink:
 
 @pytest.mark.parametrize("event", EVENTS)
 def test_template_matches_general_path(event: SseEvent) -> None:
-    with mock.patch.object(delivery.time, "time", return_value=1795313021.1234567):
+    with mock.patch("time.time", return_value=1795313021.1234567):
         sink = _Sink()
         asyncio.run(delivery._write_event(sink, event))  # type: ignore[arg-type]
         plan = delivery._Plan()
