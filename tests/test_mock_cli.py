@@ -84,7 +84,10 @@ def test_list_defects_takes_a_profile_file(capsys: pytest.CaptureFixture[str], t
         (["--port", "70000"], "between 0 and 65535"),
         (["--port", "http"], "not a port number"),
         (["--fault", "nope"], "unknown fault 'nope'"),
-        (["--api-key-env", "CHATCERT_MOCK_CLI_UNSET"], "CHATCERT_MOCK_CLI_UNSET (from --api-key-env) is not set"),
+        (
+            ["--api-key-env", "CHATCERT_MOCK_CLI_UNSET"],
+            "CHATCERT_MOCK_CLI_UNSET (from --api-key-env) is not set",
+        ),
         (["--scenario", "/nonexistent/scenario.yaml"], "cannot read scenario file"),
         (["--scenario", "ttft_ms=-5"], "non-negative"),
         (["--unknown-option"], "unrecognized arguments"),
