@@ -138,17 +138,21 @@ class CheckContext:
         errors = schema_errors(schema_id, instance)
         self.require(not errors, message, expected=schema_id, actual="; ".join(errors), exchange=exchange)
 
+    def require_status(self, exchange: Exchange, status: int, message: str) -> None:
+        """The exchange was answered `status`; the failure shows what came back instead."""
+        self.require(
+            exchange.status == status,
+            message,
+            expected=str(status),
+            actual=f"{exchange.status} {exchange.excerpt(300)}",
+            exchange=exchange,
+        )
+
     def json(self, probe: str, index: int = 0, *, status: int | None = 200) -> Any:
         """The JSON body of an exchange, requiring `status` first; failures carry the evidence."""
         ex = self.ex(probe, index)
         if status is not None:
-            self.require(
-                ex.status == status,
-                f"expected HTTP {status}",
-                expected=str(status),
-                actual=f"{ex.status} {ex.excerpt(300)}",
-                exchange=ex,
-            )
+            self.require_status(ex, status, f"expected HTTP {status}")
         try:
             return ex.json()
         except ValueError as exc:

@@ -17,13 +17,7 @@ from chatcert.registry import Level, check
 def models_list_ok(ctx: CheckContext) -> None:
     """GET /v1/models answers 200 with a JSON body."""
     ex = ctx.ex("models_list")
-    ctx.require(
-        ex.status == 200,
-        "models route does not answer 200",
-        expected="200",
-        actual=f"{ex.status} {ex.excerpt(200)}",
-        exchange=ex,
-    )
+    ctx.require_status(ex, 200, "models route does not answer 200")
     ctx.require(
         ex.media_type == "application/json",
         "models list is not application/json",
@@ -91,13 +85,7 @@ def models_ids_unique(ctx: CheckContext) -> None:
 def health_endpoint_ok(ctx: CheckContext) -> None:
     """GET /health answers 200."""
     ex = ctx.ex("health")
-    ctx.require(
-        ex.status == 200,
-        "health route does not answer 200",
-        expected="200",
-        actual=f"{ex.status} {ex.excerpt(200)}",
-        exchange=ex,
-    )
+    ctx.require_status(ex, 200, "health route does not answer 200")
 
 
 @check(
@@ -111,13 +99,7 @@ def health_endpoint_ok(ctx: CheckContext) -> None:
 def auth_check_accepts_valid_key(ctx: CheckContext) -> None:
     """The key-check route answers 200 for a valid key."""
     ex = ctx.ex("auth_check_valid")
-    ctx.require(
-        ex.status == 200,
-        "auth check rejects the configured key",
-        expected="200",
-        actual=f"{ex.status} {ex.excerpt(200)}",
-        exchange=ex,
-    )
+    ctx.require_status(ex, 200, "auth check rejects the configured key")
 
 
 @check(

@@ -36,13 +36,7 @@ def _accepts(
     def judge(ctx: CheckContext) -> None:
         exchanges = ctx.exchanges(probe) if index is None else [ctx.ex(probe, index)]
         for ex in exchanges:
-            ctx.require(
-                ex.status == 200,
-                f"{ex.label}: not accepted",
-                expected="200",
-                actual=f"{ex.status} {ex.excerpt(300)}",
-                exchange=ex,
-            )
+            ctx.require_status(ex, 200, f"{ex.label}: not accepted")
 
     check(
         area="request", level=level, source=source, probes=(probe,), rules=rules, check_id=check_id, doc=doc

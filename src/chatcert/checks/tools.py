@@ -232,13 +232,7 @@ def tool_choice_without_tools_rejected(ctx: CheckContext) -> None:
 def tool_round_trip_accepted(ctx: CheckContext) -> None:
     """Sending the tool's result back (assistant tool_calls + role tool) is accepted."""
     ex = ctx.ex("tools_round_trip", 1)
-    ctx.require(
-        ex.status == 200,
-        "tool result turn rejected",
-        expected="200",
-        actual=f"{ex.status} {ex.excerpt(300)}",
-        exchange=ex,
-    )
+    ctx.require_status(ex, 200, "tool result turn rejected")
 
 
 @check(
@@ -252,13 +246,7 @@ def tool_round_trip_accepted(ctx: CheckContext) -> None:
 def tool_round_trip_empty_arguments_accepted(ctx: CheckContext) -> None:
     """A follow-up turn whose tool call had arguments "{}" is accepted."""
     ex = ctx.ex("tools_empty_args_round_trip")
-    ctx.require(
-        ex.status == 200,
-        "turn after a no-argument call rejected",
-        expected="200",
-        actual=f"{ex.status} {ex.excerpt(300)}",
-        exchange=ex,
-    )
+    ctx.require_status(ex, 200, "turn after a no-argument call rejected")
 
 
 @check(
