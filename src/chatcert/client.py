@@ -248,7 +248,9 @@ class Client:
                 shown = f"{name}: {value}".replace(self.target.api_key, env)
                 parts += ["-H", '"' + shown.replace('"', '\\"') + '"']
             else:
-                parts += ["-H", shlex.quote(self.redactor.text(f"{name}: {value}"))]
+                # Secret headers are redacted by name too, even a probe's deliberately wrong key.
+                shown = self.redactor.headers({name: value})[name]
+                parts += ["-H", shlex.quote(f"{name}: {shown}")]
         if content is not None:
             text = content.decode("utf-8", errors="replace")
             if len(text) > 4000:
