@@ -272,6 +272,8 @@ def test_chunked_response_is_framed_whatever_the_read_boundaries() -> None:
         assert resp.status == 200 and resp.body == b"".join(events)
         assert resp.reads == len(range(0, len(raw), size)) and resp.keep_alive
         assert len(observe_stream(resp.parts).token_stamps) == 3
+        # one kept piece per read that carried body bytes, never one per chunk
+        assert len(resp.parts) <= resp.reads and len({stamp for stamp, _ in resp.parts}) == len(resp.parts)
         loop.close()
 
 

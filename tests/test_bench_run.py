@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import sys
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -14,6 +16,7 @@ import pytest
 from chatcert import __version__
 from chatcert._schemas import schema_errors
 from chatcert.bench import BenchConfig, LevelSpec, MockProcess, load_payloads, run_bench, run_bench_async
+from chatcert.bench.gcpause import GcPauses
 from chatcert.budget import Budget
 
 # Short, fast streams: 4 content chunks, the first after 5 ms.
@@ -114,6 +117,7 @@ def test_a_blocked_event_loop_marks_the_run_client_limited(mock: MockProcess) ->
     client = record["levels"][0]["client"]
     assert record["client_limited"] is True and client["client_limited"] is True
     assert any(r.startswith("event-loop lag") for r in client["reasons"])
+    assert client["gc"]["collections"] >= 0 and isinstance(client["gc"]["full_deferred"], bool)
 
 
 def test_an_unreachable_target_fails_every_request_without_hanging() -> None:
@@ -149,3 +153,26 @@ def test_the_key_is_sent_but_never_recorded() -> None:
     assert without["levels"][0]["errors"] == {"HTTP 401": 2}  # the mock does check the key
     assert record["levels"][0]["ok"] == 2
     assert key not in json.dumps(record)
+
+
+def test_a_level_defers_full_collections_and_reports_the_pauses() -> None:
+    before = gc.get_threshold()
+    with GcPauses() as pauses:
+        inside = gc.get_threshold()
+        gc.collect(0)  # a young collection still runs, and is counted
+    assert gc.get_threshold() == before
+    summary = pauses.summary()
+    assert summary["collections"] >= 1 and summary["pause_ms_max"] >= 0
+    assert summary["pause_ms_total"] >= summary["pause_ms_max"]
+    if sys.version_info < (3, 14):  # 3.14's incremental collector ignores the third threshold
+        assert inside[2] > 10**6 and summary["full_deferred"]
+
+
+def test_a_collector_turned_off_by_the_caller_stays_off() -> None:
+    gc.disable()
+    try:
+        with GcPauses() as pauses:
+            assert not gc.isenabled()
+        assert not gc.isenabled() and not pauses.summary()["full_deferred"]
+    finally:
+        gc.enable()

@@ -85,6 +85,7 @@ def level_record(outcome: LevelOutcome, limits: ClientLimits | None = None) -> d
     }
     own_delay = [s.dispatch_delay_ms - s.queued_ms for s in measured]
     client = assess(outcome.cpu_s, outcome.wall_s, outcome.loop_lag_ms, own_delay, outcome.reads, limits)
+    client["gc"] = outcome.gc
     errors: dict[str, int] = {}
     for s in measured:
         if not s.ok:

@@ -19,6 +19,7 @@ from time import perf_counter
 from typing import Any
 
 from chatcert.bench.events import observe_json, observe_stream
+from chatcert.bench.gcpause import GcPauses
 from chatcert.bench.metrics import Sample
 from chatcert.bench.plan import RequestPlan
 from chatcert.bench.progress import NullProgress, Progress
@@ -58,6 +59,7 @@ class LevelOutcome:
     wall_s: float = 0.0
     reads: int = 0
     stopped: str | None = None
+    gc: dict[str, Any] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -107,24 +109,29 @@ class Scheduler:
         done = asyncio.Event()
         monitor = asyncio.ensure_future(self._lag_monitor(lags, done))
         watchdog = asyncio.ensure_future(self._watchdog(done))
-        cpu0, wall0, reads0 = time.thread_time(), perf_counter(), self.pool.reads
-        try:
-            if spec.rate is None:
-                await self._closed(spec, outcome.samples)
-            else:
-                await self._open(spec, outcome.samples)
-        finally:
-            # The client's own figures cover the measured part only: warm-up opens connections in a burst.
-            wall1, cpu1, reads1 = perf_counter(), time.thread_time(), self.pool.reads
-            start, cpu_start, reads_start = self._mark or (wall0, cpu0, reads0)
-            outcome.cpu_s, outcome.wall_s, outcome.reads = (
-                cpu1 - cpu_start,
-                wall1 - start,
-                reads1 - reads_start,
-            )
-            done.set()
-            await asyncio.gather(monitor, watchdog, return_exceptions=True)
-            self.progress.finish()
+        # Full collections wait until the level is over (chatcert.bench.gcpause); the pauses that remain
+        # are reported beside the client's other figures.
+        with GcPauses() as pauses:
+            cpu0, wall0, reads0 = time.thread_time(), perf_counter(), self.pool.reads
+            try:
+                if spec.rate is None:
+                    await self._closed(spec, outcome.samples)
+                else:
+                    await self._open(spec, outcome.samples)
+            finally:
+                # The client's own figures cover the measured part only: warm-up opens connections in a
+                # burst.
+                wall1, cpu1, reads1 = perf_counter(), time.thread_time(), self.pool.reads
+                start, cpu_start, reads_start = self._mark or (wall0, cpu0, reads0)
+                outcome.cpu_s, outcome.wall_s, outcome.reads = (
+                    cpu1 - cpu_start,
+                    wall1 - start,
+                    reads1 - reads_start,
+                )
+                done.set()
+                await asyncio.gather(monitor, watchdog, return_exceptions=True)
+                self.progress.finish()
+        outcome.gc = pauses.summary()
         outcome.samples.sort(key=lambda s: s.index)
         since = self._mark[0] if self._mark else wall0
         outcome.loop_lag_ms = [lag for at, lag in lags if at >= since]

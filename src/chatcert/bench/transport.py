@@ -234,19 +234,23 @@ class Connection(asyncio.Protocol):
             resp.keep_alive = False
 
     def _chunked(self, resp: RawResponse, data: bytes, now: float) -> None:
+        # The chunks decoded from one read are kept as one piece (they share its stamp): one tuple per
+        # read instead of one per chunk keeps the per-request allocations (and GC work) flat.
         if self._buf:
             data, self._buf = self._buf + data, b""
         pos, size = 0, len(data)
         state, left = self._state, self._left
+        out: list[bytes] = []
+        finished = False
         while pos < size:
             if state == _CHUNK_DATA:
                 end = pos + left
                 if end > size:
-                    self._keep(resp, now, data[pos:])
+                    out.append(data[pos:])
                     left -= size - pos
                     pos = size
                     break
-                self._keep(resp, now, data[pos:end])
+                out.append(data[pos:end])
                 pos, state = end, _CHUNK_CRLF
             elif state == _CHUNK_CRLF:
                 if size - pos < 2:
@@ -270,10 +274,13 @@ class Connection(asyncio.Protocol):
                 empty = eol == pos
                 pos = eol + 2
                 if empty:
-                    self._state = _DONE
-                    self._finish(now)
-                    return
+                    state, finished = _DONE, True
+                    break
+        if out:
+            self._keep(resp, now, out[0] if len(out) == 1 else b"".join(out))
         self._state, self._left = state, left
+        if finished:
+            self._finish(now)
 
     @staticmethod
     def _line_rest(data: bytes, pos: int) -> bytes:
