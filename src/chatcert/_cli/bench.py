@@ -151,6 +151,13 @@ def register(sub: Any) -> None:
         default="asyncio",
         help="the client's event loop; uvloop must be installed [default: asyncio]",
     )
+    req.add_argument(
+        "--stamps",
+        choices=("kernel", "loop"),
+        default="kernel",
+        help="what stamps each read's arrival: the kernel (SO_TIMESTAMPNS; Linux, plain http; elsewhere "
+        "the loop) or the event loop (perf_counter() in the read callback) [default: kernel]",
+    )
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
     bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
@@ -281,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         name=args.save,
         loop=args.loop,
+        kernel_stamps=args.stamps == "kernel",
     )
     if args.endpoint:
         config.base_url = check_url(args.endpoint)

@@ -47,7 +47,9 @@ def console_table(record: dict[str, Any]) -> str:
             f"{_fmt(m['e2e_ms']['p50']):>8} {_fmt(m['client_lag_ms']['p99'], 2):>8}  {flag}"
         )
     sources = sorted({lvl["tokens_source"] for lvl in record["levels"] if lvl["tokens_source"]})
-    rows.append(f"durations in ms; output tokens counted from: {', '.join(sources) or '-'}")
+    stamps = record["settings"].get("stamps", "-")
+    counted = ", ".join(sources) or "-"
+    rows.append(f"durations in ms; output tokens counted from: {counted}; arrivals stamped by {stamps}")
     return "\n".join(rows)
 
 
@@ -169,6 +171,7 @@ def _intro(record: dict[str, Any]) -> str:
         f"model <code>{escape(target['model'])}</code>{mock}. "
         f"chatcert {escape(record['chatcert_version'])}, {escape(record['created'])}, "
         f"event loop {escape(str(record['settings'].get('event_loop')))}, "
+        f"arrivals stamped by {escape(str(record['settings'].get('stamps')))}, "
         f"host {escape(str(machine.get('host')))}, {machine.get('cpus')} CPUs, "
         f"load average {escape(str(machine.get('loadavg')))} (start) / "
         f"{escape(str(machine.get('loadavg_end')))} (end), "

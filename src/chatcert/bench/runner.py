@@ -54,6 +54,7 @@ class BenchConfig:
     machine: dict[str, Any] = field(default_factory=dict)  # extra facts, e.g. core pinning
     name: str | None = None
     loop: str = "asyncio"  # or "uvloop" when installed (no faster here: docs/benchmarks.md)
+    kernel_stamps: bool = True  # arrival stamps from the kernel where it gives them (plain http, Linux)
 
 
 def loop_name() -> str:
@@ -90,6 +91,7 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
         verify_tls=config.verify_tls,
         connect_timeout=min(10.0, config.deadline_s),
         max_body_bytes=config.max_body_bytes,
+        kernel_stamps=config.kernel_stamps,
     )
     scheduler = Scheduler(
         pool,
@@ -151,6 +153,8 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             "max_body_bytes": config.max_body_bytes,
             "seed": config.seed,
             "transport": "chatcert asyncio HTTP/1.1 (stamps each read before parsing)",
+            "stamps": _stamps(pool.stamp_sources),
+            "stamp_fallbacks": pool.stamp_fallbacks,
             "event_loop": loop_name(),
         },
         machine=machine,
@@ -162,6 +166,21 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             "exhausted": scheduler.budget_exhausted,
         },
     )
+
+
+_STAMPS = {
+    "kernel": "kernel (SO_TIMESTAMPNS: when the network stack received the bytes)",
+    "loop": "event loop (perf_counter() first thing in data_received)",
+}
+
+
+def _stamps(sources: set[str]) -> str:
+    """What stamped the arrivals of a run, for its record."""
+    if not sources:
+        return "none (no connection was opened)"
+    if len(sources) > 1:
+        return "mixed: " + "; ".join(_STAMPS[s] for s in sorted(sources))
+    return _STAMPS[next(iter(sources))]
 
 
 def _redacted(config: BenchConfig) -> str:

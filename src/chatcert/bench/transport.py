@@ -1,6 +1,8 @@
 """The bench transport: a minimal asyncio HTTP/1.1 client that stamps every raw read before parsing.
 
-Chosen by measurement over aiohttp and sharded httpx (docs/benchmarks.md). A response is framed
+Chosen by measurement over aiohttp and sharded httpx (docs/benchmarks.md). On Linux, plain-http reads
+carry the kernel's arrival stamp (chatcert.bench.kernelstamps); elsewhere, and over TLS, a read is
+stamped by `perf_counter()` first thing in `data_received`. A response is framed
 (status line, headers, chunked or Content-Length body) as reads arrive; the body is kept as
 `(stamp, bytes)` pieces and the SSE/JSON parsing happens once the response is complete, so the only
 work between a read and its stamp is the event loop's own. Conformance requests keep using httpx
@@ -13,8 +15,10 @@ import asyncio
 import ssl
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import cast
+from typing import Protocol, cast
 from urllib.parse import urlsplit
+
+from chatcert.bench.kernelstamps import KERNEL_STAMPS, KernelStampedSocket, open_stamped
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Connection", "Pool", "RawResponse", "TransportError", "build_request"]
 
@@ -23,6 +27,14 @@ _MAX_HEAD = 64 * 1024  # also bounds a buffered chunk-size or trailer line
 # hostile or broken server must not make the client hold an unbounded body in memory.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 _HEAD, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
+
+
+class _Writer(Protocol):
+    """What a Connection needs of its transport: asyncio's, uvloop's or KernelStampedSocket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class TransportError(Exception):
@@ -78,7 +90,7 @@ class Connection(asyncio.Protocol):
         self._loop = loop
         self._pool = pool
         self.max_body_bytes = max_body_bytes
-        self.transport: asyncio.Transport | None = None
+        self.transport: _Writer | None = None
         self.closed = False
         self.used = 0
         self.last_read = 0.0
@@ -92,17 +104,24 @@ class Connection(asyncio.Protocol):
         self._deadline = float("inf")  # perf_counter time by which the outstanding response must end
 
     # -- asyncio callbacks -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports quack like asyncio.Transport without subclassing it.
-        self.transport = cast(asyncio.Transport, transport)
+    def connection_made(self, transport: asyncio.BaseTransport | KernelStampedSocket) -> None:
+        # uvloop's transports, and the kernel-stamped one, quack like asyncio.Transport.
+        self.transport = (
+            transport if isinstance(transport, KernelStampedSocket) else cast(asyncio.Transport, transport)
+        )
 
     def data_received(self, data: bytes) -> None:
-        now = perf_counter()  # stamp first: nothing may run between the read and its time
+        self.received(data, perf_counter())  # stamp first: nothing may run between the read and its time
+
+    def received(self, data: bytes, now: float) -> None:
+        """`data` arrived at `now` (perf_counter seconds): the kernel's stamp, or the loop's."""
         self.last_read = now
         resp = self._resp
         if resp is None:
             self._abort("data received with no request outstanding")
             return
+        if now < resp.sent:  # a kernel stamp that beat our send stamp (taken after send() returned)
+            now = resp.sent
         if resp.reads == 0:
             resp.first_byte = now
         resp.reads += 1
@@ -326,6 +345,7 @@ class Pool:
         verify_tls: bool = True,
         connect_timeout: float = 10.0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        kernel_stamps: bool = True,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -340,10 +360,15 @@ class Pool:
                 self._ssl.verify_mode = ssl.CERT_NONE
         self._connect_timeout = connect_timeout
         self.max_body_bytes = max_body_bytes
+        # Kernel arrival stamps where the platform gives them and the bytes are the response's own
+        # (not TLS records); asked for per connection, dropped for the pool at the first refusal.
+        self._kernel_stamps = kernel_stamps and KERNEL_STAMPS and self._ssl is None
         self._idle: list[Connection] = []
         self._all: set[Connection] = set()
         self.opened = 0
         self.reads = 0  # socket reads that carried response bytes, over every connection
+        self.stamp_sources: set[str] = set()  # "kernel" and/or "loop": what stamped this pool's reads
+        self._fallbacks_gone = 0  # kernel-stamp fallbacks of connections already closed
 
     async def acquire(self) -> Connection:
         while self._idle:
@@ -352,24 +377,41 @@ class Pool:
                 return conn
         loop = asyncio.get_running_loop()
         try:
-            _, proto = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: Connection(loop, self, max_body_bytes=self.max_body_bytes),
-                    self.host,
-                    self.port,
-                    ssl=self._ssl,
-                    server_hostname=self.host if self._ssl else None,
-                ),
-                self._connect_timeout,
-            )
+            proto = await asyncio.wait_for(self._connect(loop), self._connect_timeout)
         except (OSError, asyncio.TimeoutError) as exc:
             raise TransportError(f"cannot connect to {self.host}:{self.port}: {exc or 'timeout'}") from exc
         self.opened += 1
         self._all.add(proto)
         return proto
 
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> Connection:
+        def factory() -> Connection:
+            return Connection(loop, self, max_body_bytes=self.max_body_bytes)
+
+        if self._kernel_stamps:
+            opened = await open_stamped(loop, self.host, self.port, factory)
+            if opened is not None:
+                transport, conn = opened
+                conn.connection_made(transport)
+                self.stamp_sources.add("kernel")
+                return conn
+            self._kernel_stamps = False  # refused once, refused for every connection: stop asking
+        _, proto = await loop.create_connection(
+            factory, self.host, self.port, ssl=self._ssl, server_hostname=self.host if self._ssl else None
+        )
+        self.stamp_sources.add("loop")
+        return proto
+
+    @property
+    def stamp_fallbacks(self) -> int:
+        """Reads on kernel-stamped connections that got a perf_counter() stamp instead."""
+        live = sum(c.transport.fallbacks for c in self._all if isinstance(c.transport, KernelStampedSocket))
+        return self._fallbacks_gone + live
+
     def release(self, conn: Connection) -> None:
         if conn.closed:
+            if conn in self._all and isinstance(conn.transport, KernelStampedSocket):
+                self._fallbacks_gone += conn.transport.fallbacks
             self._all.discard(conn)
         else:
             self._idle.append(conn)

@@ -1,0 +1,212 @@
+"""Kernel arrival stamps (SO_TIMESTAMPNS): what they stamp, when they fall back, the transport around them.
+
+Every server here is a thread on 127.0.0.1. No assert is a speed figure: the stamps are compared with
+events whose order the test itself fixes (bytes written before the loop was unblocked).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from time import perf_counter, sleep, time_ns
+
+import pytest
+
+from chatcert.bench import kernelstamps
+from chatcert.bench.kernelstamps import KERNEL_STAMPS, KernelStampedSocket, clock_offset_ns, open_stamped
+from chatcert.bench.transport import Pool, RawResponse
+
+needs_kernel = pytest.mark.skipif(not KERNEL_STAMPS, reason="SO_TIMESTAMPNS is Linux-only")
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.reads: list[tuple[bytes, float, float]] = []  # data, stamp, perf_counter at the callback
+        self.lost: list[Exception | None] = []
+        self.gone = asyncio.Event()
+
+    def received(self, data: bytes, stamp: float) -> None:
+        self.reads.append((data, stamp, perf_counter()))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost.append(exc)
+        self.gone.set()
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    srv = socket.create_server(("127.0.0.1", 0))
+    yield srv
+    srv.close()
+
+
+def _port(srv: socket.socket) -> int:
+    return int(srv.getsockname()[1])
+
+
+@needs_kernel
+def test_a_read_is_stamped_when_the_kernel_received_it_not_when_the_loop_got_to_it(
+    listener: socket.socket,
+) -> None:
+    written = threading.Event()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(100)
+            conn.sendall(b"hello")
+            written.set()
+            conn.recv(100)  # until the client closes
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def main() -> tuple[Receiver, float]:
+        loop = asyncio.get_running_loop()
+        opened = await open_stamped(loop, "127.0.0.1", _port(listener), Receiver)
+        assert opened is not None
+        transport, receiver = opened
+        transport.write(b"go")
+        # Hold the loop, as a busy client would, until the answer has surely arrived.
+        assert written.wait(5)
+        sleep(0.05)
+        unblocked = perf_counter()
+        while not receiver.reads:
+            await asyncio.sleep(0.001)
+        transport.close()
+        await receiver.gone.wait()
+        return receiver, unblocked
+
+    receiver, unblocked = asyncio.run(main())
+    data, stamp, seen = receiver.reads[0]
+    assert data == b"hello"
+    # A loop stamp can only be taken after the loop was free again; the kernel's was taken before.
+    assert stamp < unblocked <= seen
+    assert receiver.lost == [None]
+
+
+def test_a_stamp_the_clock_cannot_explain_falls_back_to_perf_counter() -> None:
+    loop = asyncio.new_event_loop()
+    a, b = socket.socketpair()
+    try:
+        a.setblocking(False)
+        transport = KernelStampedSocket(loop, a, Receiver())
+        transport.sent_at = perf_counter()
+        future = struct.pack("@ll", (time_ns() // 10**9) + 3600, 0)  # an hour ahead: a stepped clock
+        before = perf_counter()
+        assert before <= transport._stamp([(socket.SOL_SOCKET, 35, future)]) <= perf_counter()
+        assert transport._stamp([]) >= before  # no stamp from the kernel at all
+        assert transport.fallbacks == 2
+        now_ns = time_ns()
+        good = struct.pack("@ll", now_ns // 10**9, now_ns % 10**9)
+        assert transport._stamp([(socket.SOL_SOCKET, 35, good)]) <= perf_counter()
+        assert transport.fallbacks == 2
+        transport.close()
+    finally:
+        b.close()
+        loop.close()
+
+
+def test_the_clock_offset_maps_wall_time_to_perf_counter() -> None:
+    offset = clock_offset_ns()
+    before = perf_counter()
+    mapped = (time_ns() - offset) / 1e9
+    after = perf_counter()
+    assert before - 0.001 <= mapped <= after + 0.001
+
+
+@needs_kernel
+def test_a_large_request_is_written_whole_and_in_order_past_a_full_socket_buffer(
+    listener: socket.socket,
+) -> None:
+    body = bytes(range(256)) * (8 * 1024 * 1024 // 256)  # 8 MiB: more than any socket buffer
+    got = bytearray()
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            sleep(0.05)  # let the client's buffer fill first
+            while len(got) < len(body):
+                chunk = conn.recv(1 << 16)
+                if not chunk:
+                    break
+                got.extend(chunk)
+            conn.sendall(b"done")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    async def main() -> Receiver:
+        loop = asyncio.get_running_loop()
+        opened = await open_stamped(loop, "127.0.0.1", _port(listener), Receiver)
+        assert opened is not None
+        transport, receiver = opened
+        transport.write(body)
+        await receiver.gone.wait()  # the server closes after answering
+        return receiver
+
+    receiver = asyncio.run(main())
+    thread.join(5)
+    assert bytes(got) == body
+    assert b"".join(d for d, _, _ in receiver.reads) == b"done"
+
+
+@needs_kernel
+def test_a_reset_connection_is_reported_lost(listener: socket.socket) -> None:
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.recv(10)
+        conn.close()  # RST, not FIN
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def main() -> Receiver:
+        loop = asyncio.get_running_loop()
+        opened = await open_stamped(loop, "127.0.0.1", _port(listener), Receiver)
+        assert opened is not None
+        transport, receiver = opened
+        transport.write(b"x")
+        await asyncio.wait_for(receiver.gone.wait(), 5)
+        transport.write(b"after the end")  # ignored, never raises
+        return receiver
+
+    receiver = asyncio.run(main())
+    assert len(receiver.lost) == 1 and isinstance(receiver.lost[0], ConnectionResetError)
+
+
+def _one_response(listener: socket.socket) -> None:
+    conn, _ = listener.accept()
+    with conn:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.recv(10)
+
+
+@pytest.mark.parametrize("refused", [False, True], ids=["kernel", "refused"])
+def test_the_pool_says_what_stamped_its_reads(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch, refused: bool
+) -> None:
+    if refused:  # a platform or socket that will not stamp: the pool falls back to the loop's stamps
+        monkeypatch.setattr(kernelstamps, "enable_stamps", lambda sock: False)
+    threading.Thread(target=_one_response, args=(listener,), daemon=True).start()
+
+    async def main() -> tuple[RawResponse, Pool]:
+        pool = Pool(f"http://127.0.0.1:{_port(listener)}")
+        conn = await pool.acquire()
+        resp = RawResponse()
+        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
+        pool.close()
+        return resp, pool
+
+    resp, pool = asyncio.run(main())
+    assert resp.status == 200 and resp.body == b"ok" and resp.sent <= resp.first_byte <= resp.end
+    expected = {"loop"} if refused or not KERNEL_STAMPS else {"kernel"}
+    assert pool.stamp_sources == expected and pool.stamp_fallbacks == 0
+
+
+def test_https_pools_never_ask_for_kernel_stamps() -> None:
+    assert Pool("https://127.0.0.1:1")._kernel_stamps is False
+    assert Pool("http://127.0.0.1:1", kernel_stamps=False)._kernel_stamps is False
