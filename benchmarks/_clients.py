@@ -1,13 +1,16 @@
 """Shared by the benchmark scripts: servers in their own pinned process, and three clients measured alike.
 
 Every client runs a closed loop of C streams on this process's event loop, stamps each raw read
-before parsing, and hands `(stamp, bytes)` pieces to the same parser and the same formulas
-(chatcert.bench.events / metrics), so the figures differ only by transport.
+before parsing (chatcert: with the kernel's arrival stamp; chatcert-loop, aiohttp and httpx: with
+perf_counter() when the loop delivers the read), and hands `(stamp, bytes)` pieces to the same
+parser and the same formulas (chatcert.bench.events / metrics), so the figures differ only by
+transport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import os
@@ -183,9 +186,12 @@ async def _httpx_sharded(
             await client.aclose()
 
 
-async def _chatcert(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample], float, float, list[float]]:
+async def _chatcert(
+    url: str, c: int, n: int, warmup: int, *, kernel_stamps: bool = True
+) -> tuple[list[Sample], float, float, list[float]]:
     config = BenchConfig(url, "default", [LevelSpec(c, None, n, None, warmup)], load_payloads("text"))
     config.include_usage = True
+    config.kernel_stamps = kernel_stamps
     record = await run_bench_async(config)
     level = record["levels"][0]
     samples = []
@@ -215,7 +221,8 @@ async def _chatcert(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample]
 CLIENTS: dict[
     str, Callable[[str, int, int, int], Awaitable[tuple[list[Sample], float, float, list[float]]]]
 ] = {
-    "chatcert": _chatcert,
+    "chatcert": _chatcert,  # kernel arrival stamps (SO_TIMESTAMPNS) where the platform gives them
+    "chatcert-loop": functools.partial(_chatcert, kernel_stamps=False),  # stamps taken by the event loop
     "aiohttp": _aiohttp,
     "httpx-sharded": _httpx_sharded,
 }
@@ -254,7 +261,7 @@ def measure(
     window = steady_window(samples)
     ttft = sorted(s.ttft_ms for s in measured if s.ttft_ms is not None)
     err = sorted(s.ttft_error_ms for s in measured if s.ttft_error_ms is not None)
-    if client == "chatcert":
+    if client.startswith("chatcert"):
         lag_summary = samples[0].drivers.get("lag_summary", {})
         lag_p50, lag_p99 = lag_summary.get("p50"), lag_summary.get("p99")
         loop_p99 = loop_lags[0]

@@ -77,6 +77,9 @@ def test_comparing_without_rules_reports_but_never_fails(
         ["--payload", "no-such-file.json"],
         ["--mock-scenario", "status=500"],
         ["--rate", "5", "--concurrency", "1,2"],
+        ["--rate", "5", "--ramp-up", "1"],
+        ["--ramp-up", "-1"],
+        ["--ramp-up", "nan"],
     ],
 )
 def test_unusable_input_exits_2_with_one_line(

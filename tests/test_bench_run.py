@@ -176,3 +176,17 @@ def test_a_collector_turned_off_by_the_caller_stays_off() -> None:
         assert not gc.isenabled() and not pauses.summary()["full_deferred"]
     finally:
         gc.enable()
+
+
+def test_a_ramp_starts_the_workers_one_after_another() -> None:
+    ramp = 0.4
+    # Each request outlasts the ramp, so the first four sends are the four workers' first requests.
+    with MockProcess("compatible", {"ttft_ms": 600, "itl_ms": 1, "chunks": 2, "jitter_ms": 0}) as slow:
+        record = run_bench(_config(slow, LevelSpec(4, None, 1, None, 4, ramp)))
+        together = run_bench(_config(slow, LevelSpec(4, None, 1, None, 4)))
+    firsts = sorted(s["headers_sent_s"] for s in record["samples"])[:4]
+    assert record["levels"][0]["ramp_s"] == ramp
+    # Worker i waits i * ramp / 4 before its first send (a sleep never ends early).
+    assert all(b - a >= ramp / 4 - 0.005 for a, b in pairwise(firsts))
+    starts = sorted(s["headers_sent_s"] for s in together["samples"])[:4]
+    assert starts[-1] < min(s["end_s"] for s in together["samples"])  # without one, all go out at once

@@ -117,6 +117,14 @@ def register(sub: Any) -> None:
         help="requests per level sent first and not counted "
         "[default: the level's concurrency; 2 with --rate]",
     )
+    load.add_argument(
+        "--ramp-up",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="closed loop: start the workers evenly over S seconds, so their streams run out of phase "
+        "as independent users do (a deterministic server otherwise keeps them in lockstep) [default: 0]",
+    )
     load.add_argument("--seed", type=int, default=0, help="seed of the Poisson arrival times [default: 0]")
     req = p.add_argument_group("requests")
     req.add_argument(
@@ -210,14 +218,18 @@ def _levels(args: argparse.Namespace) -> list[LevelSpec]:
     requests = None if args.duration else (args.requests or 50)
     if args.warmup is not None and args.warmup < 0:
         raise UsageError("--warmup must be 0 or more")
+    if not 0 <= args.ramp_up < float("inf"):
+        raise UsageError("--ramp-up must be 0 or more seconds")
     if args.rate:
+        if args.ramp_up:
+            raise UsageError("--ramp-up spreads --concurrency workers; Poisson arrivals need no ramp")
         caps = args.concurrency or [None]
         if len(caps) > 1:
             raise UsageError("with --rate, --concurrency is one cap on requests in flight, not a list")
         warm = 2 if args.warmup is None else args.warmup
         return [LevelSpec(caps[0], rate, requests, args.duration, warm) for rate in args.rate]
     return [
-        LevelSpec(c, None, requests, args.duration, c if args.warmup is None else args.warmup)
+        LevelSpec(c, None, requests, args.duration, c if args.warmup is None else args.warmup, args.ramp_up)
         for c in (args.concurrency or [1, 4, 16])
     ]
 

@@ -101,6 +101,7 @@ def level_record(outcome: LevelOutcome, limits: ClientLimits | None = None) -> d
         "failed": len(measured) - len(good),
         "errors": errors,
         "warmup": sum(1 for s in outcome.samples if s.warmup),
+        "ramp_s": spec.ramp_s,
         "stopped": outcome.stopped,
         "wall_s": round(outcome.wall_s, 4),
         "window": {

@@ -145,6 +145,7 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
                     "requests": s.requests,
                     "duration_s": s.duration_s,
                     "warmup": s.warmup,
+                    "ramp_s": s.ramp_s,
                 }
                 for s in config.levels
             ],

@@ -34,13 +34,18 @@ _WATCH_INTERVAL_S = 0.1
 
 @dataclass(frozen=True)
 class LevelSpec:
-    """One level of a run. `rate` set: open loop, `concurrency` caps in-flight requests (None: no cap)."""
+    """One level of a run. `rate` set: open loop, `concurrency` caps in-flight requests (None: no cap).
+
+    `ramp_s` (closed loop): worker i sends its first request `i * ramp_s / concurrency` after the
+    level starts, so the streams run out of phase, as independent users do; 0 starts them together.
+    """
 
     concurrency: int | None = 1
     rate: float | None = None
     requests: int | None = 10
     duration_s: float | None = None
     warmup: int = 0
+    ramp_s: float = 0.0
 
     @property
     def label(self) -> str:
@@ -144,8 +149,12 @@ class Scheduler:
         next_index = 0
         stop_at: float | None = None
 
-        async def worker() -> None:
+        workers = max(1, spec.concurrency or 1)
+
+        async def worker(position: int) -> None:
             nonlocal next_index, stop_at
+            if spec.ramp_s > 0 and position:
+                await asyncio.sleep(position * spec.ramp_s / workers)
             while self._stop is None:
                 index = next_index
                 now = perf_counter()
@@ -159,7 +168,7 @@ class Scheduler:
                 if sample is not None:
                     samples.append(sample)
 
-        await asyncio.gather(*(worker() for _ in range(max(1, spec.concurrency or 1))))
+        await asyncio.gather(*(worker(i) for i in range(workers)))
 
     async def _open(self, spec: LevelSpec, samples: list[Sample]) -> None:
         assert spec.rate is not None and spec.rate > 0
