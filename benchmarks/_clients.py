@@ -116,7 +116,7 @@ def _sample(
 
 
 async def _closed_loop(
-    c: int, n: int, warmup: int, one: Callable[[int], Awaitable[Sample]]
+    c: int, n: int, warmup: int, one: Callable[[int], Awaitable[Sample]], ramp_s: float = 0.0
 ) -> tuple[list[Sample], float, float, list[float]]:
     samples: list[Sample] = []
     counter = iter(range(warmup + n))
@@ -130,7 +130,9 @@ async def _closed_loop(
             await asyncio.sleep(0.005)
             lags.append(max(0.0, (loop.time() - t - 0.005) * 1000))
 
-    async def worker() -> None:
+    async def worker(position: int) -> None:
+        if ramp_s and position:  # as chatcert's LevelSpec.ramp_s: worker i starts i * ramp / c later
+            await asyncio.sleep(position * ramp_s / c)
         for i in counter:
             s = await one(i)
             s.warmup = i < warmup
@@ -138,14 +140,16 @@ async def _closed_loop(
 
     mon = asyncio.ensure_future(lag_monitor())
     cpu0, wall0 = time.thread_time(), perf_counter()
-    await asyncio.gather(*(worker() for _ in range(c)))
+    await asyncio.gather(*(worker(i) for i in range(c)))
     cpu, wall = time.thread_time() - cpu0, perf_counter() - wall0
     done.set()
     await mon
     return samples, cpu, wall, lags
 
 
-async def _aiohttp(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample], float, float, list[float]]:
+async def _aiohttp(
+    url: str, c: int, n: int, warmup: int, ramp_s: float = 0.0
+) -> tuple[list[Sample], float, float, list[float]]:
     offset = time.time() - perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -157,11 +161,11 @@ async def _aiohttp(url: str, c: int, n: int, warmup: int) -> tuple[list[Sample],
                     parts.append((perf_counter(), data))
             return _sample(i, sent, parts[-1][0] if parts else perf_counter(), parts, offset, len(parts))
 
-        return await _closed_loop(c, n, warmup, one)
+        return await _closed_loop(c, n, warmup, one, ramp_s)
 
 
 async def _httpx_sharded(
-    url: str, c: int, n: int, warmup: int
+    url: str, c: int, n: int, warmup: int, ramp_s: float = 0.0
 ) -> tuple[list[Sample], float, float, list[float]]:
     # One AsyncClient per 16 streams: httpx's pool cost grows with connections x requests.
     offset = time.time() - perf_counter()
@@ -180,16 +184,17 @@ async def _httpx_sharded(
                     parts.append((perf_counter(), data))
             return _sample(i, sent, parts[-1][0] if parts else perf_counter(), parts, offset, len(parts))
 
-        return await _closed_loop(c, n, warmup, one)
+        return await _closed_loop(c, n, warmup, one, ramp_s)
     finally:
         for client in shards:
             await client.aclose()
 
 
 async def _chatcert(
-    url: str, c: int, n: int, warmup: int, *, kernel_stamps: bool = True
+    url: str, c: int, n: int, warmup: int, ramp_s: float = 0.0, *, kernel_stamps: bool = True
 ) -> tuple[list[Sample], float, float, list[float]]:
-    config = BenchConfig(url, "default", [LevelSpec(c, None, n, None, warmup)], load_payloads("text"))
+    level = LevelSpec(c, None, n, None, warmup, ramp_s)
+    config = BenchConfig(url, "default", [level], load_payloads("text"))
     config.include_usage = True
     config.kernel_stamps = kernel_stamps
     record = await run_bench_async(config)
@@ -219,7 +224,7 @@ async def _chatcert(
 
 
 CLIENTS: dict[
-    str, Callable[[str, int, int, int], Awaitable[tuple[list[Sample], float, float, list[float]]]]
+    str, Callable[[str, int, int, int, float], Awaitable[tuple[list[Sample], float, float, list[float]]]]
 ] = {
     "chatcert": _chatcert,  # kernel arrival stamps (SO_TIMESTAMPNS) where the platform gives them
     "chatcert-loop": functools.partial(_chatcert, kernel_stamps=False),  # stamps taken by the event loop
@@ -252,10 +257,16 @@ def default_loop() -> str:
 
 
 def measure(
-    client: str, url: str, c: int, n: int, truth_ttft_ms: float | None, loop: str = "asyncio"
+    client: str,
+    url: str,
+    c: int,
+    n: int,
+    truth_ttft_ms: float | None,
+    loop: str = "asyncio",
+    ramp_s: float = 0.0,
 ) -> dict[str, Any]:
-    """Run one closed-loop level with `client`; return the figures the scripts print."""
-    samples, cpu, wall, loop_lags = run_on(loop, CLIENTS[client](url, c, n, c))
+    """Run one closed-loop level with `client` (workers started over `ramp_s`); return the figures."""
+    samples, cpu, wall, loop_lags = run_on(loop, CLIENTS[client](url, c, n, c, ramp_s))
     measured = [s for s in samples if not s.warmup and s.ok]
     failed = sum(1 for s in samples if not s.warmup and not s.ok)
     window = steady_window(samples)

@@ -21,6 +21,7 @@ from typing import Any
 from _clients import default_loop, load_line, measure, realtime, server_for
 
 TRUTH_TTFT_MS = 50.0
+NOMINAL_S = 0.36  # one request: TTFT 50 ms + 31 gaps of 10 ms
 LEVELS = {1: 40, 64: 640, 256: 2560}  # requests per level: ~14 s at 1 stream, ~3.6 s at 64 and 256
 QUICK = {1: 15, 64: 192, 256: 768}
 
@@ -85,13 +86,21 @@ def main() -> int:
     parser.add_argument(
         "--realtime", action="store_true", help="SCHED_FIFO for client and server (root; shared machines)"
     )
+    parser.add_argument(
+        "--ramp-up",
+        type=float,
+        default=NOMINAL_S,
+        metavar="S",
+        help="every client starts its workers evenly over S seconds [default: one nominal request, 0.36]; "
+        "0 starts them in lockstep, which this deterministic mock then keeps",
+    )
     args = parser.parse_args()
     sched = realtime(args.realtime)
     plan = QUICK if args.quick else LEVELS
     streams = [int(s) for s in args.streams.split(",")]
     print(
-        f"accuracy benchmark: truth TTFT 50 ms, ITL 10 ms, 32 chunks; {args.loop} loop; {sched}; "
-        f"{load_line()}"
+        f"accuracy benchmark: truth TTFT 50 ms, ITL 10 ms, 32 chunks; workers ramped over "
+        f"{args.ramp_up:g} s; {args.loop} loop; {sched}; {load_line()}"
     )
     print(
         f"{'client':>14} {'strm':>5} {'reqs':>6} {'fail':>4} {'req/s':>7} {'TTFT-50':>9} {'p99-50':>9} "
@@ -104,7 +113,7 @@ def main() -> int:
         for c in streams:
             for client in args.clients.split(","):
                 base = server.url if client.startswith("chatcert") else url
-                row = measure(client, base, c, plan.get(c, 4 * c), TRUTH_TTFT_MS, args.loop)
+                row = measure(client, base, c, plan.get(c, 4 * c), TRUTH_TTFT_MS, args.loop, args.ramp_up)
                 rows.append(row)
                 print(_row(row), flush=True)
     print("ms throughout; TTFT-50 = measured TTFT minus the nominal 50 ms (includes the mock's own")
