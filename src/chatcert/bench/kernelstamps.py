@@ -126,9 +126,6 @@ class KernelStampedSocket:
             return
         self._lose(None)
 
-    def is_closing(self) -> bool:
-        return self._closed
-
     # -- loop callbacks ------------------------------------------------------------------------------
     def _on_readable(self) -> None:
         try:
