@@ -12,11 +12,19 @@ import struct
 import threading
 from collections.abc import Iterator
 from time import perf_counter, sleep, time_ns
+from typing import Any
 
 import pytest
 
 from chatcert.bench import kernelstamps
-from chatcert.bench.kernelstamps import KERNEL_STAMPS, KernelStampedSocket, clock_offset_ns, open_stamped
+from chatcert.bench import transport as transport_module
+from chatcert.bench.kernelstamps import (
+    KERNEL_STAMPS,
+    KernelStampedSocket,
+    StampsSwitch,
+    clock_offset_ns,
+    open_stamped,
+)
 from chatcert.bench.transport import Pool, RawResponse
 
 needs_kernel = pytest.mark.skipif(not KERNEL_STAMPS, reason="SO_TIMESTAMPNS is Linux-only")
@@ -65,6 +73,8 @@ def test_a_read_is_stamped_when_the_kernel_received_it_not_when_the_loop_got_to_
 
     async def main() -> tuple[Receiver, float]:
         loop = asyncio.get_running_loop()
+        switch = StampsSwitch()  # Linux turns stamping on a little after the first socket asks
+        assert await switch.wait(5)
         opened = await open_stamped(loop, "127.0.0.1", _port(listener), Receiver)
         assert opened is not None
         transport, receiver = opened
@@ -76,7 +86,9 @@ def test_a_read_is_stamped_when_the_kernel_received_it_not_when_the_loop_got_to_
         while not receiver.reads:
             await asyncio.sleep(0.001)
         transport.close()
+        switch.close()
         await receiver.gone.wait()
+        assert transport.fallbacks == 0
         return receiver, unblocked
 
     receiver, unblocked = asyncio.run(main())
@@ -85,6 +97,36 @@ def test_a_read_is_stamped_when_the_kernel_received_it_not_when_the_loop_got_to_
     # A loop stamp can only be taken after the loop was free again; the kernel's was taken before.
     assert stamp < unblocked <= seen
     assert receiver.lost == [None]
+
+
+@needs_kernel
+def test_the_switch_waits_until_a_datagram_is_stamped_when_it_was_sent() -> None:
+    switch = StampsSwitch()
+    try:
+        assert switch.asked and asyncio.run(switch.wait(5))
+        lead = switch.probe()
+        assert lead is not None and lead <= 0  # stamped in the send, before the wall clock was read
+    finally:
+        switch.close()
+
+
+@pytest.mark.parametrize("lead", [None, 1, 250_000], ids=["unstamped", "stamped-at-read", "late"])
+def test_the_switch_is_not_live_while_datagrams_are_stamped_at_the_read(
+    monkeypatch: pytest.MonkeyPatch, lead: int | None
+) -> None:
+    probes: list[int | None] = []
+
+    def probe(self: StampsSwitch) -> int | None:
+        probes.append(lead)
+        return lead
+
+    monkeypatch.setattr(StampsSwitch, "probe", probe)
+    switch = StampsSwitch()
+    try:
+        assert asyncio.run(switch.wait(0.02)) is False
+        assert len(probes) >= 2  # it kept asking until the timeout
+    finally:
+        switch.close()
 
 
 def test_a_stamp_the_clock_cannot_explain_falls_back_to_perf_counter() -> None:
@@ -205,6 +247,51 @@ def test_the_pool_says_what_stamped_its_reads(
     assert resp.status == 200 and resp.body == b"ok" and resp.sent <= resp.first_byte <= resp.end
     expected = {"loop"} if refused or not KERNEL_STAMPS else {"kernel"}
     assert pool.stamp_sources == expected and pool.stamp_fallbacks == 0
+
+
+@needs_kernel
+@pytest.mark.parametrize("live_after", [2, None], ids=["switched-on", "never"])
+def test_the_pool_connects_once_kernel_stamping_is_on_or_gives_up_waiting(
+    listener: socket.socket, monkeypatch: pytest.MonkeyPatch, live_after: int | None
+) -> None:
+    events: list[str] = []
+    real_probe = StampsSwitch.probe
+
+    def probe(self: StampsSwitch) -> int | None:
+        events.append("probe")
+        if live_after is None or events.count("probe") <= live_after:
+            return 1  # stamped at the read: not live yet
+        return real_probe(self)
+
+    real_open = kernelstamps.open_stamped
+
+    async def open_(*args: Any) -> Any:
+        events.append("connect")
+        return await real_open(*args)
+
+    monkeypatch.setattr(StampsSwitch, "probe", probe)
+    monkeypatch.setattr(transport_module, "open_stamped", open_)
+    monkeypatch.setattr(transport_module, "_STAMPS_WAIT_S", 0.05)
+    threading.Thread(target=_one_response, args=(listener,), daemon=True).start()
+
+    async def main() -> tuple[RawResponse, Pool]:
+        pool = Pool(f"http://127.0.0.1:{_port(listener)}")
+        conn = await pool.acquire()
+        resp = RawResponse()
+        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
+        assert pool._switch is not None
+        switch = pool._switch
+        pool.close()
+        assert switch._sock.fileno() == -1 and pool._switch is None  # closed with the pool
+        return resp, pool
+
+    resp, pool = asyncio.run(main())
+    assert resp.status == 200 and resp.body == b"ok" and pool.stamp_sources == {"kernel"}
+    assert events[-1] == "connect" and events.count("connect") == 1
+    if live_after is not None:
+        assert events == ["probe"] * (live_after + 1) + ["connect"]
+    else:
+        assert len(events) >= 3  # asked until the (shortened) wait ran out, then connected anyway
 
 
 def test_https_pools_never_ask_for_kernel_stamps() -> None:

@@ -14,7 +14,8 @@ offset read once per connection, the tightest of a few back-to-back readings. A 
 more than a second before the last send, means the wall clock was stepped: it is replaced by
 `perf_counter()` at the read, and counted. One slightly before the request's send stamp (taken after
 `send()` returned, which may have waited for the GIL) is moved up to it by the Connection, so no
-duration is negative.
+duration is negative. Linux turns stamping on a while after the first socket asks (from a work
+queue): a pool holds a `StampsSwitch` and waits for it before its first connection.
 
 Linux and plain `http://` only: TLS goes through asyncio's SSL transport and keeps loop stamps.
 """
@@ -34,6 +35,7 @@ __all__ = [
     "KERNEL_STAMPS",
     "KernelStampedSocket",
     "StampedReceiver",
+    "StampsSwitch",
     "clock_offset_ns",
     "enable_stamps",
     "open_stamped",
@@ -79,6 +81,61 @@ def enable_stamps(sock: socket.socket) -> bool:
     except OSError:
         return False
     return True
+
+
+class StampsSwitch:
+    """Holds the kernel's receive stamps on while open, and tells when they are on.
+
+    Linux stamps received packets only while some socket asks for stamps, and the first socket's asking
+    turns stamping on for the whole system later, from a work queue: a packet received before then
+    carries no stamp, and its read falls back to `perf_counter()`. This loopback datagram socket asks for
+    as long as it is open; `wait` sends it datagrams until one is stamped when it was sent, which only a
+    live stamp is (a packet that arrived unstamped is given the time of the read instead).
+    """
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            self._sock.setblocking(False)
+            self._sock.bind(("127.0.0.1", 0))
+            self.asked = enable_stamps(self._sock)
+        except OSError:
+            self._sock.close()
+            raise
+
+    def probe(self) -> int | None:
+        """Kernel stamp minus wall time after the send, in ns (<= 0: stamping is live); None: no stamp."""
+        self._sock.sendto(b"?", self._sock.getsockname())
+        sent_ns = time.time_ns()
+        try:
+            _, ancillary, _, _ = self._sock.recvmsg(8, _ANCILLARY)
+        except (BlockingIOError, InterruptedError):
+            return None  # not delivered yet
+        for level, kind, raw in ancillary:
+            if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(raw) >= _TIMESPEC.size:
+                sec, nsec = _TIMESPEC.unpack_from(raw)
+                lead: int = sec * 1_000_000_000 + nsec - sent_ns
+                return lead
+        return None
+
+    async def wait(self, timeout: float) -> bool:
+        """True once a probe comes back stamped at its send; False after `timeout` seconds."""
+        if not self.asked:
+            return False
+        deadline = perf_counter() + timeout
+        while True:
+            try:
+                lead = self.probe()
+            except OSError:
+                return False
+            if lead is not None and lead <= 0:
+                return True
+            if perf_counter() >= deadline:
+                return False
+            await asyncio.sleep(0.001)
+
+    def close(self) -> None:
+        self._sock.close()
 
 
 class KernelStampedSocket:

@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import Protocol, cast
 from urllib.parse import urlsplit
 
-from chatcert.bench.kernelstamps import KERNEL_STAMPS, KernelStampedSocket, open_stamped
+from chatcert.bench.kernelstamps import KERNEL_STAMPS, KernelStampedSocket, StampsSwitch, open_stamped
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "Connection", "Pool", "RawResponse", "TransportError", "build_request"]
 
@@ -26,6 +26,9 @@ _MAX_HEAD = 64 * 1024  # also bounds a buffered chunk-size or trailer line
 # The conformance client's default cap (chatcert.client.Bounds): a latency run never needs more, and a
 # hostile or broken server must not make the client hold an unbounded body in memory.
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# How long the first connection waits for the kernel to switch stamping on (it takes a work-queue run,
+# usually well under a millisecond); after that the pool goes on, and unstamped reads are counted.
+_STAMPS_WAIT_S = 0.5
 _HEAD, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILER, _LENGTH, _UNTIL_CLOSE, _DONE = range(8)
 
 
@@ -369,6 +372,8 @@ class Pool:
         self.reads = 0  # socket reads that carried response bytes, over every connection
         self.stamp_sources: set[str] = set()  # "kernel" and/or "loop": what stamped this pool's reads
         self._fallbacks_gone = 0  # kernel-stamp fallbacks of connections already closed
+        self._switch: StampsSwitch | None = None  # holds kernel stamping on while the pool lives
+        self._switched: asyncio.Task[bool] | None = None  # the first connection's wait for it
 
     async def acquire(self) -> Connection:
         while self._idle:
@@ -389,6 +394,7 @@ class Pool:
             return Connection(loop, self, max_body_bytes=self.max_body_bytes)
 
         if self._kernel_stamps:
+            await self._stamps_live()
             opened = await open_stamped(loop, self.host, self.port, factory)
             if opened is not None:
                 transport, conn = opened
@@ -401,6 +407,18 @@ class Pool:
         )
         self.stamp_sources.add("loop")
         return proto
+
+    async def _stamps_live(self) -> None:
+        """Before the first connection: kernel stamping switched on (it is, a little after asking)."""
+        if self._switched is None:
+            try:
+                self._switch = StampsSwitch()
+            except OSError:
+                self._switched = asyncio.ensure_future(asyncio.sleep(0, False))
+            else:
+                self._switched = asyncio.ensure_future(self._switch.wait(_STAMPS_WAIT_S))
+        # Shielded: a connect timeout on one connection must not cancel the wait the others share.
+        await asyncio.shield(self._switched)
 
     @property
     def stamp_fallbacks(self) -> int:
@@ -421,3 +439,8 @@ class Pool:
             conn.close()
         self._all.clear()
         self._idle.clear()
+        if self._switched is not None and not self._switched.done():
+            self._switched.cancel()
+        if self._switch is not None:
+            self._switch.close()
+        self._switch = self._switched = None
