@@ -227,23 +227,29 @@ def _one_response(listener: socket.socket) -> None:
         conn.recv(10)
 
 
+def _get_once(listener: socket.socket) -> tuple[RawResponse, Pool, StampsSwitch | None]:
+    """One GET through a new pool, closed after it; the pool's stamps switch as it was before closing."""
+    threading.Thread(target=_one_response, args=(listener,), daemon=True).start()
+
+    async def main() -> tuple[RawResponse, Pool, StampsSwitch | None]:
+        pool = Pool(f"http://127.0.0.1:{_port(listener)}")
+        conn = await pool.acquire()
+        resp = RawResponse()
+        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
+        switch = pool._switch
+        pool.close()
+        return resp, pool, switch
+
+    return asyncio.run(main())
+
+
 @pytest.mark.parametrize("refused", [False, True], ids=["kernel", "refused"])
 def test_the_pool_says_what_stamped_its_reads(
     listener: socket.socket, monkeypatch: pytest.MonkeyPatch, refused: bool
 ) -> None:
     if refused:  # a platform or socket that will not stamp: the pool falls back to the loop's stamps
         monkeypatch.setattr(kernelstamps, "enable_stamps", lambda sock: False)
-    threading.Thread(target=_one_response, args=(listener,), daemon=True).start()
-
-    async def main() -> tuple[RawResponse, Pool]:
-        pool = Pool(f"http://127.0.0.1:{_port(listener)}")
-        conn = await pool.acquire()
-        resp = RawResponse()
-        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
-        pool.close()
-        return resp, pool
-
-    resp, pool = asyncio.run(main())
+    resp, pool, _ = _get_once(listener)
     assert resp.status == 200 and resp.body == b"ok" and resp.sent <= resp.first_byte <= resp.end
     expected = {"loop"} if refused or not KERNEL_STAMPS else {"kernel"}
     assert pool.stamp_sources == expected and pool.stamp_fallbacks == 0
@@ -272,20 +278,8 @@ def test_the_pool_connects_once_kernel_stamping_is_on_or_gives_up_waiting(
     monkeypatch.setattr(StampsSwitch, "probe", probe)
     monkeypatch.setattr(transport_module, "open_stamped", open_)
     monkeypatch.setattr(transport_module, "_STAMPS_WAIT_S", 0.05)
-    threading.Thread(target=_one_response, args=(listener,), daemon=True).start()
-
-    async def main() -> tuple[RawResponse, Pool]:
-        pool = Pool(f"http://127.0.0.1:{_port(listener)}")
-        conn = await pool.acquire()
-        resp = RawResponse()
-        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
-        assert pool._switch is not None
-        switch = pool._switch
-        pool.close()
-        assert switch._sock.fileno() == -1 and pool._switch is None  # closed with the pool
-        return resp, pool
-
-    resp, pool = asyncio.run(main())
+    resp, pool, switch = _get_once(listener)
+    assert switch is not None and switch._sock.fileno() == -1 and pool._switch is None  # closed with it
     assert resp.status == 200 and resp.body == b"ok" and pool.stamp_sources == {"kernel"}
     assert events[-1] == "connect" and events.count("connect") == 1
     if live_after is not None:
