@@ -31,7 +31,8 @@ def test_one_request_is_bounded(behaviour: str) -> None:
             )
         )
         elapsed = time.monotonic() - start
-    assert elapsed < BOUNDS.deadline_s + BOUNDS.stall_s + 1.5, elapsed
+    # Bounded, not fast: a target that never stops would run forever; the slack is for a loaded machine.
+    assert elapsed < BOUNDS.deadline_s + BOUNDS.stall_s + 6, elapsed
     assert len(ex.body) <= BOUNDS.max_body_bytes
     if behaviour in ("endless_sse", "huge_body"):
         assert ex.truncated and ex.error

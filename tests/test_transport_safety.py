@@ -730,7 +730,8 @@ def test_a_stream_that_never_ends_is_cut_by_the_deadlines(behaviour: str) -> Non
         exchange = client.send(RequestSpec("POST", "/v1/chat/completions", body={"model": "m"}, stream=True))
         elapsed = time.monotonic() - start
     assert exchange.error and exchange.data_events() == []
-    assert elapsed < BOUNDS.deadline_s + BOUNDS.stall_s + 1.5, elapsed
+    # Bounded, not fast: a target that never stops would run forever; the slack is for a loaded machine.
+    assert elapsed < BOUNDS.deadline_s + BOUNDS.stall_s + 6, elapsed
 
 
 _DEEP_SSE = (
