@@ -98,7 +98,9 @@ def _charts(record: dict[str, Any], history: Sequence[dict[str, Any]]) -> dict[s
         ),
     }
     # A run saved under an existing name replaces that entry in the trend.
-    runs = [*(r for r in history if not record.get("name") or r.get("name") != record["name"]), record]
+    # An unsaved run has no name: "this run" reads better under the axis than a cut-off timestamp.
+    current = {**record, "name": record.get("name") or "this run"}
+    runs = [*(r for r in history if not record.get("name") or r.get("name") != record["name"]), current]
     for key, title, unit in _TREND_KEYS:
         names, series = trend_series(runs, key)
         charts[f"bench-trend-{key.replace('.', '-').replace('_', '-')}.svg"] = line_chart(

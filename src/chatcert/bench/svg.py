@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-__all__ = ["cdf_chart", "line_chart", "nice_ticks"]
+__all__ = ["axis_range", "cdf_chart", "line_chart", "nice_ticks"]
 
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _W, _H = 640, 360
@@ -14,21 +14,35 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 150, 36, 48
 
 
 def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
-    """Round tick values covering [low, high]."""
+    """Round tick values, about `count` of them, from at or below `low` to at or above `high`."""
     if not math.isfinite(low) or not math.isfinite(high):
         return [0.0, 1.0]
-    if high <= low:
-        high = low + (abs(low) or 1.0)
+    # A span too small for the 10 decimals ticks keep (or none at all) becomes a readable one.
+    least = max(abs(low), abs(high), 1.0) * 1e-6
+    if high - low < least:
+        high = low + max(least, abs(low) if high <= low else 0.0)
     raw = (high - low) / max(count - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
-    ticks: list[float] = []
-    value = start
-    while value <= high + step * 0.5 and len(ticks) < 50:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
+    # As many steps as it takes to reach `high`: the axis must hold every value it is asked to show.
+    steps = max(1, math.ceil((high - start) / step - 1e-9))
+    return [round(start + i * step, 10) for i in range(steps + 1)]
+
+
+def axis_range(values: Sequence[float]) -> tuple[float, float]:
+    """The span an axis shows for `values`: from 0 when they reach near it, else fitted to them.
+
+    Latencies that all lie between 80 and 86 ms would otherwise be one vertical line at the edge of a
+    0-90 axis; values that start within a third of their maximum keep zero for an honest scale.
+    """
+    low, high = min(values), max(values)
+    if low >= 0 and low <= high / 3:
+        return 0.0, high
+    if high <= 0 and high >= low / 3:
+        return low, 0.0
+    pad = (high - low) * 0.05 or abs(high) * 0.05 or 1.0
+    return low - pad, high + pad
 
 
 def _fmt(value: float) -> str:
@@ -67,11 +81,11 @@ def line_chart(
     if not xs:
         parts.append(f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle">no data</text></svg>')
         return "\n".join(parts)
-    x_lo, x_hi = (0.0, float(max(len(x_names) - 1, 1))) if x_names else (min(xs), max(xs))
-    x_ticks = list(range(len(x_names))) if x_names else nice_ticks(min(0.0, x_lo), x_hi)
+    x_lo, x_hi = (0.0, float(max(len(x_names) - 1, 1))) if x_names else axis_range(xs)
+    x_ticks = list(range(len(x_names))) if x_names else nice_ticks(x_lo, x_hi)
     if not x_names:
         x_lo, x_hi = x_ticks[0], x_ticks[-1]
-    y_lo, y_hi = y_range if y_range else (min(0.0, min(ys)), max(ys))
+    y_lo, y_hi = y_range if y_range else axis_range(ys)
     y_ticks = nice_ticks(y_lo, y_hi, 5)
     y_lo, y_hi = (y_ticks[0], y_ticks[-1]) if not y_range else (y_lo, y_hi)
     x_span, y_span = (x_hi - x_lo) or 1.0, (y_hi - y_lo) or 1.0
