@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -228,6 +229,7 @@ class RealServer:
                 # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback traffic
                 response = httpx.get(f"{self.base_url}/models", headers=headers, timeout=2.0, trust_env=False)
                 if response.status_code == 200:
+                    self._first_answer(headers, deadline)
                     self.startup_seconds = time.monotonic() - began
                     return
             except httpx.HTTPError:
@@ -238,6 +240,42 @@ class RealServer:
                     f"log tail:\n{self.log_tail()}"
                 )
             time.sleep(0.2)
+
+    def _first_answer(self, headers: dict[str, str], deadline: float) -> None:
+        """Ask for one token: a server that lists its models can still die at its first generation.
+
+        A llama.cpp built for instructions this CPU refuses (e.g. AMX tiles from -march=native) loads,
+        answers /v1/models and dies of SIGILL inside its first request; without this, every test then
+        fails on "connection refused" and only the log says why.
+        """
+        assert self._proc is not None
+        body = {"model": self.model_alias, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
+        failure = ""
+        try:
+            response = httpx.post(
+                f"{self.base_url}/chat/completions",
+                json=body,
+                headers=headers,
+                timeout=max(5.0, deadline - time.monotonic()),
+                trust_env=False,
+            )
+            if response.status_code != 200:
+                failure = f"answered HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+        try:
+            code = self._proc.wait(timeout=0.5) if failure else self._proc.poll()
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None:
+            raise RealServerStartError(
+                f"llama_cpp.server died at its first chat request ({_exit_reason(code)}); "
+                f"log tail:\n{self.log_tail()}"
+            )
+        if failure:
+            raise RealServerStartError(
+                f"llama_cpp.server's first chat request failed ({failure}); log tail:\n{self.log_tail()}"
+            )
 
     def stop(self) -> None:
         """Terminate the server (SIGTERM), then kill it if it is still there after ``stop_timeout``."""
@@ -281,3 +319,19 @@ class RealServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def _exit_reason(code: int) -> str:
+    """`exit code 1`, or the signal's name, with what SIGILL means for a compiled llama.cpp."""
+    if code >= 0:
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+    if name == "SIGILL":
+        return (
+            "SIGILL: llama.cpp was compiled for instructions this CPU does not run; rebuild "
+            "llama-cpp-python for a portable target (tox.ini's CMAKE_ARGS, docs/real-server.md)"
+        )
+    return name
