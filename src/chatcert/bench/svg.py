@@ -26,7 +26,9 @@ def nice_ticks(low: float, high: float, count: int = 6) -> list[float]:
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
     # As many steps as it takes to reach `high`: the axis must hold every value it is asked to show.
-    steps = max(1, math.ceil((high - start) / step - 1e-9))
+    steps = max(1, math.ceil((high - start) / step))
+    if steps > 1 and start + (steps - 1) * step >= high:  # the division rounded up past an exact multiple
+        steps -= 1
     return [round(start + i * step, 10) for i in range(steps + 1)]
 
 
