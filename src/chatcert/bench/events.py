@@ -11,11 +11,33 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Observed", "observe_json", "observe_stream", "sse_data"]
+import orjson
 
-# raw_decode on str skips json.loads' encoding detection and whitespace checks: this parse runs for
-# every chunk of every response, and is most of the client's CPU per request.
+__all__ = ["Observed", "observe_json", "observe_stream", "parse_event", "sse_data"]
+
+# This parse runs for every chunk of every response and was a third of the client's CPU per read:
+# orjson parses a chunk in a sixth of the time the standard library takes. What orjson refuses (a
+# lone surrogate, an integer past 64 bits) goes to the standard library, which stays the judge.
+_orjson_loads = orjson.loads
+_OrjsonError = orjson.JSONDecodeError
 _raw_decode = json.JSONDecoder().raw_decode
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def parse_event(data: bytes) -> Any:
+    """One event's JSON; `ValueError` when it is not JSON (RecursionError passes through)."""
+    try:
+        return _orjson_loads(data)
+    except _OrjsonError:
+        pass
+    text = data.decode()  # UnicodeDecodeError is a ValueError
+    value, end = _raw_decode(text, len(text) - len(text.lstrip()))
+    if text[end:].strip():
+        raise _NotJson("trailing data")
+    return value
 
 
 @dataclass
@@ -43,6 +65,13 @@ def sse_data(parts: Sequence[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
     for stamp, piece in parts:
         if b"\r" in piece:  # rare: CRLF or CR line ends; normalise so "\n\n" ends every event
             piece = piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if (
+            not buf
+            and piece.startswith(b"data: ")
+            and piece.find(b"\n") == len(piece) - 2 == piece.find(b"\n\n")
+        ):
+            out.append((stamp, piece[6:-2]))  # the usual read: one whole one-line event
+            continue
         buf = buf + piece if buf else piece
         start = 0
         while True:
@@ -79,10 +108,7 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
             seen.done = True
             continue
         try:
-            text = data.decode()
-            chunk, end = _raw_decode(text)
-            if end != len(text) and text[end:].strip():
-                raise ValueError("trailing data")
+            chunk = parse_event(data)
         except ValueError:  # also UnicodeDecodeError
             seen.error = seen.error or "an SSE event is not JSON"
             continue
@@ -95,7 +121,7 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
         if isinstance(sent_at, (int, float)):
             seen.sent_stamps.append((stamp, float(sent_at)))
         choices = chunk.get("choices")
-        if choices and any(_delta_text(c) for c in choices):
+        if choices and (_delta_text(choices[0]) if len(choices) == 1 else any(map(_delta_text, choices))):
             if not seen.token_stamps and isinstance(sent_at, (int, float)):
                 seen.first_token_sent_at = float(sent_at)
             seen.token_stamps.append(stamp)
