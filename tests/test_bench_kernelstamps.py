@@ -296,3 +296,34 @@ def test_the_pool_connects_once_kernel_stamping_is_on_or_gives_up_waiting(
 def test_https_pools_never_ask_for_kernel_stamps() -> None:
     assert Pool("https://127.0.0.1:1")._kernel_stamps is False
     assert Pool("http://127.0.0.1:1", kernel_stamps=False)._kernel_stamps is False
+
+
+@needs_kernel
+def test_a_body_larger_than_one_read_arrives_whole_and_in_order(listener: socket.socket) -> None:
+    # Reads are 64 KiB at most (a larger recvmsg buffer costs a page mapping per read): a 1 MiB body
+    # must come through as many stamped reads, byte for byte.
+    body = bytes(range(256)) * 4096
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            conn.recv(10)
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def main() -> tuple[RawResponse, set[str]]:
+        pool = Pool(f"http://127.0.0.1:{_port(listener)}", max_body_bytes=2 * len(body))
+        conn = await pool.acquire()
+        resp = RawResponse()
+        await conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", resp, 5)
+        pool.close()
+        return resp, pool.stamp_sources
+
+    resp, sources = asyncio.run(main())
+    assert resp.status == 200 and resp.body == body
+    if sources == {"kernel"}:
+        assert resp.reads >= len(body) // kernelstamps._READ_SIZE
+    stamps = [stamp for stamp, _ in resp.parts]
+    assert stamps == sorted(stamps) and resp.sent <= resp.first_byte <= resp.end
