@@ -55,9 +55,31 @@ BODY = json.dumps(
 HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
 
 
+def _cpu_times() -> list[int] | None:
+    """The `cpu` line of /proc/stat (user nice system idle iowait irq softirq steal ...), or None."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            return [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+_LAST_TIMES = _cpu_times()
+
+
 def load_line() -> str:
+    """The load average and, on Linux, the CPU time the hypervisor took since the previous call (steal):
+    a VM whose host is busy loses time that its own load average never shows."""
+    global _LAST_TIMES
     one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+    line = f"load average {one:.2f} (1 min) {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+    now = _cpu_times()
+    if now is not None and _LAST_TIMES is not None and len(now) > 7:
+        total = sum(now[:8]) - sum(_LAST_TIMES[:8])
+        if total > 0:
+            line += f", steal {(now[7] - _LAST_TIMES[7]) / total:.1%} since the last line"
+    _LAST_TIMES = now
+    return line
 
 
 class InstantServer:
