@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -38,6 +39,7 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function; a latency run asks the same question thousands of times
 def reply_text(seed: str, index: int, words: int | None = None) -> str:
     """A sentence of words from a fixed vocabulary; `words` overrides the length (5-16 by default)."""
     rng = random.Random(f"{seed}:{index}")
