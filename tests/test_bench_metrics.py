@@ -153,6 +153,16 @@ def test_steady_window_falls_back_to_the_whole_run_when_all_were_sent_at_once() 
     assert window.request_rps == pytest.approx(3 / 3.0)
 
 
+def test_a_window_shorter_than_one_request_is_no_steady_state() -> None:
+    # 256 workers, 30 measured requests: their sends follow 30 warm-up answers within 10 ms. Counting
+    # the warm-up answers that end in those 10 ms would report a burst (thousands/s) as throughput.
+    warm = [_sample(i, 0.0, 0.36 + i * 0.0004, 50.0, 32, warmup=True) for i in range(256)]
+    measured = [_sample(256 + i, 0.36 + i * 0.0004, 0.72 + i * 0.0004, 50.0, 32) for i in range(30)]
+    window = steady_window(warm + measured)
+    assert window.kind == "whole" and window.completed == 30
+    assert window.request_rps == pytest.approx(30 / (0.72 + 29 * 0.0004 - 0.36))
+
+
 def _outcome(samples: list[Sample], **kw: Any) -> LevelOutcome:
     out = LevelOutcome(LevelSpec(concurrency=1), samples, **kw)
     return out

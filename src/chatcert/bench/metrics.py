@@ -196,9 +196,11 @@ def steady_window(samples: Sequence[Sample]) -> Window:
     """Throughput window: first measured send to the last send (after it the level only drains).
 
     Counts every successful request (warm-up ones too) that ended inside the window: the rate at which
-    the server completes requests while the offered load is steady. When every measured request was
-    sent at once (requests <= concurrency) there is no steady state; the window is then first send ..
-    last end over the measured requests.
+    the server completes requests while the offered load is steady. When the measured sends span less
+    than one request (the median E2E) there is no steady state: every measured request went out at
+    once, or there were fewer than workers (256 workers, 30 measured requests: the 30 sends follow 30
+    warm-up answers within milliseconds, and a window that short would report a burst as a rate).
+    The window is then first send .. last end over the measured requests (`kind` "whole").
     """
     measured = [s for s in samples if not s.warmup and s.ok]
     if not measured:
@@ -206,7 +208,8 @@ def steady_window(samples: Sequence[Sample]) -> Window:
     start = min(s.sent_s for s in measured)
     end = max(s.sent_s for s in measured)
     inside = [s for s in samples if s.ok and start < s.end_s <= end]
-    if end - start <= 0 or not inside:
+    one_request_s = statistics.median(s.end_s - s.sent_s for s in measured)
+    if end - start <= 0 or end - start < one_request_s or not inside:
         end = max(s.end_s for s in measured)
         inside = measured
         return Window(start, end, len(inside), sum(s.output_tokens for s in inside), "whole")
