@@ -23,10 +23,6 @@ _OrjsonError = orjson.JSONDecodeError
 _raw_decode = json.JSONDecoder().raw_decode
 
 
-class _NotJson(ValueError):
-    pass
-
-
 def parse_event(data: bytes) -> Any:
     """One event's JSON; `ValueError` when it is not JSON (RecursionError passes through)."""
     try:
@@ -36,7 +32,7 @@ def parse_event(data: bytes) -> Any:
     text = data.decode()  # UnicodeDecodeError is a ValueError
     value, end = _raw_decode(text, len(text) - len(text.lstrip()))
     if text[end:].strip():
-        raise _NotJson("trailing data")
+        raise ValueError("trailing data")
     return value
 
 
@@ -68,7 +64,8 @@ def sse_data(parts: Sequence[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
         if (
             not buf
             and piece.startswith(b"data: ")
-            and piece.find(b"\n") == len(piece) - 2 == piece.find(b"\n\n")
+            and piece.endswith(b"\n\n")
+            and piece.find(b"\n") == len(piece) - 2
         ):
             out.append((stamp, piece[6:-2]))  # the usual read: one whole one-line event
             continue
@@ -121,7 +118,7 @@ def observe_stream(parts: Sequence[tuple[float, bytes]]) -> Observed:
         if isinstance(sent_at, (int, float)):
             seen.sent_stamps.append((stamp, float(sent_at)))
         choices = chunk.get("choices")
-        if choices and (_delta_text(choices[0]) if len(choices) == 1 else any(map(_delta_text, choices))):
+        if choices and any(map(_delta_text, choices)):
             if not seen.token_stamps and isinstance(sent_at, (int, float)):
                 seen.first_token_sent_at = float(sent_at)
             seen.token_stamps.append(stamp)
