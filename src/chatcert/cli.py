@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from chatcert import __version__
+from chatcert import __version__, interrupt
 from chatcert.errors import ChatcertError
 
 __all__ = ["main"]
@@ -47,10 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    previous = interrupt.install()
     try:
         code: int = args.func(args)
     except ChatcertError as exc:
         print(f"chatcert: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except interrupt.Interrupted as exc:
+        print(f"chatcert: interrupted ({exc.signame})", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("chatcert: interrupted", file=sys.stderr)
@@ -64,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the harness broke: one line, no traceback
         print(f"chatcert: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 3
+    finally:
+        interrupt.restore(previous)
     return code
 
 

@@ -14,6 +14,7 @@ from chatcert._models import Exchange
 from chatcert.budget import Budget, BudgetExhausted
 from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
+from chatcert.interrupt import Interrupted, exit_code_for, shielded
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile
 from chatcert.registry import AREAS, Check, CheckFailure, CheckSkipped, Level, Probe, all_checks, all_probes
@@ -69,6 +70,8 @@ class Run:
     started_at: str = ""
     finished_at: str = ""
     stopped: str | None = None
+    # The signal that cut the run short ("SIGINT", "SIGTERM"), or None for a run that finished.
+    interrupted: str | None = None
     duration_s: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -81,6 +84,8 @@ class Run:
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return exit_code_for(self.interrupted)
         if any(r.outcome is Outcome.ERRORED and r.waived is None for r in self.results):
             return 3
         if self.stopped or any(r.blocking for r in self.results):
@@ -223,21 +228,41 @@ def run_certification(
     run = start_run(config, client)
     checks = ordered_checks(config)
     run.info["selected"] = len(checks)
-    for reporter in reporters:
-        reporter.on_start(run)
     t0 = time.monotonic()
-    for c in checks:
-        result = run_check(run, c)
+    try:
         for reporter in reporters:
-            reporter.on_result(run, result)
+            reporter.on_start(run)
+        for c in checks:
+            result = run_check(run, c)
+            for reporter in reporters:
+                reporter.on_result(run, result)
+    except Interrupted as exc:
+        _mark_interrupted(run, checks, exc.signame)
     run.duration_s = time.monotonic() - t0
     # Checks run free-first; reports read better grouped by area, in the catalogue's order.
     order = {area: i for i, area in enumerate(AREAS)}
     run.results.sort(key=lambda r: order.get(r.area, len(order)))
     run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    for reporter in reporters:
-        reporter.on_finish(run)
+    # A signal during writing must not cut the report in half (writing takes milliseconds): it is
+    # held back and raised once the reports are complete.
+    try:
+        with shielded():
+            for reporter in reporters:
+                reporter.on_finish(run)
+    except Interrupted:
+        if not run.interrupted:
+            raise
     return run
+
+
+def _mark_interrupted(run: Run, checks: list[Check], signame: str) -> None:
+    """Keep every result so far; each check that did not finish is `skipped: interrupted`."""
+    run.interrupted = signame
+    done = {r.id for r in run.results}
+    for c in checks:
+        if c.id not in done:
+            reason = f"interrupted ({signame}) before this check finished"
+            run.results.append(_result(c, _level(c, run.config), Outcome.SKIPPED, reason=reason))
 
 
 def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
@@ -253,12 +278,16 @@ def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
     )
 
 
-def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
-    level = (
+def _level(c: Check, config: RunConfig) -> Level:
+    return (
         Level.MUST
         if config.strict and c.level_for(config.profile) is Level.SHOULD
         else c.level_for(config.profile)
     )
+
+
+def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
+    level = _level(c, config)
     disabled = _disabled_reason(c, config)
     if disabled:
         return _result(c, level, Outcome.DISABLED, reason=disabled)

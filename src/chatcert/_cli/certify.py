@@ -183,6 +183,14 @@ def run(args: argparse.Namespace) -> int:
             ConsoleReporter(verbose=args.verbose, quiet=args.quiet),
         ]
         result = run_certification(config, reporters)
+        if result.interrupted:
+            not_run = sum(r.reason.startswith("interrupted") for r in result.results)
+            print(
+                f"chatcert: interrupted ({result.interrupted}): {not_run} check(s) not run; "
+                f"partial report in {args.report_dir}",
+                file=sys.stderr,
+            )
+            return result.exit_code
         if args.follow_servers:
             code = _follow_servers(args, config, result.client)
             if code and not result.exit_code:

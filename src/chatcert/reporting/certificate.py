@@ -31,7 +31,7 @@ def certificate(run: Run) -> dict[str, Any]:
         ]
         if not ran:
             continue
-        if any(r.blocking for r in results) or run.stopped:
+        if any(r.blocking for r in results) or run.stopped or run.interrupted:
             missed.append(level)
         else:
             earned.append(level)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import platform
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,17 @@ from chatcert.engine import Run
 from chatcert.outcomes import Outcome
 from chatcert.reporting.certificate import badge_svg, certificate
 
-__all__ = ["FileReporter", "results_document", "write_reports"]
+__all__ = [
+    "IN_PROGRESS",
+    "REPORT_FILES",
+    "FileReporter",
+    "clear_reports",
+    "results_document",
+    "write_reports",
+]
+
+REPORT_FILES = ("results.json", "junit.xml", "report.html", "badge.svg")
+IN_PROGRESS = "RUN-IN-PROGRESS.txt"
 
 
 def results_document(run: Run) -> dict[str, Any]:
@@ -52,6 +65,7 @@ def results_document(run: Run) -> dict[str, Any]:
         "host": {"python": platform.python_version(), "platform": platform.platform()},
         "summary": run.counts(),
         "stopped": run.stopped,
+        "interrupted": run.interrupted,
         "exit_code": run.exit_code,
         "certificate": certificate(run),
         "results": [r.as_dict() for r in run.results],
@@ -154,7 +168,8 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
 Profile <code>{e(cert["profile"])}</code> ({e(cert["profile_digest"])}), chatcert {e(cert["chatcert_version"])},
 endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</code>, {e(cert["date"])}</div>
 <p>{e(summary)}. Requests sent: {doc["budget"]["requests_sent"]}; output tokens: {doc["budget"]["tokens_spent"]}.
-{"<b>Stopped early: " + e(doc["stopped"]) + "</b>" if doc["stopped"] else ""}</p>
+{"<b>Stopped early: " + e(doc["stopped"]) + "</b>" if doc["stopped"] else ""}
+{"<b>Interrupted (" + e(doc["interrupted"]) + "): checks not run are skipped</b>" if doc["interrupted"] else ""}</p>
 <table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
 <th>req/tok</th></tr>{"".join(rows)}</table>{extra}
 <h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ("target", "profile", "options")}, indent=1))}</pre>
@@ -172,12 +187,32 @@ def write_reports(run: Run, report_dir: Path) -> dict[str, str]:
         "report.html": redact(_html(run, doc)).encode(),
         "badge.svg": badge_svg(doc["certificate"]).encode(),
     }
+    # Each file is written beside the folder first and then renamed into place: a reader (or a
+    # run killed mid-write) never sees half a file, and never one run's files mixed with another's.
     out = {}
-    for name, data in files.items():
-        path = report_dir / name
-        path.write_bytes(data)
-        out[name] = str(path)
+    stage = Path(tempfile.mkdtemp(prefix=f".{report_dir.name}.", dir=report_dir.parent))
+    try:
+        for name, data in files.items():
+            (stage / name).write_bytes(data)
+        for name in files:
+            os.replace(stage / name, report_dir / name)
+            out[name] = str(report_dir / name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    (report_dir / IN_PROGRESS).unlink(missing_ok=True)
     return out
+
+
+def clear_reports(report_dir: Path, started_at: str) -> None:
+    """Remove the previous run's report files and leave a marker: the folder never shows an older
+    run's verdict once a new run has started (also when this one is killed outright)."""
+    if not report_dir.is_dir():
+        return
+    for name in REPORT_FILES:
+        (report_dir / name).unlink(missing_ok=True)
+    (report_dir / IN_PROGRESS).write_text(
+        f"chatcert run started at {started_at} has not finished; the previous run's reports were removed\n"
+    )
 
 
 class FileReporter:
@@ -187,7 +222,7 @@ class FileReporter:
         self.report_dir = report_dir
 
     def on_start(self, run: Run) -> None:
-        pass
+        clear_reports(self.report_dir, run.started_at)
 
     def on_result(self, run: Run, result: Any) -> None:
         pass
