@@ -79,7 +79,7 @@ def _stale_certified_report(report: Path) -> None:
 
 
 def _assert_interrupted_report(report: Path, signame: str) -> dict[str, Any]:
-    doc = json.loads((report / "results.json").read_text())
+    doc: dict[str, Any] = json.loads((report / "results.json").read_text())
     assert doc["interrupted"] == signame
     assert doc["exit_code"] == (130 if signame == "SIGINT" else 143)
     assert doc["certificate"]["verdict"] != "certified"
