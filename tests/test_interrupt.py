@@ -141,3 +141,42 @@ def test_certify_fuzz_interrupted(tmp_path: Path) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     _assert_interrupted_report(report, "SIGINT")
+
+
+def _wait_for_stderr(proc: subprocess.Popen[str], text: str) -> str:
+    """Read stderr (the progress bar rewrites one line with \\r) until `text` shows."""
+    assert proc.stderr is not None
+    seen = ""
+    while text not in seen:
+        char = proc.stderr.read(1)
+        if not char:
+            raise AssertionError(f"process ended before printing {text!r}: {seen[-2000:]}")
+        seen += char
+    return seen
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool) -> None:
+    report = tmp_path / "bench"
+    history = tmp_path / "history"
+    extra = ["--save", "nightly"] if save else []
+    # Each answer waits 3 s: the signal sent as level c=2 starts lands while its requests wait.
+    proc = _chatcert(
+        "bench", "--concurrency", "1,2", "--requests", "2", "--warmup", "0",
+        "--mock-scenario", "ttft_ms=3000", "--report-dir", str(report), "--history-dir", str(history),
+        *extra, cwd=tmp_path,
+    )  # fmt: skip
+    before = _wait_for_stderr(proc, "c=2 [")
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    err = before + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "interrupted (SIGINT)" in err
+    record = json.loads((report / "bench.json").read_text())
+    assert record["interrupted"] == "SIGINT"
+    assert [lvl["label"] for lvl in record["levels"]] == ["c=1"]
+    assert record["levels"][0]["ok"] == 2
+    if save:
+        assert "not saved as 'nightly'" in err
+        assert not list(history.glob("**/*nightly*"))

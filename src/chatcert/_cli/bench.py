@@ -8,6 +8,7 @@ import secrets
 import sys
 from typing import Any
 
+from chatcert import interrupt
 from chatcert._cli._common import (
     add_target_options,
     check_url,
@@ -324,7 +325,23 @@ def run(args: argparse.Namespace) -> int:
             config.machine = {"pinning": mock.pinning}
             record = run_bench(config)
     check_record(record)
+    if record.get("interrupted"):
+        return _interrupted(args, record)
     return _finish(args, record, baseline, rules)
+
+
+def _interrupted(args: argparse.Namespace, record: dict[str, Any]) -> int:
+    """Keep the finished levels in the report; the history is for whole runs only."""
+    with interrupt.shielded():
+        written = write_report(record, args.report_dir, saved_runs(args.history_dir, warn=_warn))
+    done = ", ".join(str(lvl["label"]) for lvl in record["levels"]) or "none"
+    refused = f"; not saved as {args.save!r} (the history keeps whole runs only)" if args.save else ""
+    print(
+        f"chatcert: interrupted ({record['interrupted']}): finished level(s) {done} kept in "
+        f"{written[0]}{refused}",
+        file=sys.stderr,
+    )
+    return interrupt.exit_code_for(str(record["interrupted"]))
 
 
 def _finish(

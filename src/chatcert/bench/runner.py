@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,19 +107,29 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
     )
     levels: list[dict[str, Any]] = []
     samples: list[Sample] = []
+    interrupted: list[str] = []
+    release = _trap_signals(interrupted)
     try:
         for spec in config.levels:
-            outcome = await scheduler.run_level(spec)
+            try:
+                outcome = await scheduler.run_level(spec)
+            except asyncio.CancelledError:
+                if not interrupted:
+                    raise
+                # The level under way is dropped (half a level is no measurement); finished ones stay.
+                _uncancel()
+                break
             levels.append(level_record(outcome, config.limits))
             samples.extend(outcome.samples)
             if scheduler.budget_exhausted:
                 break
     finally:
+        release()
         pool.close()
     end = machine_info()
     machine["loadavg_end"] = end["loadavg"]
     budget = config.budget
-    return run_record(
+    record = run_record(
         levels,
         samples,
         name=config.name,
@@ -167,6 +179,45 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             "exhausted": scheduler.budget_exhausted,
         },
     )
+    record["interrupted"] = interrupted[0] if interrupted else None
+    return record
+
+
+def _trap_signals(interrupted: list[str]) -> Callable[[], None]:
+    """While levels run, SIGINT/SIGTERM cancel the run's task (appending the signal's name) instead of
+    raising wherever the loop happens to be: the finished levels survive into the record.
+
+    Returns the function that puts the previous handlers back. Outside the main thread (a loop run
+    by a test harness, say) nothing is trapped.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    if task is None or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not interrupted:
+            interrupted.append(sig.name)
+            task.cancel()
+
+    for sig in previous:
+        loop.add_signal_handler(sig, on_signal, sig)
+
+    def release() -> None:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+    return release
+
+
+def _uncancel() -> None:
+    """Python >= 3.11 counts cancellations; the caught one is handled: later awaits must go on."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
 
 
 _STAMPS = {
