@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -180,3 +181,42 @@ def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool) -> 
     if save:
         assert "not saved as 'nightly'" in err
         assert not list(history.glob("**/*nightly*"))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_preflight_interrupted_during_rehearsal(tmp_path: Path, sig: signal.Signals) -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "liquidai"
+    folder = tmp_path / "liquidai"
+    shutil.copytree(example, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    started = tmp_path / "script-started"
+    script = folder / "vlm_infer.py"
+    anchor = "    args = parser.parse_args(argv)\n"
+    text = script.read_text()
+    assert anchor in text
+    # The rehearsed script says it runs, then hangs: the signal lands while preflight waits on it.
+    script.write_text(
+        text.replace(
+            anchor,
+            f"{anchor}    import pathlib, time\n\n"
+            f"    pathlib.Path({str(started)!r}).write_text('x')\n    time.sleep(120)\n",
+        )
+    )
+    report = tmp_path / "rep"
+    report.mkdir()
+    (report / "preflight.json").write_text(json.dumps({"verdict": "GO"}))
+    proc = _chatcert(
+        "preflight", str(folder / "liquidai.yaml"), "--report-dir", str(report), "--timeout", "300",
+        cwd=tmp_path,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), proc.communicate(timeout=30)
+    _out, err = _stop(proc, sig)
+    assert proc.returncode == CODES[sig], err
+    assert "Traceback" not in err
+    assert f"interrupted ({sig.name})" in err
+    doc = json.loads((report / "preflight.json").read_text())
+    assert doc["verdict"] == "INTERRUPTED"
+    assert doc["interrupted"] == sig.name
+    assert doc["checks"]  # the checks that ran before the rehearsal are kept

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
+from chatcert import interrupt
 from chatcert._cli._common import positive_float, writable_dir
 from chatcert.errors import UsageError
 from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, render_text, run_preflight, write_report
@@ -81,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("preflight takes an OPERATION file or --script/--image/--prompt, not both")
     if args.report_dir:
         writable_dir(args.report_dir, "--report-dir")
+        # The previous verdict goes as this run starts: the folder never shows an older GO.
+        (Path(args.report_dir) / "preflight.json").unlink(missing_ok=True)
     report = run_preflight(
         args.operation,
         script=args.script,
@@ -90,10 +95,16 @@ def run(args: argparse.Namespace) -> int:
         rehearsal=not args.no_rehearsal,
         timeout=args.timeout,
     )
-    if args.report_dir:
-        write_report(report, args.report_dir)
-    if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
-    else:
-        print(render_text(report, verbose=args.verbose))
+    with interrupt.shielded():  # a second signal must not cut the report of the first in half
+        if args.report_dir:
+            write_report(report, args.report_dir)
+        if args.json:
+            print(json.dumps(report.to_dict(), indent=2))
+        else:
+            print(render_text(report, verbose=args.verbose))
+    if report.interrupted:
+        where = f"; partial report in {args.report_dir}" if args.report_dir else ""
+        print(
+            f"chatcert: interrupted ({report.interrupted}): pre-flight not finished{where}", file=sys.stderr
+        )
     return report.exit_code

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 from functools import partial
 from pathlib import Path
 
 from chatcert.errors import UsageError
+from chatcert.interrupt import Interrupted
 from chatcert.preflight.findings import CheckLog, Finding, warning
 from chatcert.preflight.images import ImageError, sniff_image
 from chatcert.preflight.operation import (
@@ -86,12 +88,16 @@ def run_preflight(
         raise UsageError("preflight needs an OPERATION file, or --script FILE --image FILE [--prompt TEXT]")
 
     log = CheckLog()
-    if report.mode == "operation":
-        _operation_checks(op, log)
-    main, _ = _script_checks(op, log, prof.chat_route)
-    known_images = _image_checks(op, prof, log)
-    requests = _rehearsal(op, prof, log, main, rehearsal, timeout, server_factory, known_images, report)
-    report.estimate = _estimate(op, prof, main, requests, log)
+    try:
+        if report.mode == "operation":
+            _operation_checks(op, log)
+        main, _ = _script_checks(op, log, prof.chat_route)
+        known_images = _image_checks(op, prof, log)
+        requests = _rehearsal(op, prof, log, main, rehearsal, timeout, server_factory, known_images, report)
+        report.estimate = _estimate(op, prof, main, requests, log)
+    except Interrupted as exc:
+        # The checks done so far stand; the verdict says the pre-flight did not finish.
+        report.interrupted = exc.signame
     report.checks = log.records
     return report
 
@@ -326,7 +332,10 @@ def write_report(report: PreflightReport, directory: str | Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "preflight.json"
-        path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        # Written beside and renamed into place: a reader never sees half a report.
+        part = folder / ".preflight.json.part"
+        part.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(part, path)
     except OSError as exc:
         raise UsageError(f"cannot write the report into {folder}: {exc}") from exc
     return path

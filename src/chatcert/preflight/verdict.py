@@ -6,13 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatcert import __version__
+from chatcert.interrupt import exit_code_for
 from chatcert.preflight.findings import AREAS, CheckRecord, Finding
 from chatcert.preflight.usage import FORMULA, UsageEstimate
 
-__all__ = ["GO", "NO_GO", "PreflightReport", "render_text"]
+__all__ = ["GO", "INTERRUPTED", "NO_GO", "PreflightReport", "render_text"]
 
 GO = "GO"
 NO_GO = "NO-GO"
+INTERRUPTED = "INTERRUPTED"  # stopped by SIGINT/SIGTERM before every check ran: neither GO nor NO-GO
 
 
 @dataclass
@@ -27,6 +29,7 @@ class PreflightReport:
     rehearsal: dict[str, Any] | None = None
     captured_requests: list[Any] = field(default_factory=list)  # data: URLs elided
     estimate: UsageEstimate | None = None
+    interrupted: str | None = None  # the signal that stopped the pre-flight, if one did
 
     @property
     def findings(self) -> list[Finding]:
@@ -42,11 +45,15 @@ class PreflightReport:
 
     @property
     def verdict(self) -> str:
+        if self.interrupted:
+            return INTERRUPTED
         return NO_GO if self.errors else GO
 
     @property
     def exit_code(self) -> int:
-        """0 for GO, 1 for NO-GO (chatcert's exit-code convention)."""
+        """0 for GO, 1 for NO-GO, 130/143 when interrupted (chatcert's exit-code convention)."""
+        if self.interrupted:
+            return exit_code_for(self.interrupted)
         return 1 if self.errors else 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -54,6 +61,7 @@ class PreflightReport:
             "tool": "chatcert preflight",
             "version": __version__,
             "verdict": self.verdict,
+            "interrupted": self.interrupted,
             "subject": self.subject,
             "mode": self.mode,
             "profile": self.profile,
