@@ -42,13 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "command", None):
-        parser.print_help()
-        return 2
+    # First thing: a signal while the sub-commands are still being imported ends cleanly too.
     previous = interrupt.install()
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
         code: int = args.func(args)
     except ChatcertError as exc:
         print(f"chatcert: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +19,7 @@ from chatcert.engine import Reporter, RunConfig, ordered_checks, plan, run_certi
 from chatcert.errors import TargetError, UsageError
 from chatcert.registry import AREAS
 from chatcert.reporting.console import ConsoleReporter
-from chatcert.reporting.files import FileReporter
+from chatcert.reporting.files import FileReporter, clear_reports
 
 
 def register(sub: Any) -> None:
@@ -139,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
     waivers = _waivers(args.waive)
     if not args.dry_run:
         writable_dir(args.report_dir, "--report-dir")
+        # Before the target even starts: a run interrupted this early leaves no older verdict behind.
+        clear_reports(Path(args.report_dir), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     bounds = Bounds(
         deadline_s=args.timeout,
         stall_s=min(args.stall_timeout, args.timeout),
