@@ -161,6 +161,8 @@ def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool) -> 
     report = tmp_path / "bench"
     history = tmp_path / "history"
     extra = ["--save", "nightly"] if save else []
+    report.mkdir()
+    (report / "bench.json").write_text('{"stale": "an older run"}')
     # Each answer waits 3 s: the signal sent as level c=2 starts lands while its requests wait.
     proc = _chatcert(
         "bench", "--concurrency", "1,2", "--requests", "2", "--warmup", "0",
@@ -168,6 +170,7 @@ def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool) -> 
         *extra, cwd=tmp_path,
     )  # fmt: skip
     before = _wait_for_stderr(proc, "c=2 [")
+    assert not (report / "bench.json").exists()  # the older run's figures went when this one started
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     err = before + err

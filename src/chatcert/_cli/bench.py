@@ -6,6 +6,7 @@ import argparse
 import math
 import secrets
 import sys
+from pathlib import Path
 from typing import Any
 
 from chatcert import interrupt
@@ -252,6 +253,11 @@ def _check_outputs(args: argparse.Namespace) -> None:
     writable_dir(args.report_dir, "--report-dir")
     if args.save:
         writable_dir(str(history_dir(args.history_dir)), "--history-dir")
+    # The previous run's results go as this one starts: the folder never shows an older run's figures
+    # under a run that was then interrupted or killed.
+    folder = Path(args.report_dir)
+    for old in (folder / "bench.json", folder / "bench.html", *folder.glob("bench-*.svg")):
+        old.unlink(missing_ok=True)
 
 
 def _warn(message: str) -> None:

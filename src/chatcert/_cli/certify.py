@@ -17,6 +17,7 @@ from chatcert.client import Bounds, Client, Target
 from chatcert.discovery import discover_servers, host_allowed
 from chatcert.engine import Reporter, RunConfig, ordered_checks, plan, run_certification
 from chatcert.errors import TargetError, UsageError
+from chatcert.interrupt import Interrupted
 from chatcert.registry import AREAS
 from chatcert.reporting.console import ConsoleReporter
 from chatcert.reporting.files import FileReporter, clear_reports
@@ -239,6 +240,8 @@ def _follow_servers(args: argparse.Namespace, config: RunConfig, client: Client)
         run = run_certification(
             sub_config, [FileReporter(sub), ConsoleReporter(quiet=args.quiet, verbose=args.verbose)]
         )
+        if run.interrupted:  # its report is written; the servers after it are not started
+            raise Interrupted(run.interrupted)
         worst = max(worst, run.exit_code)
     return worst
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
@@ -241,7 +242,10 @@ def write_report(
     charts = _charts(record, history)
     written = []
     data = folder / "bench.json"
-    data.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    # Written beside and renamed into place: a reader never sees half a record.
+    part = folder / ".bench.json.part"
+    part.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(part, data)
     written.append(data)
     for name, svg in charts.items():
         path = folder / name
