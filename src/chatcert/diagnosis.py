@@ -112,7 +112,7 @@ def _json_problem(text: str) -> str | None:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
             return "trailing data"
-        if exc.pos >= len(text) - 1 or exc.msg.startswith("Unterminated"):
+        if exc.pos >= len(text) or exc.msg.startswith("Unterminated"):  # ran out of input
             return "truncated"
         return "invalid JSON"
     return None
@@ -173,7 +173,9 @@ def diagnose(run: Run) -> list[Cause]:
     for root, ids in folded.items():
         if root not in CAUSES and root in by_id:
             pre = by_id[root]
-            message = f"{pre.id} ({pre.level} {pre.outcome.value}): {pre.message or pre.reason}"
+            message = (
+                f"{pre.message or pre.reason} ({pre.level} check {pre.outcome.value}; checks depend on it)"
+            )
             causes.append(Cause(root, "check", message, ids))
     return causes
 
