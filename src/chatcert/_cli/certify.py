@@ -194,9 +194,7 @@ def run(args: argparse.Namespace) -> int:
     # The one stderr line names the first root cause when there is one: it is what to fix first.
     cause = next((c.message for c in result.causes if c.kind == "run"), None)
     if result.stopped:
-        raise TargetError(
-            f"{cause} (run stopped)" if cause else f"target unreachable or failing: {result.stopped}"
-        )
+        raise TargetError(f"target unreachable or failing: {cause or result.stopped}")
     if code == 1:
         failed = [r.id for r in result.results if r.blocking]
         head = f"{cause}; " if cause else ""
