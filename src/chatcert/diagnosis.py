@@ -44,6 +44,7 @@ _FAILING = (Outcome.FAILED, Outcome.NON_STRICT)
 _PRECONDITION_FAILED = (Outcome.FAILED, Outcome.NON_STRICT)
 # Skip reasons of checks the run could not run because it stopped (see the shared conventions).
 _NOT_RUN = ("stopped:", "run deadline")
+_JUDGED_BY_TOLERANT = ("unparseable_bodies", "deadlines_hit")
 _CONNECT = ("ConnectError", "ConnectTimeout")
 _TIMEOUT = ("ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException")
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -142,8 +143,12 @@ def diagnose(run: Run) -> list[Cause]:
     for result in results:
         if result.outcome not in _FAILING or result.caused_by:
             continue
-        exchanges = _exchanges(run, checks.get(result.id))
+        check = checks.get(result.id)
+        exchanges = _exchanges(run, check)
         for symptom in symptoms:
+            # A check that judges transport failures itself (fuzzing: a hang is a finding) owns them.
+            if check and check.tolerate_transport_errors and symptom.cause in _JUDGED_BY_TOLERANT:
+                continue
             if any(symptom.shows(ex) for ex in exchanges):
                 result.caused_by = symptom.cause
                 dependents.setdefault(symptom.cause, []).append(result)
