@@ -461,3 +461,20 @@ def test_cause_ids_are_stable_snake_case() -> None:
         "unparseable_bodies",
         "deadlines_hit",
     }
+
+
+def test_live_defects_fold_under_their_precondition(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mock's own defects: include_usage ignored and string error bodies, each one cause, once."""
+    with MockServer("compatible", defects=["error_as_string", "stream_include_usage_ignored"]) as server:
+        code, out, _ = certify(["--endpoint", server.url], tmp_path, capsys)
+    doc = results(tmp_path)
+    assert code == 1 and doc["exit_code"] == 1
+    causes = {c["id"]: c for c in doc["causes"]}
+    assert set(causes) == {"rejections_carry_error_body", "stream_usage_chunk_when_asked"}
+    assert causes["stream_usage_chunk_when_asked"]["dependents"] == ["stream_usage_totals_consistent"]
+    assert causes["rejections_carry_error_body"]["dependents"] == ["error_body_matches_profile_shape"]
+    for cause_id in causes:
+        assert out.count(f"CAUSE {cause_id}: ") == 1
+    assert "\nfailures:\n" not in out  # every failure is a cause or folded under one

@@ -175,7 +175,8 @@ def diagnose(run: Run) -> list[Cause]:
         for cause_id in CAUSES
         if cause_id in dependents
     ]
-    for root, ids in folded.items():
+    position = {r.id: i for i, r in enumerate(results)}
+    for root, ids in sorted(folded.items(), key=lambda item: position.get(item[0], 0)):
         if root not in CAUSES and root in by_id:
             pre = by_id[root]
             message = (
