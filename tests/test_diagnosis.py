@@ -151,6 +151,19 @@ def test_an_endpoint_ending_in_v1_suggests_dropping_it(
     assert [c["id"] for c in doc["causes"]] == ["base_url_ends_in_v1"]
 
 
+def test_the_v1_hint_keeps_endpoint_credentials_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with MockServer("compatible") as server:
+        host = server.url.split("://", 1)[1]
+        argv = ["--endpoint", f"http://someone:canary-secret-5ab1@{host}/v1", "-q"]
+        _, out, err = certify(argv, tmp_path, capsys)
+    doc = results(tmp_path)
+    (cause,) = doc["causes"]
+    assert cause["id"] == "base_url_ends_in_v1" and cause["message"].endswith(f"@{host}")
+    assert "canary-secret-5ab1" not in out + err + json.dumps(doc)
+
+
 def test_truncated_bodies_are_one_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with MockServer("compatible", scenario={"fault": "truncated_json"}) as server:
         _, out, err = certify(["--endpoint", server.url], tmp_path, capsys)

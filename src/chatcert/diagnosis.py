@@ -120,7 +120,10 @@ def _json_problem(text: str) -> str | None:
 
 
 def _path(ex: Exchange) -> str:
-    return urlsplit(ex.url).path
+    # Not urlsplit: a redacted URL ("http://[REDACTED]@host/...") is no valid netloc to it.
+    rest = ex.url.split("://", 1)[-1]
+    slash = rest.find("/")
+    return rest[slash:].split("?", 1)[0].split("#", 1)[0] if slash >= 0 else "/"
 
 
 # -- the run -------------------------------------------------------------------------------------------------

@@ -237,7 +237,10 @@ def run_certification(
     # Checks run free-first; reports read better grouped by area, in the catalogue's order.
     order = {area: i for i, area in enumerate(AREAS)}
     run.results.sort(key=lambda r: order.get(r.area, len(order)))
-    run.causes = diagnose(run)
+    try:
+        run.causes = diagnose(run)
+    except Exception as exc:  # a diagnosis bug must not cost the run its reports; the results stand
+        run.info["diagnosis_error"] = run.client.redactor.text(f"{type(exc).__name__}: {exc}")
     run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     for reporter in reporters:
         reporter.on_finish(run)

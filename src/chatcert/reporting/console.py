@@ -80,6 +80,10 @@ class ConsoleReporter:
 
     def _causes(self, run: Run) -> None:
         """Each root cause once, first, with the results that follow from it folded under it."""
+        if run.info.get("diagnosis_error"):
+            self._print(
+                f"root causes: not diagnosed ({run.info['diagnosis_error']}); failures listed one by one"
+            )
         if not run.causes:
             return
         by_id = {r.id: r for r in run.results}
