@@ -13,6 +13,7 @@ import re
 import socket
 import threading
 import time
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,20 @@ def test_auth_required_without_a_key_names_the_key_variable(
     assert "401/403" in cause["message"] and "set OPENAI_API_KEY" in cause["message"]
     assert [c["id"] for c in doc["causes"]] == ["auth_refused"]
     assert not [r["id"] for r in doc["results"] if r["outcome"] in FAILING and not r["caused_by"]]
+    # JUnit: each dependent names its cause (message and property); every suite names the cause once.
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    failures = junit.findall(".//testcase/failure")
+    assert failures and all(f.get("message", "").startswith("[caused by auth_refused]") for f in failures)
+    props = [p.get("value") for p in junit.findall(".//testcase/properties/property[@name='caused_by']")]
+    assert len(props) == len(cause["dependents"]) and set(props) == {"auth_refused"}
+    for suite in junit.findall("testsuite"):
+        roots = suite.findall("properties/property[@name='root_cause']")
+        assert [r.get("value", "").split(":")[0] for r in roots] == ["auth_refused"]
+    # HTML: the cause above the table, dependents folded (listed, not expanded) and linked to it.
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('id="cause-auth_refused"') == 1 and page.index("Root causes") < page.index("<table>")
+    assert page.count('class="failed folded"') == doc["summary"]["failed"]
+    assert "<details open>" not in page
 
 
 def test_a_refused_key_is_named_as_refused(

@@ -173,11 +173,12 @@ def diagnose(run: Run) -> list[Cause]:
             dependents.setdefault(root, []).extend(by_id[i] for i in ids)
     messages = {s.cause: s.message for s in symptoms}
     messages["transport_failures"] = lambda deps: _transport_message(run, deps)
-    causes = [
-        Cause(cause_id, "run", messages[cause_id](dependents[cause_id]), [r.id for r in dependents[cause_id]])
-        for cause_id in CAUSES
-        if cause_id in dependents
-    ]
+    causes = []
+    for cause_id, summary in CAUSES.items():
+        if cause_id in dependents:
+            deps = dependents[cause_id]
+            message = messages[cause_id](deps) if cause_id in messages else summary
+            causes.append(Cause(cause_id, "run", message, [r.id for r in deps]))
     position = {r.id: i for i, r in enumerate(results)}
     for root, ids in sorted(folded.items(), key=lambda item: position.get(item[0], 0)):
         if root not in CAUSES and root in by_id:
