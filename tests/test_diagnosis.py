@@ -33,6 +33,7 @@ from chatcert.outcomes import Outcome
 from chatcert.profiles import load_profile
 from chatcert.registry import all_checks, get_check
 from chatcert.reporting.console import ConsoleReporter
+from chatcert.sse import parse_sse
 from mock_server.runner import MockServer
 
 from evil_server import EvilServer
@@ -300,6 +301,26 @@ def _ex(raw: bytes, content_type: str = "application/json", code: int | None = 2
 )
 def test_body_problem_names_what_is_wrong(raw: bytes, content_type: str, problem: str | None) -> None:
     assert body_problem(_ex(raw, content_type)) == problem
+
+
+def test_stream_events_that_run_together_are_a_framing_problem() -> None:
+    doc = '{"id": "x", "choices": []}'
+    framed = _ex(f"data: {doc}\ndata: {doc}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")
+    framed.events, framed.sse_errors = parse_sse(framed.body, [(0.0, len(framed.body))])
+    assert body_problem(framed) == "sse framing"
+    cut = _ex(b'data: {"id": "x", "cho\n\ndata: [DONE]\n\n', "text/event-stream")
+    cut.events, cut.sse_errors = parse_sse(cut.body, [(0.0, len(cut.body))])
+    assert body_problem(cut) == "truncated"
+
+
+def test_a_stream_without_blank_lines_is_one_framing_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with MockServer("compatible", defects=["stream_no_blank_line"]) as server:
+        _, out, err = certify(["--endpoint", server.url], tmp_path, capsys)
+    doc = results(tmp_path)
+    cause = assert_named_once_first("sse_framing_broken", out, err, doc)
+    assert "stream_sse_framing_valid" in cause["dependents"] and len(cause["dependents"]) >= 10
 
 
 def test_a_body_chatcert_cut_itself_is_no_unparseable_body() -> None:

@@ -33,6 +33,7 @@ CAUSES: dict[str, str] = {
     "base_url_ends_in_v1": "the base URL ends in /v1 and the routes add another",
     "auth_refused": "requests refused with 401/403",
     "not_an_api": "HTML or other non-JSON answers on the models or chat route",
+    "sse_framing_broken": "SSE streams framed so badly that their events do not parse",
     "unparseable_bodies": "JSON bodies cut short, followed by trailing data, or invalid",
     "deadlines_hit": "requests that got no (complete) answer within a deadline",
     "transport_failures": "repeated transport failures stopped the run",
@@ -84,7 +85,8 @@ def _deadline_hit(ex: Exchange) -> bool:
 
 def body_problem(ex: Exchange) -> str | None:
     """What is wrong with a body meant to be JSON: "html", "not JSON", "truncated", "trailing data",
-    "invalid JSON", or None (JSON, an SSE stream of JSON events, empty, or cut by chatcert's own bounds)."""
+    "invalid JSON", "sse framing" (stream events that do not parse because the framing is broken), or
+    None (JSON, an SSE stream of JSON events, empty, or cut by chatcert's own bounds)."""
     if ex.status is None or ex.truncated:
         return None  # no answer, or one chatcert stopped reading: the deadline or byte cap owns it
     if ex.events:
@@ -93,7 +95,10 @@ def body_problem(ex: Exchange) -> str | None:
             if data and data != "[DONE]" and data[0] in "{[":
                 problem = _json_problem(data)
                 if problem:
-                    return problem
+                    # Events run together (no blank line between them) read as one event whose data
+                    # holds several documents: the framing broke them, not the JSON.
+                    run_together = problem == "trailing data" and "\n" in data  # data lines of 2 events
+                    return "sse framing" if ex.sse_errors or run_together else problem
         return None
     text = ex.body.decode("utf-8", errors="replace").strip()
     if not text:
@@ -255,6 +260,19 @@ def _symptoms(run: Run, sent: list[Exchange]) -> list[_Symptom]:
             )
         )
 
+    framed = [ex for ex in sent if body_problem(ex) == "sse framing"]
+    if framed:
+        found.append(
+            _Symptom(
+                "sse_framing_broken",
+                lambda ex: body_problem(ex) == "sse framing",
+                lambda d: (
+                    f"broken SSE framing: {len(framed)} stream(s) "
+                    f"({(framed[0].sse_errors or ['events not separated by a blank line'])[0]}), so their "
+                    "events run together and do not parse"
+                ),
+            )
+        )
     found.append(
         _Symptom(
             "unparseable_bodies",
