@@ -313,6 +313,18 @@ def test_stream_events_that_run_together_are_a_framing_problem() -> None:
     assert body_problem(cut) == "truncated"
 
 
+def test_non_stream_answers_sent_as_sse_are_one_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with MockServer("compatible", defects=["non_stream_sent_as_sse"]) as server:
+        _, out, err = certify(["--endpoint", server.url], tmp_path, capsys)
+    doc = results(tmp_path)
+    cause = assert_named_once_first("non_stream_answered_as_sse", out, err, doc)
+    assert "non_stream_is_not_sse" in cause["dependents"] and len(cause["dependents"]) >= 20
+    streamed = {r["id"]: r for r in doc["results"] if r["area"] == "streaming"}
+    assert streamed["stream_ends_with_done"]["outcome"] == "passed"
+
+
 def test_a_stream_without_blank_lines_is_one_framing_cause(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -33,6 +33,7 @@ CAUSES: dict[str, str] = {
     "base_url_ends_in_v1": "the base URL ends in /v1 and the routes add another",
     "auth_refused": "requests refused with 401/403",
     "not_an_api": "HTML or other non-JSON answers on the models or chat route",
+    "non_stream_answered_as_sse": "requests without stream: true answered with server-sent events",
     "sse_framing_broken": "SSE streams framed so badly that their events do not parse",
     "unparseable_bodies": "JSON bodies cut short, followed by trailing data, or invalid",
     "deadlines_hit": "requests that got no (complete) answer within a deadline",
@@ -122,6 +123,19 @@ def _json_problem(text: str) -> str | None:
             return "truncated"
         return "invalid JSON"
     return None
+
+
+def _ok(ex: Exchange) -> bool:
+    return ex.status is not None and 200 <= ex.status < 300
+
+
+def _asked_json(ex: Exchange) -> bool:
+    # The client asks for text/event-stream exactly when the request streams.
+    return ex.request_headers.get("Accept") == "application/json" and ex.method == "POST"
+
+
+def _is_sse(ex: Exchange) -> bool:
+    return ex.media_type == "text/event-stream" or ex.body.lstrip().startswith(b"data:")
 
 
 def _path(ex: Exchange) -> str:
@@ -237,7 +251,7 @@ def _symptoms(run: Run, sent: list[Exchange]) -> list[_Symptom]:
 
     answered = [ex for ex in sent if ex.status is not None]
     refused = [ex for ex in answered if ex.status in (401, 403)]
-    succeeded = [ex for ex in answered if 200 <= (ex.status or 0) < 300 and on_api_route(ex)]
+    succeeded = [ex for ex in answered if _ok(ex) and on_api_route(ex)]
     # "Every request": no model or chat request got through and (nearly) all answers were 401/403; the
     # few others are answers to requests no server authenticates first (e.g. an unsupported method).
     if len(refused) >= 2 and not succeeded and len(refused) >= 0.8 * len(answered):
@@ -257,6 +271,20 @@ def _symptoms(run: Run, sent: list[Exchange]) -> list[_Symptom]:
                 "not_an_api",
                 lambda ex: body_problem(ex) in ("html", "not JSON"),
                 lambda d: _not_api_message(pages, len(api_answers)),
+            )
+        )
+
+    json_asked = [ex for ex in answered if _asked_json(ex) and on_api_route(ex) and _ok(ex)]
+    streamed = [ex for ex in json_asked if _is_sse(ex)]
+    if streamed and 2 * len(streamed) > len(json_asked):
+        found.append(
+            _Symptom(
+                "non_stream_answered_as_sse",
+                lambda ex: _asked_json(ex) and _is_sse(ex),
+                lambda d: (
+                    f"non-stream requests answered as SSE: {len(streamed)} of {len(json_asked)} "
+                    "successful answers to requests without stream: true came as server-sent events"
+                ),
             )
         )
 
