@@ -154,6 +154,17 @@ def test_an_html_server_is_not_an_api(tmp_path: Path, capsys: pytest.CaptureFixt
     assert not [r["id"] for r in doc["results"] if r["outcome"] in FAILING and not r["caused_by"]]
 
 
+def test_html_error_pages_alone_do_not_make_a_server_no_api() -> None:
+    """Pharia sends more bad requests than good ones: HTML error pages outnumber the JSON answers there."""
+    profile = load_profile("pharia")
+    with MockServer(profile.origin, api_key=KEY, defects=["error_html_page"]) as server:
+        config = RunConfig(profile=profile, target=Target(server.url, profile.auth_scheme, KEY))
+        run = run_certification(config)
+    failing = [r for r in run.results if r.outcome is Outcome.FAILED]
+    assert failing and "not_an_api" not in [c.id for c in run.causes]
+    assert "rejections_carry_error_body" in [c.id for c in run.causes]
+
+
 def test_an_endpoint_ending_in_v1_suggests_dropping_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -263,14 +263,18 @@ def _symptoms(run: Run, sent: list[Exchange]) -> list[_Symptom]:
             )
         )
 
-    api_answers = [ex for ex in answered if on_api_route(ex)]
+    # Judged on the successful answers: an API whose error pages are HTML is still an API (its error
+    # checks say so); only when nothing succeeded do the error answers decide.
+    api_answers = [ex for ex in answered if on_api_route(ex) and _ok(ex)] or [
+        ex for ex in answered if on_api_route(ex)
+    ]
     pages = [ex for ex in api_answers if body_problem(ex) in ("html", "not JSON")]
     if pages and 2 * len(pages) > len(api_answers):
         found.append(
             _Symptom(
                 "not_an_api",
                 lambda ex: body_problem(ex) in ("html", "not JSON"),
-                lambda d: _not_api_message(pages, len(api_answers)),
+                lambda d: _not_api_message(pages, len(api_answers), _ok(api_answers[0])),
             )
         )
 
@@ -378,14 +382,15 @@ def _auth_message(run: Run, refused: int, answered: int) -> str:
     return f"authentication refused: {every} got 401/403 and none got through; {hint}"
 
 
-def _not_api_message(pages: list[Exchange], answers: int) -> str:
+def _not_api_message(pages: list[Exchange], answers: int, successful: bool) -> str:
     first = pages[0]
     kind = first.media_type or "no content type"
     title = _TITLE.search(first.body[:4096])
     shown = f' "{title.group(1).decode("utf-8", "replace").strip()[:60]}"' if title else ""
     return (
         f"not an API: {first.method} {_path(first)} answered {first.status} {kind}{shown} instead of JSON "
-        f"({len(pages)} of {answers} answers on the models and chat routes are not JSON); is --endpoint "
+        f"({len(pages)} of {answers} {'successful ' if successful else ''}answers on the models and chat "
+        "routes are not JSON); is --endpoint "
         "the API's base URL?"
     )
 
