@@ -101,7 +101,9 @@ def test_unreachable_host_is_one_cause(tmp_path: Path, capsys: pytest.CaptureFix
     cause = assert_named_once_first("unreachable_host", out, err, doc)
     assert f"127.0.0.1:{port}" in cause["message"] and "unreachable" in err
     outcomes = {r["outcome"] for r in doc["results"] if r["caused_by"] == "unreachable_host"}
-    assert outcomes == {"failed", "skipped"}  # the requests that failed, and the checks never run
+    # The requests that failed (at the check's level), and the checks never run.
+    assert "skipped" in outcomes and outcomes & {"failed", "non_strict"}
+    assert outcomes <= {"failed", "non_strict", "skipped"}
     assert "check(s) not run because of it" in out
 
 
@@ -273,10 +275,9 @@ def test_deadlines_hit_are_one_cause(tmp_path: Path, capsys: pytest.CaptureFixtu
     doc = results(tmp_path)
     cause = assert_named_once_first("deadlines_hit", out, err, doc)
     assert "--timeout 0.5s" in cause["message"] and "not run" in cause["message"]
-    assert {r["outcome"] for r in doc["results"] if r["caused_by"] == "deadlines_hit"} == {
-        "failed",
-        "skipped",
-    }
+    outcomes = {r["outcome"] for r in doc["results"] if r["caused_by"] == "deadlines_hit"}
+    assert "skipped" in outcomes and outcomes & {"failed", "non_strict"}
+    assert outcomes <= {"failed", "non_strict", "skipped"}
 
 
 def test_a_healthy_run_has_no_cause(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
