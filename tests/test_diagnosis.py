@@ -11,6 +11,8 @@ import copy
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -154,6 +156,24 @@ def test_an_html_server_is_not_an_api(tmp_path: Path, capsys: pytest.CaptureFixt
     cause = assert_named_once_first("not_an_api", out, err, doc)
     assert "text/html" in cause["message"] and "/v1/models" in cause["message"]
     assert not [r["id"] for r in doc["results"] if r["outcome"] in FAILING and not r["caused_by"]]
+
+
+def test_pytest_suites_name_the_cause_once_in_their_summary() -> None:
+    root = Path(__file__).resolve().parents[1]
+    with EvilServer("html_200") as server:
+        argv = ["suites/test_discovery.py", "suites/test_usage.py", "--endpoint", server.url]
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", *argv, "-q", "-p", "no:cacheprovider"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    assert done.returncode == 1, done.stdout[-2000:]
+    summary = done.stdout.split("chatcert root causes", 1)[1]
+    assert done.stdout.count("CAUSE not_an_api: ") == 1 and "Welcome to nginx" in summary
+    assert "models_list_ok" in summary.split("short test summary info", 1)[0]
 
 
 def test_html_error_pages_alone_do_not_make_a_server_no_api() -> None:

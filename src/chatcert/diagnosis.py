@@ -49,7 +49,8 @@ _NOT_RUN = ("stopped:", "run deadline")
 _JUDGED_BY_TOLERANT = ("unparseable_bodies", "deadlines_hit")
 _CONNECT = ("ConnectError", "ConnectTimeout")
 _TIMEOUT = ("ReadTimeout", "WriteTimeout", "PoolTimeout", "TimeoutException")
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+# What names a web page: its title, else its first heading (nginx's welcome page has no title).
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -386,7 +387,9 @@ def _not_api_message(pages: list[Exchange], answers: int, successful: bool) -> s
     first = pages[0]
     kind = first.media_type or "no content type"
     title = _TITLE.search(first.body[:4096])
-    shown = f' "{title.group(1).decode("utf-8", "replace").strip()[:60]}"' if title else ""
+    name = (title.group(1) or title.group(2) or b"") if title else b""
+    text = re.sub(r"<[^>]+>|\s+", " ", name.decode("utf-8", "replace")).strip()[:60]
+    shown = f' "{text}"' if text else ""
     return (
         f"not an API: {first.method} {_path(first)} answered {first.status} {kind}{shown} instead of JSON "
         f"({len(pages)} of {answers} {'successful ' if successful else ''}answers on the models and chat "
