@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from chatcert._models import Exchange
 from chatcert.outcomes import CheckResult, Outcome
@@ -140,8 +139,12 @@ def _is_sse(ex: Exchange) -> bool:
 
 
 def _path(ex: Exchange) -> str:
+    return _url_path(ex.url)
+
+
+def _url_path(url: str) -> str:
     # Not urlsplit: a redacted URL ("http://[REDACTED]@host/...") is no valid netloc to it.
-    rest = ex.url.split("://", 1)[-1]
+    rest = url.split("://", 1)[-1]
     slash = rest.find("/")
     return rest[slash:].split("?", 1)[0].split("#", 1)[0] if slash >= 0 else "/"
 
@@ -237,7 +240,7 @@ def _symptoms(run: Run, sent: list[Exchange]) -> list[_Symptom]:
     if any(_connect_failed(ex) for ex in sent):
         found.append(_Symptom("unreachable_host", _connect_failed, lambda d: _unreachable_message(run, sent)))
 
-    base_path = urlsplit(run.config.target.base_url).path.rstrip("/")
+    base_path = _url_path(run.config.target.base_url).rstrip("/")
     if base_path.endswith("/v1") and any(p.startswith("/v1/") for p in api_paths):
         doubled = base_path + "/v1/"
 
@@ -337,8 +340,8 @@ def _stop_cause(run: Run, sent: list[Exchange]) -> str | None:
 
 
 def _host(run: Run) -> str:
-    parts = urlsplit(run.config.target.base_url)
-    return parts.netloc.rsplit("@", 1)[-1] or run.config.target.base_url
+    rest = run.config.target.base_url.split("://", 1)[-1]
+    return rest.split("/", 1)[0].rsplit("@", 1)[-1] or run.config.target.base_url
 
 
 def _unreachable_message(run: Run, sent: list[Exchange]) -> str:

@@ -128,7 +128,10 @@ _CAUSES = pytest.StashKey[list[Cause]]()
 
 def _diagnose(config: pytest.Config, run: Run) -> None:
     """After the last check: name the run's root causes for the terminal summary (once each)."""
-    config.stash[_CAUSES] = diagnose(run)
+    try:
+        config.stash[_CAUSES] = diagnose(run)
+    except Exception as exc:  # the verdicts stand without it; a teardown error would blame the last test
+        config.stash[_CAUSES] = [Cause("not_diagnosed", "run", f"root causes not diagnosed: {exc!r}")]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
