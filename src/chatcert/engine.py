@@ -14,6 +14,7 @@ from chatcert._models import Exchange
 from chatcert.budget import Budget, BudgetExhausted
 from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
+from chatcert.diagnosis import Cause, diagnose
 from chatcert.interrupt import Interrupted, exit_code_for, shielded
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile
@@ -75,6 +76,8 @@ class Run:
     duration_s: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # Root causes (chatcert.diagnosis), each named once; the results that follow carry `caused_by`.
+    causes: list[Cause] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -242,6 +245,10 @@ def run_certification(
     # Checks run free-first; reports read better grouped by area, in the catalogue's order.
     order = {area: i for i, area in enumerate(AREAS)}
     run.results.sort(key=lambda r: order.get(r.area, len(order)))
+    try:
+        run.causes = diagnose(run)
+    except Exception as exc:  # a diagnosis bug must not cost the run its reports; the results stand
+        run.info["diagnosis_error"] = run.client.redactor.text(f"{type(exc).__name__}: {exc}")
     run.finished_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     # A signal during writing must not cut the report in half (writing takes milliseconds): it is
     # held back and raised once the reports are complete.

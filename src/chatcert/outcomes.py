@@ -37,6 +37,9 @@ class CheckResult:
     tokens: int = 0
     waived: str | None = None
     rules: list[str] = field(default_factory=list)
+    # The root cause this result follows from: a run-level cause id (chatcert.diagnosis) or the id of a
+    # failed precondition check. The outcome stays; reports fold the result under its cause.
+    caused_by: str | None = None
 
     @property
     def blocking(self) -> bool:
@@ -62,4 +65,5 @@ class CheckResult:
             "tokens": self.tokens,
             "waived": self.waived,
             "rules": self.rules,
+            "caused_by": self.caused_by,
         }

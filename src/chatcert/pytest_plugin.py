@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from chatcert.client import Bounds, Target
+from chatcert.diagnosis import Cause, diagnose
 from chatcert.engine import Run, RunConfig, run_check, start_run
 from chatcert.errors import ChatcertError
 from chatcert.keys import load_api_key
@@ -99,7 +100,9 @@ def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
                 include_costly=bool(opt("--chatcert-costly")),
                 bounds=Bounds(),
             )
-            yield start_run(config)
+            run = start_run(config)
+            yield run
+            _diagnose(request.config, run)
             return
     except ChatcertError as exc:
         pytest.exit(f"chatcert: {exc}", returncode=2)
@@ -115,7 +118,31 @@ def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
             strict=bool(opt("--chatcert-strict")),
             include_costly=bool(opt("--chatcert-costly")),
         )
-        yield start_run(config)
+        run = start_run(config)
+        yield run
+        _diagnose(request.config, run)
+
+
+_CAUSES = pytest.StashKey[list[Cause]]()
+
+
+def _diagnose(config: pytest.Config, run: Run) -> None:
+    """After the last check: name the run's root causes for the terminal summary (once each)."""
+    try:
+        config.stash[_CAUSES] = diagnose(run)
+    except Exception as exc:  # the verdicts stand without it; a teardown error would blame the last test
+        config.stash[_CAUSES] = [Cause("not_diagnosed", "run", f"root causes not diagnosed: {exc!r}")]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    causes = config.stash.get(_CAUSES, [])
+    if not causes:
+        return
+    terminalreporter.section("chatcert root causes")
+    for cause in causes:
+        shown = ", ".join(cause.dependents[:4]) + (" ..." if len(cause.dependents) > 4 else "")
+        terminalreporter.write_line(f"CAUSE {cause.id}: {cause.message}")
+        terminalreporter.write_line(f"    + {len(cause.dependents)} dependent check(s): {shown}")
 
 
 @pytest.fixture

@@ -115,6 +115,8 @@ class Check:
     needs_key: bool = False
     tolerate_transport_errors: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    # Preconditions: checks whose failure makes this one's failure a follow-on (folded under it).
+    depends_on: tuple[str, ...] = ()
 
     def level_for(self, profile: Profile) -> Level:
         if self.strict_level is not None and profile.tier == "strict":
@@ -177,8 +179,13 @@ def check(
     tolerate_transport_errors: bool = False,
     check_id: str | None = None,
     doc: str | None = None,
+    depends_on: Iterable[str] = (),
 ) -> Callable[[Callable[[CheckContext], None]], Callable[[CheckContext], None]]:
-    """Register a check under its function's name (its stable id); its docstring says what holds."""
+    """Register a check under its function's name (its stable id); its docstring says what holds.
+
+    `depends_on` names precondition checks: when one of them fails, this check's failure is a follow-on
+    of it and carries `caused_by` (the run still fails; reports show the precondition once).
+    """
 
     def register(func: Callable[[CheckContext], None]) -> Callable[[CheckContext], None]:
         cid = check_id or func.__name__
@@ -205,6 +212,7 @@ def check(
             costly,
             needs_key,
             tolerate_transport_errors,
+            depends_on=tuple(depends_on),
         )
         return func
 

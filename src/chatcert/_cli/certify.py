@@ -175,6 +175,9 @@ def run(args: argparse.Namespace) -> int:
                 "max_examples": args.max_examples,
                 "seed": args.seed,
                 "report_dir": args.report_dir,
+                # Named by the root cause of a run refused 401/403 (chatcert.diagnosis).
+                "api_key_env": args.api_key_env,
+                "api_key_file": bool(args.api_key_file),
             },
             waivers=waivers,
         )
@@ -200,12 +203,15 @@ def run(args: argparse.Namespace) -> int:
             if code and not result.exit_code:
                 result.info["follow_exit"] = code
     code = max(result.exit_code, int(result.info.get("follow_exit", 0)))
+    # The one stderr line names the first root cause when there is one: it is what to fix first.
+    cause = next((c.message for c in result.causes if c.kind == "run"), None)
     if result.stopped:
-        raise TargetError(f"target unreachable or failing: {result.stopped}")
+        raise TargetError(f"target unreachable or failing: {cause or result.stopped}")
     if code == 1:
         failed = [r.id for r in result.results if r.blocking]
+        head = f"{cause}; " if cause else ""
         print(
-            f"chatcert: {len(failed)} check(s) failed: {', '.join(failed[:8])}"
+            f"chatcert: {head}{len(failed)} check(s) failed: {', '.join(failed[:8])}"
             f"{' ...' if len(failed) > 8 else ''}",
             file=sys.stderr,
         )

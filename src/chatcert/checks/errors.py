@@ -24,6 +24,7 @@ def _shape_is(shape: str) -> object:
     probes=_ERROR_PROBES,
     rules=("E1", "E2"),
     source='SPEC ErrorResponse; SEED-B \'Errors return JSON of the form {"detail": "..."}\'',
+    depends_on=("rejections_carry_error_body",),
 )
 def error_body_matches_profile_shape(ctx: CheckContext) -> None:
     """Error bodies have the profile's shape ({"error": {...}}, {"detail": ...}, or either)."""
@@ -49,6 +50,7 @@ def error_body_matches_profile_shape(ctx: CheckContext) -> None:
     rules=("E1", "E8"),
     applies=_shape_is("openai"),  # type: ignore[arg-type]
     source="SPEC Error required [code, message, param, type]; vLLM PR #17664 (legacy shape)",
+    depends_on=("error_body_matches_profile_shape",),
 )
 def error_object_has_all_fields(ctx: CheckContext) -> None:
     """OpenAI error objects carry message, type, param and code (null allowed)."""

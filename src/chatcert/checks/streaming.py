@@ -479,6 +479,7 @@ def stream_usage_chunk_when_asked(ctx: CheckContext) -> None:
     probes=("chat_stream_usage",),
     rules=("S11", "U2"),
     source="vLLM test_chat; CompletionUsage",
+    depends_on=("stream_usage_chunk_when_asked",),
 )
 def stream_usage_totals_consistent(ctx: CheckContext) -> None:
     """The usage chunk's total_tokens equals prompt_tokens + completion_tokens."""

@@ -73,6 +73,7 @@ def tool_call_returned_when_required(ctx: CheckContext) -> None:
     probes=("tools_required",),
     rules=("TC1",),
     source="SPEC finish_reason tool_calls; aimock conformance",
+    depends_on=("tool_call_returned_when_required",),
 )
 def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
     """A response that calls a tool finishes with "tool_calls"."""
@@ -182,6 +183,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
     probes=("tools_named",),
     rules=("TC5",),
     source="SPEC ChatCompletionNamedToolChoice; vLLM test_named_tool_use",
+    depends_on=("tool_call_returned_when_required",),
 )
 def named_tool_choice_honoured(ctx: CheckContext) -> None:
     """A named tool_choice calls exactly that function."""
@@ -298,6 +300,7 @@ def parallel_tool_calls_false_honoured(ctx: CheckContext) -> None:
     probes=("tools_stream",),
     rules=("S16",),
     source="SPEC ChatCompletionMessageToolCallChunk (index required); vLLM tool streaming",
+    depends_on=("tool_call_returned_when_required",),
 )
 def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
     """Streamed tool calls: fragments have an index, the first id/type/name; arguments join to JSON."""

@@ -16,6 +16,9 @@ _MARK = {
     Outcome.SKIPPED: "skip",
     Outcome.DISABLED: "off",
 }
+_FAILING = (Outcome.FAILED, Outcome.ERRORED, Outcome.NON_STRICT)
+# Dependents named inline under a cause; the rest are counted (results.json lists them all).
+_SHOWN = 4
 
 
 class ConsoleReporter:
@@ -53,19 +56,74 @@ class ConsoleReporter:
         total = run.info.get("selected", 0)
         if result.outcome in (Outcome.SKIPPED, Outcome.DISABLED) and not self.verbose:
             return
+        # Failures are told at the end, after their root causes: one cause fails forty checks, and forty
+        # FAIL lines before the one line that explains them bury it. -v still marks them as they come.
+        if result.outcome in _FAILING and not self.verbose:
+            return
         line = f"[{self._n:>3}/{total}] {_MARK[result.outcome]:<5} {result.area:<11} {result.id}"
         if result.waived:
             line += f"  (waived: {result.waived})"
         self._print(line)
-        if result.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
-            self._print(f"        {result.message or result.reason}")
-            if result.expected or result.actual:
-                self._print(f"        expected: {result.expected[:200]}")
-                self._print(f"        got:      {result.actual[:300]}")
-            if self.verbose and result.reproducer:
-                self._print(f"        Reproduce with: {result.reproducer[:600]}")
+
+    def _failure(self, result: CheckResult, indent: str = "  ") -> None:
+        line = f"{indent}{_MARK[result.outcome]:<5} {result.area:<11} {result.id}"
+        if result.waived:
+            line += f"  (waived: {result.waived})"
+        self._print(line)
+        pad = indent + "      "
+        self._print(f"{pad}{result.message or result.reason}")
+        if result.expected or result.actual:
+            self._print(f"{pad}expected: {result.expected[:200]}")
+            self._print(f"{pad}got:      {result.actual[:300]}")
+        if self.verbose and result.reproducer:
+            self._print(f"{pad}Reproduce with: {result.reproducer[:600]}")
+
+    def _causes(self, run: Run) -> None:
+        """Each root cause once, first, with the results that follow from it folded under it."""
+        if run.info.get("diagnosis_error"):
+            self._print(
+                f"root causes: not diagnosed ({run.info['diagnosis_error']}); failures listed one by one"
+            )
+        if not run.causes:
+            return
+        by_id = {r.id: r for r in run.results}
+        self._print()
+        self._print("root causes (each explains the results folded under it):")
+        for cause in run.causes:
+            self._print(f"  CAUSE {cause.id}: {cause.message}")
+            pre = by_id.get(cause.id) if cause.kind == "check" else None
+            if pre is not None and not self.quiet and (pre.expected or pre.actual):
+                self._print(f"        expected: {pre.expected[:200]}")
+                self._print(f"        got:      {pre.actual[:300]}")
+            deps = [by_id[d] for d in cause.dependents if d in by_id]
+            failing = [r for r in deps if r.outcome in _FAILING]
+            not_run = len(deps) - len(failing)
+            if failing:
+                kinds = ", ".join(
+                    f"{sum(r.outcome is o for r in failing)} {o.value}"
+                    for o in _FAILING
+                    if any(r.outcome is o for r in failing)
+                )
+                shown = ", ".join(r.id for r in failing[:_SHOWN])
+                more = f" and {len(failing) - _SHOWN} more" if len(failing) > _SHOWN else ""
+                self._print(
+                    f"    + {len(failing)} dependent check(s) ({kinds}): {shown}{more} (see results.json)"
+                )
+            if not_run:
+                self._print(f"    + {not_run} check(s) not run because of it")
 
     def on_finish(self, run: Run) -> None:
+        self._causes(run)
+        told = {c.id for c in run.causes}
+        failures = [r for r in run.results if r.outcome in _FAILING and not r.caused_by and r.id not in told]
+        if failures and not self.quiet:
+            self._print()
+            self._print("failures:")
+            for result in failures:
+                self._failure(result)
+        self._summary(run)
+
+    def _summary(self, run: Run) -> None:
         from chatcert.reporting.certificate import certificate
 
         counts = run.counts()

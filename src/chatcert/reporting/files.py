@@ -68,6 +68,7 @@ def results_document(run: Run) -> dict[str, Any]:
         "interrupted": run.interrupted,
         "exit_code": run.exit_code,
         "certificate": certificate(run),
+        "causes": [c.as_dict() for c in run.causes],
         "results": [r.as_dict() for r in run.results],
         "extra": run.info.get("report_extra", {}),
     }
@@ -83,6 +84,7 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
         errors=str(counts["errored"]),
         time=f"{run.duration_s:.3f}",
     )
+    causes = {c.id: c.message for c in run.causes}
     by_area: dict[str, list[Any]] = {}
     for r in run.results:
         by_area.setdefault(r.area, []).append(r)
@@ -104,6 +106,7 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
             ("profile_digest", doc["profile"]["digest"]),
             ("endpoint", doc["target"]["endpoint"]),
             ("chatcert_version", run.version),
+            *(("root_cause", f"{c.id}: {c.message}") for c in run.causes),
         ):
             ET.SubElement(props, "property", name=name, value=str(value))
         for r in results:
@@ -114,15 +117,27 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
                 f"{r.message}\nexpected: {r.expected}\ngot: {r.actual}\nsource: {r.source}\n"
                 f"Reproduce with: {r.reproducer}"
             )
+            message = r.message
+            if r.caused_by:
+                # A follow-on: CI lists it, but says which root cause (reported once) it comes from.
+                ET.SubElement(
+                    ET.SubElement(case, "properties"), "property", name="caused_by", value=r.caused_by
+                )
+                cause = causes.get(r.caused_by, "")
+                message = f"[caused by {r.caused_by}] {r.message or r.reason}"
+                detail = f"caused by {r.caused_by}: {cause}\n{detail}"
             outcome = f"outcome: {r.outcome.value} ({r.level})"
             if r.waived:
                 ET.SubElement(case, "skipped", message=f"waived: {r.waived}").text = f"{outcome}\n{detail}"
             elif r.outcome is Outcome.FAILED:
-                ET.SubElement(case, "failure", message=r.message[:500], type=r.level).text = detail
+                ET.SubElement(case, "failure", message=message[:500], type=r.level).text = detail
             elif r.outcome is Outcome.ERRORED:
-                ET.SubElement(case, "error", message=r.message[:500], type="errored").text = detail
+                ET.SubElement(case, "error", message=message[:500], type="errored").text = detail
             elif r.outcome in (Outcome.SKIPPED, Outcome.DISABLED):
-                ET.SubElement(case, "skipped", message=f"{r.outcome.value}: {r.reason}")
+                reason = f"{r.outcome.value}: {r.reason}"
+                if r.caused_by:
+                    reason += f" [caused by {r.caused_by}]"
+                ET.SubElement(case, "skipped", message=reason)
             elif r.outcome is Outcome.NON_STRICT:
                 ET.SubElement(case, "system-out").text = f"non_strict (SHOULD broken): {detail}"
     ET.indent(suites)
@@ -134,7 +149,8 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{bord
 td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;font-size:14px}th{background:#f4f4f4}
 .passed{background:#e8f5e9}.non_strict{background:#fff8e1}.failed{background:#ffebee}.errored{background:#fce4ec}
 .skipped,.disabled{color:#777}pre{white-space:pre-wrap;word-break:break-all;font-size:12px;margin:0}
-details{margin:2px 0}.cert{padding:1em;border:2px solid #555;margin:1em 0}"""
+details{margin:2px 0}.cert{padding:1em;border:2px solid #555;margin:1em 0}
+.folded{opacity:.7}.causes{padding:.5em 1em;border:2px solid #c62828;margin:1em 0}"""
 
 
 def _html(run: Run, doc: dict[str, Any]) -> str:
@@ -142,7 +158,9 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
     cert = doc["certificate"]
     rows = []
     for r in run.results:
-        open_attr = " open" if r.outcome in (Outcome.FAILED, Outcome.ERRORED) else ""
+        # Follow-ons of a root cause stay listed but folded: the cause above says it once.
+        folded = bool(r.caused_by)
+        open_attr = " open" if r.outcome in (Outcome.FAILED, Outcome.ERRORED) and not folded else ""
         detail = ""
         if r.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
             evidence = json.dumps(r.evidence, indent=1)[:6000]
@@ -154,11 +172,24 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
         elif r.reason:
             detail = e(r.reason)
         waived = f"<br><b>waived:</b> {e(r.waived)}" if r.waived else ""
+        if folded:
+            cause = e(r.caused_by or "")
+            waived += f'<br><small>caused by <a href="#cause-{cause}">{cause}</a></small>'
+        css = f"{r.outcome.value} folded" if folded else r.outcome.value
         rows.append(
-            f'<tr class="{r.outcome.value}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
+            f'<tr class="{css}" id="check-{e(r.id)}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
             f"<small>{e(r.description)}</small></td><td>{e(r.level)}</td><td>{e(r.outcome.value)}{waived}"
             f"</td><td>{detail}</td><td><small>{e(r.source)}</small></td><td>{r.requests}/{r.tokens}</td></tr>"
         )
+    items = []
+    for c in run.causes:
+        links = ", ".join(f'<a href="#check-{e(d)}"><code>{e(d)}</code></a>' for d in c.dependents)
+        items.append(
+            f'<li id="cause-{e(c.id)}"><b><code>{e(c.id)}</code></b>: {e(c.message)}<details><summary>'
+            f"{len(c.dependents)} dependent check(s) folded under it</summary>{links}</details></li>"
+        )
+    causes = "".join(items)
+    causes_html = f'<div class="causes"><h2>Root causes</h2><ul>{causes}</ul></div>' if causes else ""
     summary = ", ".join(f"{k}: {v}" for k, v in doc["summary"].items())
     extra = "".join(str(v) for v in doc.get("extra", {}).values() if isinstance(v, str) and v.startswith("<"))
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
@@ -170,6 +201,7 @@ endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</cod
 <p>{e(summary)}. Requests sent: {doc["budget"]["requests_sent"]}; output tokens: {doc["budget"]["tokens_spent"]}.
 {"<b>Stopped early: " + e(doc["stopped"]) + "</b>" if doc["stopped"] else ""}
 {"<b>Interrupted (" + e(doc["interrupted"]) + "): checks not run are skipped</b>" if doc["interrupted"] else ""}</p>
+{causes_html}
 <table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
 <th>req/tok</th></tr>{"".join(rows)}</table>{extra}
 <h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ("target", "profile", "options")}, indent=1))}</pre>
