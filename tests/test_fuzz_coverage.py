@@ -23,6 +23,7 @@ from chatcert.fuzz.rules import PayloadRules
 from chatcert.fuzz.search import DEFAULT_MAX_EXAMPLES
 from chatcert.images import parse_data_url, sniff
 from chatcert.profiles import load_profile
+from chatcert.strategies import invalid_chat_request_examples, valid_chat_request_examples
 from mock_server.fixtures import MockServerFactory
 from mock_server.journal import body_record
 
@@ -349,3 +350,12 @@ def test_one_finding_per_rule_and_verdict(mock_server: MockServerFactory, tmp_pa
     failed = _fuzz(doc)["fuzz_invalid_payloads_rejected"]
     assert code == 1 and failed["message"].startswith("1 distinct failure(s)"), failed["message"]
     assert [r["expected"]["rule"] for r in _replays(tmp_path)] == ["REQ2"]
+
+
+def test_the_public_examples_are_the_explicit_pass() -> None:
+    cases = invalid_chat_request_examples("pharia")
+    assert list(cases) == [c.kind for c in explicit_cases(RULES["pharia"])]
+    bodies = valid_chat_request_examples("pharia")
+    assert list(bodies) == [f.name for f in valid.features(RULES["pharia"])]
+    bodies["system-message"]["messages"].clear()  # a copy: the run's own examples stay intact
+    assert valid_chat_request_examples("pharia")["system-message"]["messages"]
