@@ -9,20 +9,25 @@
     @given(invalid_chat_requests(profile="pharia"))
     def test_my_server_rejects(case): ...   # case.body (bytes), case.content_type, case.rule
 
+`invalid_chat_request_examples(profile)` and `valid_chat_request_examples(profile)` give the explicit
+examples `certify --fuzz` sends before its search: one per invalid-payload class and one per
+valid-payload feature, by name (handy as `@example`s, or to see what a run always covers).
+
 `profile` is a built-in profile name, a profile YAML path or a loaded `chatcert.profiles.Profile`
 (default: the built-in `compatible`); generated payloads obey its capabilities and limits.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from hypothesis import strategies as st
 
 from chatcert.fuzz import images as _images
-from chatcert.fuzz.invalid import InvalidCase, cases
+from chatcert.fuzz.invalid import InvalidCase, cases, explicit_cases
 from chatcert.fuzz.rules import PayloadRules, resolve_profile
-from chatcert.fuzz.valid import MAX_TOKENS, data_url, image_bytes, requests
+from chatcert.fuzz.valid import MAX_TOKENS, data_url, explicit_requests, image_bytes, requests
 from chatcert.profiles import Profile
 
 __all__ = [
@@ -31,9 +36,11 @@ __all__ = [
     "gif",
     "image_data_urls",
     "image_files",
+    "invalid_chat_request_examples",
     "invalid_chat_requests",
     "jpeg",
     "png",
+    "valid_chat_request_examples",
     "valid_chat_requests",
     "webp",
 ]
@@ -68,6 +75,23 @@ def invalid_chat_requests(
     the `content_type` to send and a `level` (MUST, or SHOULD for what many servers tolerate).
     """
     return cases(_rules(profile, model))
+
+
+def invalid_chat_request_examples(
+    profile: Profile | str | None = None, model: str | None = None
+) -> dict[str, InvalidCase]:
+    """One case per invalid-payload class the profile can be judged on (the simplest its strategy
+    draws), then every corpus case, keyed by `kind`: what `certify --fuzz` sends before its search."""
+    return {case.kind: case for case in explicit_cases(_rules(profile, model))}
+
+
+def valid_chat_request_examples(
+    profile: Profile | str | None = None, model: str | None = None, *, max_tokens: int = MAX_TOKENS
+) -> dict[str, dict[str, Any]]:
+    """One request per valid-payload feature the profile claims (that feature on, the rest off),
+    keyed by feature name: what `certify --fuzz` sends before its search."""
+    rules = _rules(profile, model)
+    return {name: copy.deepcopy(body) for name, body in explicit_requests(rules, max_tokens)}
 
 
 def image_files(profile: Profile | str | None = None) -> st.SearchStrategy[bytes]:

@@ -1,7 +1,8 @@
 """Property-based payloads (`certify --fuzz`): generated valid payloads are accepted, invalid ones refused.
 
-Two probes each run a Hypothesis search through the run's client (budgets count every request,
-shrinking included) and keep the shrunk counterexamples plus a few samples; the checks judge those
+Two probes each send one explicit example per payload class or feature, then run a Hypothesis search,
+all through the run's client (budgets count every request, explicit examples and shrinking included),
+and keep the shrunk counterexamples plus a few samples; the checks judge those
 kept exchanges again by the property each was sent to test. Disabled unless the run asks for
 fuzzing (RunConfig.options["fuzz"]). See docs/fuzzing.md.
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
-from chatcert.fuzz import properties
+from chatcert.fuzz import invalid, properties, valid
 from chatcert.fuzz.findings import Finding, Role, body_preview
 from chatcert.fuzz.search import SearchConfig
 from chatcert.fuzz.verdicts import (
@@ -35,26 +36,33 @@ _SHOWN = 3  # findings spelled out in a failure message
 
 # The declared requests are the least a search sends: the real count depends on --max-examples and
 # shrinking, and the budget stops a search cleanly wherever it runs out.
-def _estimate(per_trial: int) -> Callable[[Mapping[str, Any]], tuple[int, int]]:
-    """Upper bound for --dry-run: every generated example and every shrinking step sends requests."""
+def _estimate(explicit: int, follow_ups: int) -> Callable[[Mapping[str, Any]], tuple[int, int]]:
+    """Upper bound for --dry-run: the explicit examples (counted for every profile: a profile only
+    removes classes), every generated example, every shrinking step, and the valid follow-ups."""
 
     def estimate(options: Mapping[str, Any]) -> tuple[int, int]:
         search = SearchConfig.from_options(options)
-        requests = (search.max_examples + search.shrink_limit) * per_trial
+        requests = explicit + search.max_examples + search.shrink_limit + follow_ups
         return requests, requests * DEFAULT_MAX_TOKENS
 
     return estimate
 
 
-@probe(_VALID, requests=1, tokens=DEFAULT_MAX_TOKENS, estimate=_estimate(1))
+@probe(_VALID, requests=1, tokens=DEFAULT_MAX_TOKENS, estimate=_estimate(len(valid.FEATURES), 0))
 def fuzz_valid_payloads(ctx: ProbeContext) -> None:
-    """Hypothesis-generated valid chat requests (shrunk on failure)."""
+    """One valid chat request per feature, then Hypothesis-generated ones (shrunk on failure)."""
     properties.run_valid(ctx)
 
 
-@probe(_INVALID, requests=2, tokens=DEFAULT_MAX_TOKENS, estimate=_estimate(2))
+@probe(
+    _INVALID,
+    requests=2,
+    tokens=DEFAULT_MAX_TOKENS,
+    estimate=_estimate(invalid.most_explicit(), properties.MOST_FOLLOW_UPS),
+)
 def fuzz_invalid_payloads(ctx: ProbeContext) -> None:
-    """Hypothesis-generated invalid chat requests, then a valid one (shrunk on failure)."""
+    """One invalid chat request per class, then Hypothesis-generated ones (shrunk on failure), then a
+    valid one."""
     properties.run_invalid(ctx)
 
 
@@ -74,13 +82,21 @@ def _violations(ctx: CheckContext, probe_name: str, check_id: str) -> list[_Viol
     roles: dict[str, Role] = data.get("roles", {})
     findings: dict[str, Finding] = {f.label: f for f in data.get("findings", ()) if f.check == check_id}
     out = []
-    for ex in ctx.exchanges(probe_name):
+    seen: set[tuple[str, str, int | None]] = set()
+    # The findings' exchanges first: a kept sample failing the same way as a finding is not a second one.
+    exchanges = sorted(ctx.exchanges(probe_name), key=lambda e: e.label not in findings)
+    for ex in exchanges:
         role = roles.get(ex.label)
         if role is None:
             continue
         verdict = judge_role(ctx.profile, ex, role)
         if verdict.holds or check_for(role, verdict) != check_id:
             continue
+        # The probe's own grouping: an invalid payload by the rule it breaks, a valid one by its status.
+        same = (role.expectation.rule, verdict.kind, ex.status if role.property == "accepted" else None)
+        if same in seen:
+            continue
+        seen.add(same)
         finding = findings.pop(ex.label, None)
         summary = (
             finding.summary()
@@ -104,9 +120,10 @@ def _judge(ctx: CheckContext, probe_name: str, check_id: str, expected: str) -> 
     shown = " || ".join(v.summary for v in found[:_SHOWN])
     more = f" (+{len(found) - _SHOWN} more)" if len(found) > _SHOWN else ""
     first = found[0]
+    explicit = data.get("explicit")
+    sent = f"{data.get('trials', '?')} sent" + (f", {explicit} of them explicit examples" if explicit else "")
     ctx.fail(
-        f"{len(found)} failing payload(s) among {data.get('trials', '?')} sent{stopped}; "
-        f"shrunk counterexample(s): {shown}{more}",
+        f"{len(found)} distinct failure(s) among {sent}{stopped}; shrunk counterexample(s): {shown}{more}",
         expected=expected,
         actual=f"{first.status} ({first.kind}): {first.message}",
         exchange=next((ex for ex in ctx.exchanges(probe_name) if ex.label == first.label), None),

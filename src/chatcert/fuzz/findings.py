@@ -52,10 +52,17 @@ class Finding:
     body: str  # bounded preview of the request body
     expectation: Expectation
     replay_file: str | None = None
+    count: int = 1  # payloads that failed this way (one finding for all of them)
+    also: tuple[str, ...] = ()  # other classes of payload that failed the same way
 
     def summary(self) -> str:
         saved = f"; saved to {self.replay_file}" if self.replay_file else ""
-        return f"[{self.expectation.rule} {self.expectation.kind}] {self.message} | body: {self.body}{saved}"
+        same = f" (also: {', '.join(self.also)})" if self.also else ""
+        times = f"; {self.count} payloads failed this way{same}" if self.count > 1 or self.also else ""
+        return (
+            f"[{self.expectation.rule} {self.expectation.kind}] {self.message} | body: {self.body}"
+            f"{times}{saved}"
+        )
 
 
 def _elide(value: Any) -> Any:

@@ -6,6 +6,11 @@ non-JSON bodies, limits the profile promises) must be refused; SHOULD cases (out
 values, unknown roles, a MIME that disagrees with the bytes, a wrong Content-Type, ...) are refused by
 the official API but tolerated by many servers. Every case must be answered without a 5xx.
 
+Each class of invalid payload (`Kind`, named by the `kind` its cases carry) is registered in `KINDS`
+with the profiles it applies to. `cases(rules)` searches them all; `explicit_cases(rules)` gives one
+simplest case per class (and every corpus case), which a fuzz run sends first so that no class depends
+on what the search happens to draw.
+
 A 1x1 image is *valid* (the spec sets no minimum and the API accepts it); it is generated as
 invalid only for a profile that declares `limits.min_image_width`/`min_image_height`. A zero-byte
 image is always invalid.
@@ -18,16 +23,28 @@ import json
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache, partial
 from typing import Any, Literal
 
 from hypothesis import strategies as st
 
 from chatcert.fuzz import images
 from chatcert.fuzz.corpus import CorpusCase, load_corpus
+from chatcert.fuzz.explicit import first_examples
 from chatcert.fuzz.rules import PayloadRules
 from chatcert.fuzz.valid import MAX_TOKENS, data_url, image_bytes, text
 
-__all__ = ["ROLES", "InvalidCase", "cases", "dumps"]
+__all__ = [
+    "KINDS",
+    "ROLES",
+    "InvalidCase",
+    "Kind",
+    "cases",
+    "dumps",
+    "explicit_cases",
+    "kinds",
+    "most_explicit",
+]
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 Level = Literal["MUST", "SHOULD"]
@@ -98,27 +115,17 @@ def _base(draw: st.DrawFn, rules: PayloadRules) -> dict[str, Any]:
 Builder = Callable[[st.DrawFn, PayloadRules], InvalidCase]
 
 
-def _family(builder: Builder, rules: PayloadRules) -> st.SearchStrategy[InvalidCase]:
-    @st.composite
-    def build(draw: st.DrawFn) -> InvalidCase:
-        return builder(draw, rules)
-
-    return build()
-
-
 # -- structure --------------------------------------------------------------------------------------
 
 
-def _missing(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
+def _missing(draw: st.DrawFn, rules: PayloadRules, field: str) -> InvalidCase:
     body = draw(_base(rules))
-    field = draw(st.sampled_from(["messages", "model"]))
     del body[field]
     return _case(f"missing-{field}", "REQ1", f"a request without {field}", body)
 
 
-def _empty_array(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
+def _empty_array(draw: st.DrawFn, rules: PayloadRules, where: str) -> InvalidCase:
     body = draw(_base(rules))
-    where = draw(st.sampled_from(["messages", "content", "stop"]))
     if where == "messages":
         body["messages"] = []
         return _case("empty-messages", "REQ2", "messages is an empty array", body)
@@ -137,13 +144,12 @@ def _not_a_number() -> st.SearchStrategy[Any]:
     )
 
 
-def _wrong_type(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
+_WRONG_TYPE_FIELDS = ("model", "messages", "message", "role", "content", "temperature", "top_p", "n", "stop")
+
+
+def _wrong_type(draw: st.DrawFn, rules: PayloadRules, field: str) -> InvalidCase:
     body = draw(_base(rules))
     last = body["messages"][-1]
-    fields = ["model", "messages", "message", "role", "content", "temperature", "top_p", "n", "stop"]
-    if rules.streaming:
-        fields.append("stream")
-    field = draw(st.sampled_from(fields))
     rule = {"model": "REQ1", "messages": "REQ3", "message": "REQ3", "role": "REQ3", "content": "REQ3"}.get(
         field, "N1"
     )
@@ -228,8 +234,7 @@ def _not_json(value: bytes) -> bool:
     return False
 
 
-def _non_json(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
-    kind = draw(st.sampled_from(["truncated", "empty", "text", "bytes"]))
+def _non_json(draw: st.DrawFn, rules: PayloadRules, kind: str) -> InvalidCase:
     if kind == "truncated":
         whole = dumps(draw(_base(rules)))
         raw = whole[: draw(st.integers(1, len(whole) - 1))]
@@ -237,12 +242,15 @@ def _non_json(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     elif kind == "empty":
         raw, description = b"", "the body is empty"
     elif kind == "text":
-        raw = draw(text(max_size=30).map(str.encode).filter(_not_json))
+        # x, y or z first: no JSON value starts so (no filter: the simplest draw is never thrown away).
+        raw = draw(st.sampled_from("xyz").map(str.encode)) + draw(text(min_size=0, max_size=30)).encode()
+        if not _not_json(raw):  # unreachable; kept as the guard that the class is what it says
+            raise AssertionError(raw)
         description = "the body is plain text"
     else:
         raw = b"\xff\xfe" + draw(st.binary(max_size=16))
         description = "the body is not UTF-8"
-    return _case("not-json", "N3", description, raw)
+    return _case(f"not-json:{kind}", "N3", description, raw)
 
 
 # -- values -----------------------------------------------------------------------------------------
@@ -254,19 +262,19 @@ def _outside(low: float, high: float) -> st.SearchStrategy[float]:
     return above | below
 
 
-def _out_of_range(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
+_RANGES: dict[str, tuple[float, float]] = {
+    "frequency_penalty": (-2, 2),
+    "n": (1, 128),
+    "presence_penalty": (-2, 2),
+    "temperature": (0, 2),
+    "top_logprobs": (0, 20),
+    "top_p": (0, 1),
+}
+
+
+def _out_of_range(draw: st.DrawFn, rules: PayloadRules, field: str) -> InvalidCase:
     body = draw(_base(rules))
-    ranges: dict[str, tuple[float, float]] = {
-        "temperature": (0, 2),
-        "top_p": (0, 1),
-        "presence_penalty": (-2, 2),
-        "frequency_penalty": (-2, 2),
-        "n": (1, 128),
-    }
-    if rules.logprobs:
-        ranges["top_logprobs"] = (0, 20)
-    field = draw(st.sampled_from(sorted(ranges)))
-    low, high = ranges[field]
+    low, high = _RANGES[field]
     value: float
     if field in ("n", "top_logprobs"):
         # An over-large n that a lax server accepts multiplies the tokens spent: stay near the bound.
@@ -293,13 +301,12 @@ def _stream_options(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
     )
 
 
-def _tool_errors(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
+def _tool_errors(draw: st.DrawFn, rules: PayloadRules, kind: str) -> InvalidCase:
     body = draw(_base(rules))
     tool = {
         "type": "function",
         "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}},
     }
-    kind = draw(st.sampled_from(["undefined", "without-tools", "tool-without-id"]))
     if kind == "undefined":
         body["tools"] = [tool]
         name = draw(
@@ -351,12 +358,10 @@ def _format_of(data: bytes) -> str:
     return "webp"
 
 
-def _broken_image(draw: st.DrawFn, rules: PayloadRules) -> InvalidCase:
-    kind = draw(
-        st.sampled_from(
-            ["truncated-base64", "zero-byte", "not-an-image", "mime-mismatch", "bare-string", "file-url"]
-        )
-    )
+_BROKEN_IMAGES = ("truncated-base64", "zero-byte", "not-an-image", "mime-mismatch", "bare-string", "file-url")
+
+
+def _broken_image(draw: st.DrawFn, rules: PayloadRules, kind: str) -> InvalidCase:
     if kind == "truncated-base64":
         data = draw(image_bytes(rules))
         encoded = base64.b64encode(data).decode()
@@ -495,32 +500,129 @@ def corpus_cases(rules: PayloadRules) -> list[InvalidCase]:
     return out
 
 
+# -- the registry of classes ------------------------------------------------------------------------
+
+
+def _always(rules: PayloadRules) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One class of invalid payload: the `kind` its cases carry, its family, how to build one, and which
+    profiles it applies to (a class needs what the profile claims: no image cases without vision)."""
+
+    name: str
+    family: str
+    build: Builder
+    applies: Callable[[PayloadRules], bool] = _always
+
+    def strategy(self, rules: PayloadRules) -> st.SearchStrategy[InvalidCase]:
+        build, name = self.build, self.name
+
+        @st.composite
+        def one(draw: st.DrawFn) -> InvalidCase:
+            case = build(draw, rules)
+            if case.kind != name:  # a builder labelling its cases otherwise breaks the coverage promise
+                raise AssertionError(f"class {name!r} built a case of kind {case.kind!r}")
+            return case
+
+        return one()
+
+
+def _streaming(rules: PayloadRules) -> bool:
+    return rules.streaming
+
+
+def _tools(rules: PayloadRules) -> bool:
+    return rules.tools
+
+
+def _vision(rules: PayloadRules) -> bool:
+    return rules.vision
+
+
+def _logprobs(rules: PayloadRules) -> bool:
+    return rules.logprobs
+
+
+def _external_rejected(rules: PayloadRules) -> bool:
+    return rules.vision and rules.external_image_urls == "rejected"
+
+
+def _max_size(rules: PayloadRules) -> bool:
+    return rules.vision and bool(rules.max_image_width or rules.max_image_height)
+
+
+def _min_size(rules: PayloadRules) -> bool:
+    return rules.vision and bool(rules.min_image_width or rules.min_image_height)
+
+
+_TOOL_ERRORS = {
+    "tool-choice-undefined": "undefined",
+    "tool-choice-without-tools": "without-tools",
+    "tool-message-without-id": "tool-without-id",
+}
+
+# Families in search order, simplest first (shrinking moves left); each family's classes in order too.
+KINDS: tuple[Kind, ...] = (
+    *(Kind(f"missing-{f}", "missing", partial(_missing, field=f)) for f in ("messages", "model")),
+    Kind("empty-messages", "empty-array", partial(_empty_array, where="messages")),
+    Kind("empty-content", "empty-array", partial(_empty_array, where="content")),
+    Kind("empty-stop", "empty-array", partial(_empty_array, where="stop")),
+    *(Kind(f"wrong-type:{f}", "wrong-type", partial(_wrong_type, field=f)) for f in _WRONG_TYPE_FIELDS),
+    Kind("wrong-type:stream", "wrong-type", partial(_wrong_type, field="stream"), _streaming),
+    Kind("json-not-object", "json-not-object", _non_object),
+    *(
+        Kind(f"not-json:{k}", "not-json", partial(_non_json, kind=k))
+        for k in ("truncated", "empty", "text", "bytes")
+    ),
+    Kind("unknown-role", "unknown-role", _unknown_role),
+    *(
+        Kind(
+            f"out-of-range:{f}",
+            "out-of-range",
+            partial(_out_of_range, field=f),
+            _logprobs if f == "top_logprobs" else _always,
+        )
+        for f in _RANGES
+    ),
+    Kind("stream-options-without-stream", "stream-options", _stream_options, _streaming),
+    *(Kind(n, "tool-errors", partial(_tool_errors, kind=k), _tools) for n, k in _TOOL_ERRORS.items()),
+    *(Kind(k, "broken-image", partial(_broken_image, kind=k), _vision) for k in _BROKEN_IMAGES),
+    Kind("external-url", "external-url", _external_url, _external_rejected),
+    Kind("oversize-image", "oversize-image", _over_limit, _max_size),
+    Kind("undersize-image", "undersize-image", _under_limit, _min_size),
+    Kind("wrong-content-type", "wrong-content-type", _wrong_content_type),
+)
+
+
+def kinds(rules: PayloadRules) -> list[Kind]:
+    """The classes of invalid payload `rules` can be judged on, in search order."""
+    return [k for k in KINDS if k.applies(rules)]
+
+
 def cases(rules: PayloadRules) -> st.SearchStrategy[InvalidCase]:
-    """Every invalid family the profile can be judged on, simplest first (shrinking moves left)."""
-    builders: list[Builder] = [
-        _missing,
-        _empty_array,
-        _wrong_type,
-        _non_object,
-        _non_json,
-        _unknown_role,
-        _out_of_range,
-    ]
-    if rules.streaming:
-        builders.append(_stream_options)
-    if rules.tools:
-        builders.append(_tool_errors)
-    if rules.vision:
-        builders.append(_broken_image)
-        if rules.external_image_urls == "rejected":
-            builders.append(_external_url)
-        if rules.max_image_width or rules.max_image_height:
-            builders.append(_over_limit)
-        if rules.min_image_width or rules.min_image_height:
-            builders.append(_under_limit)
-    builders.append(_wrong_content_type)
-    families = [_family(b, rules) for b in builders]
+    """Every invalid class the profile can be judged on, by family, simplest first (shrinking moves left)."""
+    families: dict[str, list[st.SearchStrategy[InvalidCase]]] = {}
+    for kind in kinds(rules):
+        families.setdefault(kind.family, []).append(kind.strategy(rules))
+    strategies = [st.one_of(members) for members in families.values()]
     corpus = corpus_cases(rules)
     if corpus:
-        families.append(st.sampled_from(corpus))
-    return st.one_of(families)
+        strategies.append(st.sampled_from(corpus))
+    return st.one_of(strategies)
+
+
+def most_explicit() -> int:
+    """The most explicit cases any profile gets: every class and every chat-request corpus case."""
+    corpus = [c for c in load_corpus("invalid") if c.schema.endswith("openai/chat-request")]
+    return len(KINDS) + sum(1 for c in corpus if c.rule not in _CORPUS_SKIP)
+
+
+@cache
+def explicit_cases(rules: PayloadRules) -> tuple[InvalidCase, ...]:
+    """One case per class of `kinds(rules)` (the simplest the class's strategy draws), then every corpus
+    case: what a fuzz run sends before its search, whatever --max-examples and the seed are."""
+    drawn = first_examples({k.name: k.strategy(rules) for k in kinds(rules)})
+    return (*(drawn[k.name] for k in kinds(rules)), *corpus_cases(rules))

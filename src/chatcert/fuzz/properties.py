@@ -1,5 +1,11 @@
 """The two fuzz probes' bodies: search valid and invalid payloads, then hand findings to the checks.
 
+Each probe first sends its explicit examples (one per valid-payload feature, one per invalid-payload
+class and corpus case), then the Hypothesis search. Failures are told apart by how they fail, not by
+which example failed: an invalid payload by (catalogue rule, verdict), e.g. `REQ2/server_error`, a
+valid one by (verdict, status). So one defect hit by several classes or many examples is one finding
+with one shrunk counterexample, which names the other classes that failed the same way.
+
 Every request goes through `ProbeContext.send`, so the run's budget counts each one, shrinking
 included. The probe keeps only a few exchanges (the first two, each finding's, the follow-ups), not
 the hundreds a search sends, and records in `ctx.result.data` why each was sent (`roles`, so the
@@ -38,10 +44,11 @@ from chatcert.fuzz.verdicts import (
     judge_valid,
 )
 
-__all__ = ["run_invalid", "run_valid"]
+__all__ = ["MOST_FOLLOW_UPS", "run_invalid", "run_valid"]
 
 _KEEP_SAMPLES = 2  # exchanges kept as evidence besides the findings'
 _MID_SEARCH_FOLLOW_UPS = 3  # valid requests sent right after a 5xx or a dropped connection
+MOST_FOLLOW_UPS = _MID_SEARCH_FOLLOW_UPS + 1  # and one after the whole search
 _VALID_EXPECTATIONS = {
     "rejected": Expectation("accepted", "N2", "SHOULD", "valid", "a schema-valid payload is accepted"),
     "schema": Expectation("accepted", "R1", "MUST", "valid", "a 200 answer matches the tier's schema"),
@@ -64,6 +71,15 @@ class _Run:
     findings: list[Finding] = field(default_factory=list)
     numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     written: Counter[str] = field(default_factory=Counter)
+    # Per failure key: how many payloads failed that way, and the classes they belonged to.
+    failing: Counter[str] = field(default_factory=Counter)
+    classes: dict[str, list[str]] = field(default_factory=dict)
+
+    def failed(self, key: str, kind: str) -> None:
+        self.failing[key] += 1
+        seen = self.classes.setdefault(key, [])
+        if kind not in seen:
+            seen.append(kind)
 
     def __post_init__(self) -> None:
         self.config = SearchConfig.from_options(self.ctx.options)
@@ -85,20 +101,24 @@ class _Run:
         payload: Exchange,
         expectation: Expectation,
         role: Role | None = None,
+        key: str | None = None,
     ) -> None:
         """Record a finding: `shown` is the exchange that fails (None: none was sent), `payload` the
         request to save (a survival failure shows on the follow-up, but the culprit is replayed)."""
         role = role or self.roles[shown.label if shown is not None else payload.label]
         check = check_for(role, verdict)
+        key = key or f"{expectation.rule}/{verdict.kind}"
         finding = Finding(
             check=check,
-            key=f"{expectation.kind}/{verdict.kind}",
+            key=key,
             kind=verdict.kind,
             message=verdict.message,
             label=shown.label if shown is not None else "",
             status=shown.status if shown is not None else None,
             body=body_preview(payload.request_body, 400),
             expectation=expectation,
+            count=max(1, self.failing[key]),
+            also=tuple(k for k in self.classes.get(key, ()) if k != expectation.kind),
         )
         folder = self.failures_dir
         if folder is not None:
@@ -132,6 +152,7 @@ class _Run:
         self.ctx.result.exchanges = chosen
         self.ctx.result.data.update(
             trials=result.trials,
+            explicit=result.explicit,
             stats=dict(self.stats),
             stopped=result.stopped,
             findings=self.findings,
@@ -169,12 +190,15 @@ def run_valid(ctx: ProbeContext) -> None:
         if verdict.holds:
             return None
         verdicts[label] = verdict
-        return Failure(f"{verdict.kind}:{ex.status}", verdict.message, ex)
+        key = f"{verdict.kind}:{ex.status}"
+        run.failed(key, "valid")
+        return Failure(key, verdict.message, ex)
 
-    result = run_search(valid.requests(run.rules), trial, run.config, ctx.client.budget)
-    for failure in result.failures.values():
+    explicit = [body for _, body in valid.explicit_requests(run.rules)]
+    result = run_search(valid.requests(run.rules), trial, run.config, ctx.client.budget, explicit=explicit)
+    for key, failure in result.failures.items():
         verdict = verdicts[failure.exchange.label]
-        run.add(verdict, failure.exchange, failure.exchange, _VALID_EXPECTATIONS[verdict.kind])
+        run.add(verdict, failure.exchange, failure.exchange, _VALID_EXPECTATIONS[verdict.kind], key=key)
     run.finish(result, [])
 
 
@@ -223,12 +247,22 @@ def run_invalid(ctx: ProbeContext) -> None:
             if not answer.holds:
                 run.add(answer, after, ex, _survival(case))
         judged[label] = (verdict, case)
-        return Failure(f"{case.kind}/{verdict.kind}", verdict.message, ex)
+        # One defect, one finding: keyed by the rule broken and how, not by the class of payload.
+        key = f"{case.rule}/{verdict.kind}"
+        run.failed(key, case.kind)
+        return Failure(key, verdict.message, ex)
 
-    result = run_search(invalid.cases(run.rules), trial, run.config, ctx.client.budget, reserve=1)
-    for failure in result.failures.values():
+    result = run_search(
+        invalid.cases(run.rules),
+        trial,
+        run.config,
+        ctx.client.budget,
+        reserve=1,
+        explicit=invalid.explicit_cases(run.rules),
+    )
+    for key, failure in result.failures.items():
         verdict, case = judged[failure.exchange.label]
-        run.add(verdict, failure.exchange, failure.exchange, _expectation(case))
+        run.add(verdict, failure.exchange, failure.exchange, _expectation(case), key=key)
     if last and not any(f.check == SURVIVES for f in run.findings):
         _final_follow_up(run, result, follow_up, last[0])
     run.finish(result, follow_ups)

@@ -1,6 +1,10 @@
 """A budget-aware Hypothesis search: each trial sends one request through the run's client.
 
-Hypothesis generates `max_examples` payloads, then shrinks every distinct failure (a failure's key,
+Explicit examples go first (one per class of payload, see `chatcert.fuzz.explicit`), through the
+same trial and budget: a search of N draws may miss a class, a derandomized one misses the same class
+every run, so coverage never rests on the draw. A failing explicit example is recorded like any
+failure and the search still runs (Hypothesis's own explicit phase would stop at the first failure).
+Then Hypothesis generates `max_examples` payloads, then shrinks every distinct failure (a failure's key,
 e.g. "empty-messages/server_error", becomes its own exception type, so Hypothesis keeps the bugs
 apart and shrinks each). Shrinking sends requests too, so it has its own cap. The budget, the
 shrink cap or a target that stopped answering end the search from inside a trial with a
@@ -11,7 +15,7 @@ here, so nothing found is lost when a search is cut short.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -106,6 +110,7 @@ class SearchConfig:
 @dataclass
 class SearchResult(Generic[T]):
     trials: int = 0
+    explicit: int = 0  # of the trials, the explicit examples sent before the search
     failures: dict[str, Failure] = field(default_factory=dict)
     stopped: str | None = None
     budget_spent: bool = False
@@ -120,10 +125,12 @@ def run_search(
     budget: Budget,
     *,
     reserve: int = 0,
+    explicit: Sequence[T] = (),
 ) -> SearchResult[T]:
-    """Run `trial` on generated examples; `reserve` requests of the budget are left for the caller."""
+    """Run `trial` on each `explicit` example, then on generated ones; `reserve` requests of the budget
+    are left for the caller. One failure is kept per failure key, the smallest seen."""
     result: SearchResult[T] = SearchResult()
-    limit = config.max_examples + config.shrink_limit
+    limit = len(explicit) + config.max_examples + config.shrink_limit
 
     def test(example: T) -> None:
         if result.trials >= limit:
@@ -143,10 +150,23 @@ def run_search(
         if failure is None:
             return
         best = result.failures.get(failure.key)
-        # Ties go to the later failure: shrinking only moves to simpler examples.
-        if best is None or failure.size <= best.size:
+        # Ties go to the later failure (shrinking only moves to simpler examples), except among the
+        # explicit examples, which come simplest class first.
+        searching = result.trials > len(explicit)
+        if best is None or failure.size < best.size or (searching and failure.size == best.size):
             result.failures[failure.key] = failure
         raise _violation(failure.key)(failure.message)
+
+    for example in explicit:
+        try:
+            test(example)
+        except _Stop as stop:
+            result.stopped = stop.reason
+            result.explicit = result.trials
+            return result
+        except Violation:
+            continue  # kept in result.failures; the search may still find a smaller one
+    result.explicit = result.trials
 
     prop = settings(config.hypothesis_settings())(given(strategy)(test))
     if config.seed is not None:
