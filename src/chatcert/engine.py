@@ -254,6 +254,7 @@ def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
 
 
 def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
+    c = c.for_profile(config.profile)  # a level the profile's documentation sets, with its source
     level = (
         Level.MUST
         if config.strict and c.level_for(config.profile) is Level.SHOULD
