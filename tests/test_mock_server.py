@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -682,7 +682,7 @@ def x402_payment(offer: dict[str, Any], **changes: Any) -> str:
     return base64.b64encode(json.dumps(payment).encode()).decode()
 
 
-_GARBAGE_PAYMENTS = {
+_GARBAGE_PAYMENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "garbage": lambda offer: "garbage",
     "not_json": lambda offer: base64.b64encode(b"paid, honest").decode(),
     "version_2": lambda offer: x402_payment(offer, x402Version=2),
