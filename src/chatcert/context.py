@@ -149,7 +149,9 @@ class CheckContext:
                 f"{exchange.status} redirect to {location} (chatcert follows no redirects; "
                 "point --endpoint at the URL the server redirects to)"
             )
-        self.require(exchange.status == status, message, expected=str(status), actual=actual, exchange=exchange)
+        self.require(
+            exchange.status == status, message, expected=str(status), actual=actual, exchange=exchange
+        )
 
     def json(self, probe: str, index: int = 0, *, status: int | None = 200) -> Any:
         """The JSON body of an exchange, requiring `status` first; failures carry the evidence."""
