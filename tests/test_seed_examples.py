@@ -440,3 +440,17 @@ def test_seed_002_the_chat_probe_body_is_replayable_as_the_seeds_curl(libertai: 
 def test_the_4000x4000_probe_image_is_small_on_the_wire() -> None:
     # vision_max_dimensions_accepted is no costly probe: one colour compresses to about 53 KB.
     assert len(make_png(4000, 4000)) < 100_000
+
+
+def test_profile_check_levels_name_registered_checks_with_a_seed_source() -> None:
+    from chatcert.profiles import builtin_profiles
+    from chatcert.registry import get_check
+
+    for name in builtin_profiles():
+        profile = load_profile(name)
+        for check_id, entry in (profile.raw.get("check_levels") or {}).items():
+            judged = get_check(check_id).for_profile(profile)
+            assert (judged.level.value, judged.source) == (entry["level"], entry["source"]), name
+            assert entry["source"].startswith("SEED-"), f"{name}: {check_id} needs the seed line"
+    # Elsewhere the registered level and source stand.
+    assert get_check("unknown_model_is_404").for_profile(load_profile("openai")).level.value == "SHOULD"
