@@ -14,6 +14,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -454,3 +457,101 @@ def test_profile_check_levels_name_registered_checks_with_a_seed_source() -> Non
             assert entry["source"].startswith("SEED-"), f"{name}: {check_id} needs the seed line"
     # Elsewhere the registered level and source stand.
     assert get_check("unknown_model_is_404").for_profile(load_profile("openai")).level.value == "SHOULD"
+
+
+# ---- the seeds' curl commands, run by curl itself -----------------------------------------------------
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+needs_curl = pytest.mark.skipif(
+    shutil.which("curl") is None or not SEEDS.is_dir(), reason="needs curl and the seeds folder"
+)
+
+
+def seed_curls(seed: str) -> list[str]:
+    """Every `curl ...` command of a seed file, as written (continuation lines and quoted bodies joined)."""
+    (path,) = sorted(SEEDS.glob(f"{seed}_*"))
+    commands: list[str] = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("curl "):
+            i += 1
+            continue
+        block = [lines[i]]
+        while block[-1].endswith("\\") or not _balanced("\n".join(block)):
+            i += 1
+            block.append(lines[i])
+        commands.append("\n".join(block))
+        i += 1
+    return commands
+
+
+def _balanced(text: str) -> bool:
+    try:
+        shlex.split(text.replace("\\\n", " "))
+    except ValueError:
+        return False
+    return True
+
+
+def run_curl(command: str, cwd: Path, *, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run a seed's curl command through bash, quiet, with a deadline; returns (HTTP status, body)."""
+    # -s and a deadline go right after `curl`; -w appends the status on a line of its own.
+    command = command.replace("curl ", "curl -s --max-time 30 -w '\\n%{http_code}' ", 1)
+    if " | jq" in command:
+        # `curl ... | jq` (seed 001): jq would swallow the status line; keep the status through a file.
+        command = command.replace(" | jq", " > out.txt; tail -n1 out.txt > code.txt; head -n -1 out.txt | jq")
+        command += "; cat code.txt"
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=60, env=env, cwd=cwd, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    body, _, code = done.stdout.rstrip("\n").rpartition("\n")
+    return int(code), body
+
+
+@needs_curl
+def test_seed_002_every_curl_example_as_written(libertai: MockServer, tmp_path: Path) -> None:
+    png5 = base64.b64encode(make_png(5, 5)).decode()
+    assert png5.startswith("iVBORw0KGgoAAAANSUhEUgAAAAUA")  # the seed's cut data URL is a 5-px-wide PNG
+    answers = []
+    for command in seed_curls("002"):
+        command = (
+            command.replace("https://api.libertai.io", libertai.url)
+            .replace("https://hermes-3-8b-2.tee.models.libertai.io", libertai.url)  # the map points here
+            .replace("iVBORw0KGgoAAAANSUhEUgAAAAUA...", png5)
+        )
+        keyed = command.replace("YOUR_API_KEY", KEY)
+        answers.append((command, *run_curl(keyed, tmp_path)))
+    paths = [c.split("\n")[0] for c, _, _ in answers]
+    assert len(answers) == 7, paths  # chat, vision, stream, messages, models map, direct host, key check
+    for command, status, body in answers:
+        assert status == 200, (command, body)
+        if '"stream": true' in command:
+            assert body.rstrip().endswith("data: [DONE]")
+        elif "/v1/messages" in command:
+            assert json.loads(body)["content"][0]["text"]
+        elif "/v1/chat/completions" in command:
+            assert json.loads(body)["choices"][0]["message"]["content"]
+        elif "/libertai/models" in command:
+            assert set(json.loads(body)) == SEED_002_MODELS
+        else:
+            assert "/libertai/auth/check" in command and "HTTP/1.1 200" in body  # curl -i: headers too
+    # The same key check with the seed's placeholder left in: a wrong key, answered 401 as documented.
+    (check,) = [c for c, _, _ in answers if "/libertai/auth/check" in c]
+    status, body = run_curl(check, tmp_path)
+    assert status == 401 and '"detail"' in body
+
+
+@needs_curl
+def test_seed_001_curl_example_as_written(pharia: MockServer, tmp_path: Path) -> None:
+    (command,) = seed_curls("001")
+    assert command.startswith("curl -L ") and command.endswith("| jq")
+    command = command.replace("https://inference-api.pharia.example.com", pharia.url).replace(
+        '"url": ""',
+        f'"url": "{png_data_url()}"',  # the seed leaves the image out
+    )
+    status, body = run_curl(command, tmp_path, env={**os.environ, "PHARIA_TOKEN": KEY})
+    assert status == 200
+    reply = json.loads(body)
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["content"]
