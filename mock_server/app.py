@@ -26,7 +26,7 @@ from mock_server.faults import DEFAULT_DELAY_MS, drop_connection
 from mock_server.messages import handle_messages
 from mock_server.middleware import MOCK_PREFIX, error_middleware, journal_middleware
 from mock_server.pacing import TICKER, Ticker
-from mock_server.payment import PAYMENT_HEADER, payment_receipt, payment_required
+from mock_server.payment import PAYMENT_HEADER, payment_problem, payment_receipt, payment_required
 from mock_server.pharia import handle_complete, handle_transcribe
 from mock_server.profile import MockConfigError, Profile, load_profile
 from mock_server.replies import JsonReply, Reply, StreamReply
@@ -102,6 +102,10 @@ def build_app(
         if route in _ROUTES:
             method, handler, auth = _ROUTES[route]
             app.router.add_route(method, path, _endpoint(route, handler, auth))
+    if "chat_alias" in loaded.routes:
+        # Another path for the same chat API (seed 001's SDK posts {host}/chat/completions): judged,
+        # journalled and given defects as the chat route.
+        app.router.add_post(loaded.routes["chat_alias"], _endpoint("chat", handle_chat, True))
     if "models" in loaded.routes:
         app.router.add_get(
             loaded.routes["models"].rstrip("/") + "/{model_id}", _endpoint("models", handle_model, True)
@@ -153,7 +157,11 @@ async def _answer(request: web.Request, route: str, handler: Handler, auth: bool
             check_auth(ex)
         request.app[TICKER].run_due()  # open streams' due chunks before this request's work
         reply = _forced_reply(ex) or await handler(ex)
-        if scenario.status == 402 and (isinstance(reply, StreamReply) or reply.status == 200):
+        if (
+            scenario.status == 402
+            and route not in state.profile.free_routes
+            and (isinstance(reply, StreamReply) or reply.status == 200)
+        ):
             reply.headers["X-PAYMENT-RESPONSE"] = payment_receipt()
     except MockError as exc:
         reply = _error_reply(ex, exc)
@@ -181,12 +189,19 @@ async def _read_body(ex: Exchange) -> bytes:
 
 
 def _forced_reply(ex: Exchange) -> Reply | None:
-    """The scenario's `status`, if any; a 402 is waived for a resubmission that carries X-PAYMENT."""
+    """The scenario's `status`, if any; a 402 is waived for a well-formed X-PAYMENT resubmission and
+    never charged on a route the profile documents as free (LibertAI's discovery map and key check)."""
     status = ex.scenario.status
     if status is None:
         return None
     if status == 402:
-        return None if ex.request.headers.get(PAYMENT_HEADER) else payment_required(ex)
+        if ex.route in ex.profile.free_routes:
+            return None
+        header = ex.request.headers.get(PAYMENT_HEADER)
+        if header is None:
+            return payment_required(ex)
+        problem = payment_problem(header)
+        return payment_required(ex, problem) if problem else None
     headers = {"Retry-After": str(ex.scenario.retry_after or 1)} if status == 429 else None
     raise MockError(status, _SCENARIO_MESSAGES.get(status, f"Mock scenario status {status}"), headers=headers)
 

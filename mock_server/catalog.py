@@ -24,13 +24,13 @@ async def handle_health(ex: Exchange) -> Reply:
 
 async def handle_models(ex: Exchange) -> Reply:
     """OpenAI `GET /v1/models`."""
-    return JsonReply({"object": "list", "data": [_model(m) for m in ex.profile.models]})
+    return JsonReply({"object": "list", "data": [_model(m) for m in ex.profile.all_models]})
 
 
 async def handle_model(ex: Exchange) -> Reply:
     """OpenAI `GET /v1/models/{id}`."""
     model_id = ex.request.match_info.get("model_id", "")
-    if model_id not in ex.profile.models:
+    if model_id not in ex.profile.all_models:
         raise MockError(404, f"The model '{model_id}' does not exist", param="model", code="model_not_found")
     return JsonReply(_model(model_id))
 
@@ -38,7 +38,7 @@ async def handle_model(ex: Exchange) -> Reply:
 async def handle_discovery(ex: Exchange) -> Reply:
     """LibertAI `GET /libertai/models`: every model is served by this very server."""
     origin = str(ex.request.url.origin())
-    return JsonReply({m: {"servers": [origin]} for m in ex.profile.models})
+    return JsonReply({m: {"servers": [origin]} for m in ex.profile.all_models})
 
 
 async def handle_auth_check(ex: Exchange) -> Reply:

@@ -23,8 +23,10 @@ __all__ = [
     "ANY_CONTENT_TYPE",
     "AUTH",
     "DEFECTS",
+    "MIME_CHECKED",
     "SKIP_AUTH",
     "SWITCHES",
+    "TEXT_FIRST",
     "Defect",
     "DefectContext",
     "DefectSet",
@@ -40,6 +42,9 @@ ANY_CONTENT_TYPE = "any_content_type"  # a JSON body is read whatever its Conten
 SWITCHES = frozenset({SKIP_AUTH, ANY_CONTENT_TYPE})
 # A pseudo-capability: the profile requires an API key (its `auth.required`).
 AUTH = "auth"
+# Pseudo-capabilities from limits: a behaviour is a defect only where the profile does not allow it.
+TEXT_FIRST = "text_first"  # no `image_first_required`: a text-first request must be answered
+MIME_CHECKED = "mime_checked"  # `image_mime_label` checked (the default): a wrong label must be refused
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,10 @@ def profile_claims(profile: Profile, capability: str) -> bool:
     """Whether `profile` claims `capability` (`auth`: it requires a key)."""
     if capability == AUTH:
         return profile.auth_required and profile.auth_scheme != "none"
+    if capability == TEXT_FIRST:
+        return not (profile.raw.get("limits") or {}).get("image_first_required")
+    if capability == MIME_CHECKED:
+        return profile.image_mime_label == "checked"
     claimed = profile.raw.get("capabilities") or {}
     return isinstance(claimed, Mapping) and claimed.get(capability) is True
 

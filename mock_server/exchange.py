@@ -75,10 +75,11 @@ class Exchange:
         """The model id, or 400/422 when missing and 404 when this server does not serve it."""
         if not isinstance(model, str) or not model:
             raise self.invalid("'model' is required and must be a non-empty string", param="model")
-        if model not in self.profile.models:
+        served = self.profile.models_for(self.route)
+        if model not in served:
             raise MockError(
                 404,
-                f"The model '{model}' does not exist; this server serves {', '.join(self.profile.models)}",
+                f"The model '{model}' does not exist; this server serves {', '.join(served)} here",
                 param="model",
                 code="model_not_found",
             )

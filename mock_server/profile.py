@@ -41,8 +41,30 @@ class Profile:
 
     @property
     def models(self) -> tuple[str, ...]:
-        """Model ids the mock serves (the profile's model)."""
-        return (self.model,)
+        """Model ids the chat route serves: the profile's `models` (its `model` first), else its model."""
+        listed = self.raw.get("models") or ()
+        return tuple(dict.fromkeys([self.model, *(str(m) for m in listed)]))
+
+    def models_for(self, route: str | None) -> tuple[str, ...]:
+        """Model ids `route` serves: its `route_models` entry (Pharia's luminous-base), else `models`."""
+        own = (self.raw.get("route_models") or {}).get(route or "")
+        return tuple(str(m) for m in own) if own else self.models
+
+    @property
+    def all_models(self) -> tuple[str, ...]:
+        """Every model id some route serves: what the models list and the discovery map name."""
+        extra = [str(m) for ms in (self.raw.get("route_models") or {}).values() for m in ms]
+        return tuple(dict.fromkeys([*self.models, *extra]))
+
+    @property
+    def free_routes(self) -> frozenset[str]:
+        """Routes the provider documents as free: a 402 (x402) scenario spares them."""
+        return frozenset(str(r) for r in self.raw.get("free_routes") or ())
+
+    @property
+    def image_mime_label(self) -> str:
+        """checked (a label that disagrees with the bytes is refused), ignored or unknown (both decode)."""
+        return str((self.raw.get("limits") or {}).get("image_mime_label", "checked"))
 
     def shape_for(self, route: str | None) -> Shape:
         """Error shape of a route: Anthropic on `messages`, else the profile's (`any` answers as OpenAI)."""

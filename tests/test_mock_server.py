@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -651,13 +651,85 @@ def test_x402_challenge_then_paid_resubmission(libertai: MockServer) -> None:
         and offer["asset"].startswith("0x")
         and offer["maxTimeoutSeconds"] == 60
     )
-    payment = base64.b64encode(json.dumps({"x402Version": 1, "payload": "signed"}).encode()).decode()
+    payment = x402_payment(offer)
     paid = chat(libertai, body, **{"X-Mock-Scenario": "status=402", "X-PAYMENT": payment})
     assert paid.status_code == 200 and paid.json()["choices"][0]["message"]["content"]
     receipt = json.loads(base64.b64decode(paid.headers["X-PAYMENT-RESPONSE"]))
     assert receipt["success"] is True
     entries = libertai.journal()
     assert entries[-1]["headers"]["X-PAYMENT"] == "[REDACTED]" and payment not in json.dumps(entries)
+
+
+def x402_payment(offer: dict[str, Any], **changes: Any) -> str:
+    """An X-PAYMENT header as x402 v1 clients build it: base64 of a signed `exact` PaymentPayload."""
+    payment: dict[str, Any] = {
+        "x402Version": 1,
+        "scheme": offer["scheme"],
+        "network": offer["network"],
+        "payload": {
+            "signature": "0x" + "12" * 65,
+            "authorization": {
+                "from": "0x" + "34" * 20,
+                "to": offer["payTo"],
+                "value": offer["maxAmountRequired"],
+                "validAfter": "0",
+                "validBefore": "9999999999",
+                "nonce": "0x" + "56" * 32,
+            },
+        },
+    }
+    payment.update(changes)
+    return base64.b64encode(json.dumps(payment).encode()).decode()
+
+
+_GARBAGE_PAYMENTS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "garbage": lambda offer: "garbage",
+    "not_json": lambda offer: base64.b64encode(b"paid, honest").decode(),
+    "version_2": lambda offer: x402_payment(offer, x402Version=2),
+    "other_network": lambda offer: x402_payment(offer, network="base-sepolia"),
+    "unsigned": lambda offer: x402_payment(offer, payload={"authorization": {}}),
+    "underpaid": lambda offer: x402_payment(
+        offer,
+        payload={
+            "signature": "0xab",
+            "authorization": {
+                "from": "0x1",
+                "to": offer["payTo"],
+                "value": "1",
+                "validAfter": "0",
+                "validBefore": "1",
+                "nonce": "0x1",
+            },
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_GARBAGE_PAYMENTS))
+def test_x402_a_malformed_payment_is_challenged_again(libertai: MockServer, kind: str) -> None:
+    body = {"model": "gemma-4-31b-it", "messages": user()}
+    (offer,) = chat(libertai, body, **{"X-Mock-Scenario": "status=402"}).json()["accepts"]
+    header = _GARBAGE_PAYMENTS[kind](offer)
+    again = chat(libertai, body, **{"X-Mock-Scenario": "status=402", "X-PAYMENT": header})
+    assert again.status_code == 402 and "X-PAYMENT-RESPONSE" not in again.headers
+    challenge = again.json()
+    assert challenge["x402Version"] == 1 and challenge["accepts"]
+    # Seed 002: 'Errors return JSON of the form {"detail": "..."}'; x402 clients read `error`.
+    assert challenge["detail"] == challenge["error"] and "X-PAYMENT" in challenge["error"]
+
+
+def test_x402_free_routes_are_never_charged() -> None:
+    # Seed 002: the key check works "without spending tokens"; /libertai/models is called with no key.
+    with MockServer("libertai", api_key=KEY, scenario={"status": 402}) as server:
+        auth = {"Authorization": f"Bearer {KEY}"}
+        checked = httpx.get(server.route_url("auth_check"), headers=auth)
+        wrong = httpx.get(server.route_url("auth_check"), headers={"Authorization": "Bearer nope"})
+        hosts = httpx.get(server.route_url("discovery"))
+        charged = httpx.get(server.route_url("models"), headers=auth)
+    assert (checked.status_code, wrong.status_code, hosts.status_code) == (200, 401, 200)
+    assert "X-PAYMENT-RESPONSE" not in checked.headers and "X-PAYMENT-RESPONSE" not in hosts.headers
+    assert set(hosts.json()) >= {"hermes-3-8b-tee", "qwen3.6-27b", "z-image-turbo", "gemma-4-31b-it"}
+    assert charged.status_code == 402
 
 
 # ---- journal ------------------------------------------------------------------------------------

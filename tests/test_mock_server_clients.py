@@ -52,7 +52,12 @@ def test_openai_sdk_chat(client: openai.OpenAI) -> None:
         reply.usage is not None
         and reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
     )
-    assert [m.id for m in client.models.list()] == ["gemma-4-31b-it"]
+    assert [m.id for m in client.models.list()] == [
+        "gemma-4-31b-it",
+        "hermes-3-8b-tee",
+        "qwen3.6-27b",
+        "z-image-turbo",
+    ]
 
 
 def test_openai_sdk_stream(client: openai.OpenAI) -> None:

@@ -269,7 +269,9 @@ def test_messages_auth_and_unknown_model(libertai: MockServer) -> None:
 
 def test_discovery_points_at_this_server(libertai: MockServer) -> None:
     body = httpx.get(libertai.route_url("discovery")).json()
-    assert body == {"gemma-4-31b-it": {"servers": [libertai.url]}}
+    # Seed 002's models: its examples' gemma-4-31b-it and hermes-3-8b-tee, its sample map's others.
+    models = ["gemma-4-31b-it", "hermes-3-8b-tee", "qwen3.6-27b", "z-image-turbo"]
+    assert body == {m: {"servers": [libertai.url]} for m in models}
     assert_schema("tag:chatcert,2026:libertai/models-map", body)
     server = body["gemma-4-31b-it"]["servers"][0]
     chat = {"model": "gemma-4-31b-it", "messages": [{"role": "user", "content": "hi"}]}
@@ -280,7 +282,8 @@ def test_discovery_points_at_this_server(libertai: MockServer) -> None:
 
 
 def test_pharia_complete(pharia: MockServer) -> None:
-    body = {"model": "qwen2.5-vl-32b-instruct", "prompt": "An apple a day", "maximum_tokens": 3}
+    # Seed 001: "luminous worker type with e.g. luminous-base ... use the /v1/complete endpoint".
+    body = {"model": "luminous-base", "prompt": "An apple a day", "maximum_tokens": 3}
     response = httpx.post(pharia.route_url("complete"), json=body, headers=BEARER)
     assert response.status_code == 200
     reply = response.json()
@@ -291,7 +294,7 @@ def test_pharia_complete(pharia: MockServer) -> None:
     done = httpx.post(pharia.route_url("complete"), json=items, headers=BEARER).json()
     assert done["completions"][0]["finish_reason"] == "end_of_text"
     for bad in (
-        {"model": "qwen2.5-vl-32b-instruct"},
+        {"model": "luminous-base"},
         {**body, "maximum_tokens": "many"},
         {**body, "prompt": ""},
     ):

@@ -20,7 +20,7 @@ from chatcert.engine import Run, RunConfig, run_certification
 from chatcert.outcomes import Outcome
 from chatcert.profiles import Profile, builtin_profiles, load_profile
 from chatcert.registry import all_checks, get_check
-from mock_server.defects import AUTH, DEFECTS, Defect
+from mock_server.defects import AUTH, DEFECTS, MIME_CHECKED, TEXT_FIRST, Defect
 from mock_server.runner import MockServer
 
 PROFILES = ("openai", "compatible", "liquidai", "pharia", "libertai")
@@ -30,10 +30,17 @@ CAUGHT = (Outcome.FAILED, Outcome.NON_STRICT)
 
 def claims(profile: Profile, defect: Defect) -> bool:
     """Judged with chatcert's own reading of the profile, not the mock's."""
-    return all(
-        profile.auth_required if capability == AUTH else profile.claims_capability(capability)
-        for capability in defect.capabilities
-    )
+    return all(_claims(profile, capability) for capability in defect.capabilities)
+
+
+def _claims(profile: Profile, capability: str) -> bool:
+    if capability == AUTH:
+        return profile.auth_required
+    if capability == TEXT_FIRST:  # a profile that asks for the image first may refuse text first
+        return not profile.limit("image_first_required")
+    if capability == MIME_CHECKED:  # a profile whose server may ignore the label may answer it
+        return (profile.limit("image_mime_label") or "checked") == "checked"
+    return profile.claims_capability(capability)
 
 
 def certify(profile: Profile, defects: tuple[str, ...] = (), areas: tuple[str, ...] = ()) -> Run:

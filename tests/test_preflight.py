@@ -498,9 +498,11 @@ def test_webp_named_webp_is_sent_as_jpeg_on_board(example: Path, standin: type[S
     text = example.read_text(encoding="utf-8").replace("/work/image.png", "/work/image.webp")
     example.write_text(text, encoding="utf-8")
     report = preflight(example, rehearsal=False)
-    (finding,) = [f for f in report.errors if f.id == "image_mime_mismatch"]
+    # Seed 000 never says whether the server checks the label: a warning that says so, not a NO-GO.
+    (finding,) = [f for f in report.warnings if f.id == "image_mime_mismatch"]
     assert finding.evidence["guessed_onboard"] == "image/jpeg"
     assert finding.evidence["sniffed"] == "image/webp"
+    assert "does not say whether the server checks the label" in finding.message
 
 
 def test_png_bytes_named_jpg(example: Path, standin: type[StandInMock]) -> None:
@@ -510,7 +512,7 @@ def test_png_bytes_named_jpg(example: Path, standin: type[StandInMock]) -> None:
         example.read_text(encoding="utf-8").replace("image.png", "image.jpg"), encoding="utf-8"
     )
     report = preflight(example)
-    assert "image_mime_mismatch" in ids(report)
+    assert "image_mime_mismatch" in ids(report, "warning")
 
 
 def test_corrupt_image(example: Path, standin: type[StandInMock]) -> None:
@@ -684,3 +686,55 @@ def test_oversize_image_against_the_mock(example: Path, real_mock: None, tmp_pat
     report = preflight(example, profile=str(profile))
     assert report.verdict == "NO-GO"
     assert {"image_too_large", "request_rejected", "script_failed"} <= ids(report)
+
+
+# ------------------------------------------------------------------ seed 000's own points, against the mock
+
+
+def _drop_extension(example: Path) -> None:
+    folder = example.parent
+    (folder / "image.png").rename(folder / "image")
+    example.write_text(example.read_text(encoding="utf-8").replace("image.png", "image"), encoding="utf-8")
+
+
+def test_png_without_extension_is_sent_as_jpeg_and_warned(example: Path, real_mock: None) -> None:
+    # Seed 000: "The script will infer the MIME type from the filename and fall back to image/jpeg if it
+    # cannot determine one." It then sends the PNG labelled image/jpeg; the seed does not say that the
+    # server refuses it, so the pre-flight warns (rename the file) and the rehearsal mock answers it.
+    _drop_extension(example)
+    report = preflight(example)
+    assert report.verdict == "GO", [f.message for f in report.errors]
+    mislabelled = [f for f in report.warnings if f.id == "image_mime_mismatch"]
+    assert mislabelled and mislabelled[0].evidence["guessed_onboard"] == "image/jpeg"
+    assert report.rehearsal is not None
+    assert report.rehearsal["requests"][0]["status"] == 200
+
+
+def test_a_mislabelled_image_is_no_go_where_the_profile_checks_labels(
+    example: Path, real_mock: None, tmp_path: Path
+) -> None:
+    _drop_extension(example)
+    profile = custom_profile(tmp_path, "labels", image_mime_label="checked")
+    report = preflight(example, profile=str(profile))
+    assert report.verdict == "NO-GO"
+    assert {"image_mime_mismatch", "request_rejected"} <= ids(report)
+
+
+def test_no_max_tokens_is_a_warning_and_the_mock_answers(example: Path, real_mock: None) -> None:
+    # Seed 000: "max_tokens and temperature are optional parameters used by the example".
+    edit(example.parent / "vlm_infer.py", '        "max_tokens": max_tokens,\n', "")
+    report = preflight(example)
+    assert report.verdict == "GO", [f.message for f in report.errors]
+    assert "request_max_tokens_missing" in ids(report, "warning")
+    assert report.rehearsal is not None
+    assert report.rehearsal["requests"][0]["status"] == 200
+
+
+def test_another_model_name_is_no_go_as_the_mock_answers_it(example: Path, real_mock: None) -> None:
+    # Seed 000 documents one model name, "local"; the pre-flight and the rehearsal mock agree on others.
+    edit(example, '--prompt "describe this"', '--prompt "describe this" --model lfm2-vl')
+    report = preflight(example)
+    assert report.verdict == "NO-GO"
+    assert "request_model_unknown" in ids(report)
+    assert report.rehearsal is not None
+    assert report.rehearsal["requests"][0]["status"] == 404

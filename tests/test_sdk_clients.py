@@ -2,8 +2,9 @@
 
 The openai SDK (chat, stream, tools, vision), the anthropic SDK (messages, stream) and the stdlib urllib
 client of the LiquidAI seed are in tests/test_mock_server_clients.py. Version 11 of aleph-alpha-client
-speaks OpenAI-style `POST {host}/chat/completions` with images as PNG data: URLs, so it talks to the mock
-when `host` is the mock's `/v1`. Without the package these tests skip.
+speaks OpenAI-style `POST {host}/chat/completions` with images as PNG data: URLs; `host` is the server's
+origin, as in seed 001's example, and the pharia mock serves that path (its `chat_alias` route). Without
+the package these tests skip.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def pharia() -> Iterator[MockServer]:
 @pytest.fixture
 def client(pharia: MockServer) -> Any:
     pharia.clear_journal()
-    return aleph.Client(token=KEY, host=pharia.url + "/v1", total_retries=0)
+    return aleph.Client(token=KEY, host=pharia.url, total_retries=0)
 
 
 def ask(content: Any, **options: Any) -> Any:
@@ -47,23 +48,24 @@ def test_chat_with_an_image(client: Any, pharia: MockServer) -> None:
     assert reply.finish_reason == chat.FinishReason.Stop
     assert reply.message.role == chat.Role.Assistant and reply.message.content.strip()
     (entry,) = pharia.journal()
-    assert entry["status"] == 200 and entry["headers"]["Authorization"] == "Bearer [REDACTED]"
+    assert (entry["path"], entry["status"]) == ("/chat/completions", 200)
+    assert entry["headers"]["Authorization"] == "Bearer [REDACTED]"
     image, text = entry["body"]["messages"][0]["content"]
     assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/png;base64,")
     assert text == {"type": "text", "text": "What is in this image?"}
 
 
 def test_chat_errors_surface_as_the_client_documents(pharia: MockServer) -> None:
-    wrong = aleph.Client(token="wrong-key", host=pharia.url + "/v1", total_retries=0)
+    wrong = aleph.Client(token="wrong-key", host=pharia.url, total_retries=0)
     with pytest.raises(PermissionError):
         wrong.chat(ask("hi"), model=MODEL)
-    right = aleph.Client(token=KEY, host=pharia.url + "/v1", total_retries=0)
+    right = aleph.Client(token=KEY, host=pharia.url, total_retries=0)
     with pytest.raises(RuntimeError, match="404"):
         right.chat(chat.ChatRequest(model="no-such-model", messages=[chat.Message(chat.Role.User, "x")]), "x")
 
 
 async def _stream(pharia: MockServer, request: Any) -> list[Any]:
-    async with aleph.AsyncClient(token=KEY, host=pharia.url + "/v1", total_retries=0) as client:
+    async with aleph.AsyncClient(token=KEY, host=pharia.url, total_retries=0) as client:
         return [item async for item in client.chat_with_streaming(request, model=MODEL)]
 
 

@@ -349,6 +349,48 @@ def test_client_never_follows_a_redirect(status: int, catcher: Recorder) -> None
     assert catcher.seen == []
 
 
+def _same_host_redirect(status: int) -> Reply:
+    """Seed 001's curl uses -L: a server that moves its API under /api on the same host and port."""
+
+    def reply(seen: Seen, base: str) -> tuple[int, dict[str, str], bytes]:
+        if seen.path.startswith("/api/"):
+            return ok_reply(seen, base)
+        return status, {"Location": f"{base}/api{seen.path}"}, b""
+
+    return reply
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_same_host_redirect_is_not_followed_either(status: int) -> None:
+    # By design: the key goes only to the URL the user named, and a 301/302/303 would turn the POST into
+    # a GET without its body (what curl -L does too), so the redirect is the answer, recorded as such.
+    with Recorder(_same_host_redirect(status)) as target:
+        client = Client(Target(target.base, "bearer", KEY))
+        exchange = client.send(RequestSpec("POST", "/v1/chat/completions", body={"model": "m"}))
+    assert exchange.status == status
+    assert exchange.headers["location"] == f"{target.base}/api/v1/chat/completions"
+    assert [s.path for s in target.seen] == ["/v1/chat/completions"]
+
+
+def test_certify_names_the_redirect_target_so_the_user_can_point_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    with Recorder(_same_host_redirect(308)) as target:
+        endpoint = ["--endpoint", target.base, "--profile", "pharia", "--api-key-env", KEY_ENV]
+        report = tmp_path / "c"
+        code, _, err = cli(
+            ["certify", *endpoint, "--report-dir", str(report), "-q", "--area", "discovery"], capsys
+        )
+        assert code == 1, err
+    assert all(not s.path.startswith("/api/") for s in target.seen)
+    results = json.loads((report / "results.json").read_text(encoding="utf-8"))
+    (models_ok,) = [r for r in results["results"] if r["id"] == "models_list_ok"]
+    assert f"308 redirect to {target.base}/api/v1/models" in models_ok["actual"]
+    assert "point --endpoint at the URL the server redirects to" in models_ok["actual"]
+    assert KEY not in (report / "results.json").read_text(encoding="utf-8")
+
+
 def test_certify_bench_and_replay_never_carry_the_key_to_a_redirected_host(
     catcher: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -374,7 +374,7 @@ DISCOVERY = [
         "/libertai/auth/check answers 200 without a valid key",
         status=_auth_check_status,
         body=_auth_check_body,
-        catches=("auth_check_rejects_missing_key",),
+        catches=("auth_check_rejects_missing_key", "auth_check_rejects_wrong_key"),
         capabilities=("auth_check",),
     ),
 ]

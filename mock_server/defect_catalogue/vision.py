@@ -15,7 +15,7 @@ from mock_server.defect_catalogue._edit import (
     messages,
     server_error,
 )
-from mock_server.defects import Defect, DefectContext
+from mock_server.defects import MIME_CHECKED, TEXT_FIRST, Defect, DefectContext
 from mock_server.generation import IMAGE_TOKENS
 from mock_server.images import canonical_mime, sniff_image
 from mock_server.samples import data_url, png_bytes
@@ -162,7 +162,7 @@ VISION = [
         "the declared MIME is ignored: bytes of another image type are answered",
         request=_on_images(_trust_the_bytes),
         catches=("vision_mime_mismatch_rejected",),
-        capabilities=VISION_ONLY,
+        capabilities=("vision", MIME_CHECKED),
     ),
     Defect(
         "webp_rejected",
@@ -176,7 +176,7 @@ VISION = [
         "a text part before the image part is refused (the image must come first)",
         request=_image_first_only,
         catches=("vision_text_first_accepted",),
-        capabilities=VISION_ONLY,
+        capabilities=("vision", TEXT_FIRST),  # conformant where the profile asks for the image first
     ),
     Defect(
         "multiple_images_rejected",

@@ -140,12 +140,17 @@ class CheckContext:
 
     def require_status(self, exchange: Exchange, status: int, message: str) -> None:
         """The exchange was answered `status`; the failure shows what came back instead."""
+        actual = f"{exchange.status} {exchange.excerpt(300)}"
+        location = exchange.headers.get("location")
+        if exchange.status is not None and 300 <= exchange.status < 400 and location:
+            # chatcert follows no redirect, not even to the same host (README, SECURITY.md): say where
+            # the server points so the user can name that URL, instead of a bare "3xx".
+            actual = (
+                f"{exchange.status} redirect to {location} (chatcert follows no redirects; "
+                "point --endpoint at the URL the server redirects to)"
+            )
         self.require(
-            exchange.status == status,
-            message,
-            expected=str(status),
-            actual=f"{exchange.status} {exchange.excerpt(300)}",
-            exchange=exchange,
+            exchange.status == status, message, expected=str(status), actual=actual, exchange=exchange
         )
 
     def json(self, probe: str, index: int = 0, *, status: int | None = 200) -> Any:

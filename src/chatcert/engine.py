@@ -269,7 +269,7 @@ def _mark_interrupted(run: Run, checks: list[Check], signame: str) -> None:
     for c in checks:
         if c.id not in done:
             reason = f"interrupted ({signame}) before this check finished"
-            run.results.append(_result(c, _level(c, run.config), Outcome.SKIPPED, reason=reason))
+            run.results.append(_result(c.for_profile(run.config.profile), _level(c, run.config), Outcome.SKIPPED, reason=reason))
 
 
 def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
@@ -286,6 +286,7 @@ def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:
 
 
 def _level(c: Check, config: RunConfig) -> Level:
+    c = c.for_profile(config.profile)  # a level the profile's documentation sets, with its source
     return (
         Level.MUST
         if config.strict and c.level_for(config.profile) is Level.SHOULD
@@ -294,6 +295,7 @@ def _level(c: Check, config: RunConfig) -> Level:
 
 
 def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], has_key: bool) -> CheckResult:
+    c = c.for_profile(config.profile)
     level = _level(c, config)
     disabled = _disabled_reason(c, config)
     if disabled:

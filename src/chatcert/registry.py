@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -119,9 +119,26 @@ class Check:
     depends_on: tuple[str, ...] = ()
 
     def level_for(self, profile: Profile) -> Level:
+        own = _profile_level(profile, self.id)
+        if own is not None:
+            return Level(own["level"])
         if self.strict_level is not None and profile.tier == "strict":
             return self.strict_level
         return self.level
+
+    def for_profile(self, profile: Profile) -> Check:
+        """This check as `profile` judges it: a level the profile's `check_levels` sets comes with the
+        provider's line that sets it as the source (seed 002's error table makes 404 a promise)."""
+        own = _profile_level(profile, self.id)
+        if own is None:
+            return self
+        return replace(self, level=Level(own["level"]), strict_level=None, source=str(own["source"]))
+
+
+def _profile_level(profile: Profile, check_id: str) -> Mapping[str, Any] | None:
+    levels = profile.raw.get("check_levels") or {}
+    entry = levels.get(check_id) if isinstance(levels, Mapping) else None
+    return entry if isinstance(entry, Mapping) else None
 
 
 _CHECKS: dict[str, Check] = {}

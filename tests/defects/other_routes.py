@@ -11,6 +11,7 @@ from defects.fakes import (
     Defect,
     Edit,
     Probes,
+    acceptance_defects,
     append_event,
     body,
     chunks,
@@ -73,6 +74,7 @@ DISCOVERY = [
     D("health_endpoint_ok", "status_404", on("health", status(404), body({"detail": "Not Found"})), "404"),
     D("auth_check_accepts_valid_key", "key_refused", on("auth_check_valid", status(401)), "401"),
     *rejection_defects("auth_check_rejects_missing_key", wrong_4xx=403),
+    *rejection_defects("auth_check_rejects_wrong_key", wrong_4xx=403),
     D(
         "discovery_map_schema_valid",
         "servers_is_a_string",
@@ -229,6 +231,14 @@ FAULTS = [
 ]
 
 PHARIA = [
+    *acceptance_defects("chat_alias_route_answers"),
+    D("chat_alias_route_answers", "not_found", refused("chat_alias_basic", code=404), "404"),
+    D(
+        "chat_alias_route_answers",
+        "empty_answer",
+        on("chat_alias_basic", json_set(("choices", 0, "message", "content"), "")),
+        "no answer text",
+    ),
     D(
         "complete_route_answers",
         "completions_missing",

@@ -234,6 +234,7 @@ VISION = [
     *_vision_accepts("vision_multiple_images_accepted"),
     *_vision_accepts("vision_detail_accepted"),
     *_vision_accepts("vision_multi_turn_accepted"),
+    *_vision_accepts("vision_max_dimensions_accepted"),
     *rejection_defects("vision_bare_string_image_url_rejected"),
     *rejection_defects("vision_bad_base64_rejected"),
     *rejection_defects("vision_non_image_bytes_rejected"),

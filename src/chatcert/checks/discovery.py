@@ -117,6 +117,19 @@ def auth_check_rejects_missing_key(ctx: CheckContext) -> None:
 @check(
     area="discovery",
     level=Level.PROFILE,
+    probes=("auth_check_wrong_key",),
+    rules=("E3", "PB1"),
+    source="SEED-B 'GET /libertai/auth/check returns 200 OK if your key is valid, 401 Unauthorized "
+    "otherwise'",
+)
+def auth_check_rejects_wrong_key(ctx: CheckContext) -> None:
+    """The key-check route answers 401 for a wrong key (a route that says yes to any key checks nothing)."""
+    expect_client_error(ctx, "auth_check_wrong_key", allowed=(401,))
+
+
+@check(
+    area="discovery",
+    level=Level.PROFILE,
     probes=("discovery_map",),
     rules=("M2", "PB1"),
     source="SEED-B 'GET /libertai/models returns the list of servers currently backing each model'",

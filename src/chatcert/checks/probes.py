@@ -12,6 +12,7 @@ from chatcert.images import data_url, fixture_image, make_png
 from chatcert.registry import probe
 
 PROMPT = "Say hello in five words."
+WRONG_KEY = "chatcert-wrong-key-0000"  # no provider issues keys of this form
 LONG_PROMPT = "Write a long story about a lighthouse keeper, in at least three hundred words."
 WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
@@ -71,6 +72,17 @@ def auth_check_valid(ctx: ProbeContext) -> None:
 def auth_check_missing(ctx: ProbeContext) -> None:
     """GET the key-check route without a key."""
     ctx.get("auth_check", label="auth check without key", auth=False)
+
+
+@probe("auth_check_wrong_key", routes=("auth_check",), requires=("auth_check",), free=True)
+def auth_check_wrong_key(ctx: ProbeContext) -> None:
+    """GET the key-check route with a key that cannot be valid."""
+    ctx.get(
+        "auth_check",
+        label="auth check with a wrong key",
+        auth=False,
+        headers={"Authorization": f"Bearer {WRONG_KEY}"},
+    )
 
 
 @probe("discovery_map", routes=("discovery",), requires=("discovery",), free=True)
@@ -183,11 +195,17 @@ def unauthenticated(ctx: ProbeContext) -> None:
 def wrong_key(ctx: ProbeContext) -> None:
     """A chat request with a wrong key."""
     headers = (
-        {"x-api-key": "chatcert-wrong-key-0000"}
+        {"x-api-key": WRONG_KEY}
         if ctx.profile.auth_scheme == "x-api-key"
-        else {"Authorization": "Bearer chatcert-wrong-key-0000"}
+        else {"Authorization": f"Bearer {WRONG_KEY}"}
     )
     ctx.chat(ctx.chat_body(PROMPT), label="chat with a wrong key", auth=False, headers=headers)
+
+
+@probe("chat_alias_basic", tokens=DEFAULT_MAX_TOKENS, routes=("chat_alias",))
+def chat_alias_basic(ctx: ProbeContext) -> None:
+    """A plain chat request on the profile's second chat path (Pharia: /chat/completions)."""
+    ctx.chat(ctx.chat_body(PROMPT), label="chat on the alias path", route="chat_alias")
 
 
 @probe("unsupported_method", free=True)
@@ -492,6 +510,16 @@ _vision(
 )
 
 
+def _at_pixel_limit(ctx: ProbeContext) -> Any:
+    # One colour: 4000x4000 deflates to about 53 KB (71 KB of base64), so this is no costly probe.
+    width = int(ctx.profile.limit("max_image_width") or ctx.profile.limit("max_image_height") or 1)
+    height = int(ctx.profile.limit("max_image_height") or width)
+    return [image_part(data_url(make_png(width, height))), text_part("Describe this image.")]
+
+
+_vision("vision_max_dimensions", "an image exactly at the profile's pixel limit", _at_pixel_limit)
+
+
 @probe("vision_multi_turn", tokens=DEFAULT_MAX_TOKENS, requires=("vision",))
 def vision_multi_turn(ctx: ProbeContext) -> None:
     """A follow-up question after an image turn."""
@@ -616,11 +644,18 @@ def completions_stream(ctx: ProbeContext) -> None:
     ctx.chat(body, label="completions stream", route="completions")
 
 
+def route_model(ctx: ProbeContext, route: str) -> str:
+    """The model a route serves: the profile's `route_models` entry (Pharia's luminous-base on
+    /v1/complete), else the model under test."""
+    own = (ctx.profile.raw.get("route_models") or {}).get(route)
+    return str(own[0]) if own else ctx.model
+
+
 @probe("complete_basic", tokens=DEFAULT_MAX_TOKENS, requires=("complete",), routes=("complete",))
 def complete_basic(ctx: ProbeContext) -> None:
-    """Pharia /v1/complete request (contract inferred)."""
+    """Pharia /v1/complete request with a luminous model (contract inferred)."""
     body = {
-        "model": ctx.model,
+        "model": route_model(ctx, "complete"),
         "prompt": "Once upon a time",
         "maximum_tokens": DEFAULT_MAX_TOKENS,
         "max_tokens": DEFAULT_MAX_TOKENS,

@@ -5,7 +5,7 @@ The shapes of /v1/complete and /transcribe are inferred: the seed names the rout
 
 from __future__ import annotations
 
-from chatcert.checks._util import expect_client_error, expect_success
+from chatcert.checks._util import expect_client_error, expect_success, message_of
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
@@ -23,10 +23,13 @@ def _text_only(profile: Profile) -> str | None:
     requires=("complete",),
     probes=("complete_basic",),
     rules=("PP1",),
-    source="SEED-P 'luminous worker ... you have to use the /v1/complete endpoint' (response shape inferred)",
+    source=(
+        "SEED-P 'If you want to use the luminous worker type with e.g. luminous-base you have to use the "
+        "/v1/complete endpoint instead' (response shape inferred)"
+    ),
 )
 def complete_route_answers(ctx: CheckContext) -> None:
-    """/v1/complete answers 200 with a completion text (inferred contract: completions[0].completion)."""
+    """/v1/complete answers a luminous model (the profile's route_models) with a completion text."""
     body = expect_success(ctx, "complete_basic")
     completions = body.get("completions")
     ok = (
@@ -41,6 +44,29 @@ def complete_route_answers(ctx: CheckContext) -> None:
         expected='{"completions": [{"completion": "..."}]}',
         actual=str(body)[:300],
         exchange=ctx.ex("complete_basic"),
+    )
+
+
+@check(
+    area="pharia",
+    level=Level.PROFILE,
+    probes=("chat_alias_basic",),
+    rules=("PP1",),
+    source=(
+        'SEED-P aleph-alpha-client example: Client(host="https://inference-api.pharia.example.com") and '
+        "client.chat(...), which POSTs {host}/chat/completions"
+    ),
+)
+def chat_alias_route_answers(ctx: CheckContext) -> None:
+    """The second chat path (Pharia's SDK path /chat/completions) answers a chat completion."""
+    body = expect_success(ctx, "chat_alias_basic")
+    message = message_of(ctx, body, ctx.ex("chat_alias_basic"))
+    ctx.require(
+        isinstance(message.get("content"), str) and message["content"] != "",
+        "no answer text on the alias path",
+        expected="choices[0].message.content: non-empty text",
+        actual=str(body)[:300],
+        exchange=ctx.ex("chat_alias_basic"),
     )
 
 

@@ -24,7 +24,15 @@ def _accepted(ctx: CheckContext, probe: str) -> None:
     )
 
 
-def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rules: tuple[str, ...]) -> None:
+def _accepts(
+    check_id: str,
+    probe: str,
+    doc: str,
+    level: Level,
+    source: str,
+    rules: tuple[str, ...],
+    applies: Callable[[Profile], str | None] | None = None,
+) -> None:
     def judge(ctx: CheckContext) -> None:
         _accepted(ctx, probe)
 
@@ -34,6 +42,7 @@ def _accepts(check_id: str, probe: str, doc: str, level: Level, source: str, rul
         requires=VISION,
         probes=(probe,),
         rules=rules,
+        applies=applies,
         source=source,
         check_id=check_id,
         doc=doc,
@@ -78,6 +87,21 @@ def _has_pixel_limit(profile: Profile) -> str | None:
         if profile.limit("max_image_width") or profile.limit("max_image_height")
         else "profile states no pixel limit"
     )
+
+
+def _any_part_order(profile: Profile) -> str | None:
+    # Seed 000 asks for the image before the text; a server that holds its clients to that order
+    # conforms to its profile, so a text-first request proves nothing there.
+    return (
+        "profile asks for the image before the text (limits.image_first_required)"
+        if profile.limit("image_first_required")
+        else None
+    )
+
+
+def _label_checked(profile: Profile) -> str | None:
+    label = profile.limit("image_mime_label") or "checked"
+    return None if label == "checked" else f"profile says the image's MIME label is {label} (limits)"
 
 
 def _has_byte_limit(profile: Profile) -> str | None:
@@ -131,6 +155,7 @@ _accepts(
     Level.MUST,
     "SEED-P curl example (text part first); SEED-B vision example",
     ("V2",),
+    applies=_any_part_order,
 )
 _accepts(
     "vision_multiple_images_accepted",
@@ -187,6 +212,7 @@ _rejects(
     Level.SHOULD,
     "SEED-L MIME from mimetypes.guess_type; catalogue PL2",
     ("V5", "PL2"),
+    applies=_label_checked,
 )
 _rejects(
     "vision_file_url_rejected",
@@ -211,6 +237,17 @@ _rejects(
     "An image over the profile's pixel limit is rejected with a 4xx.",
     Level.PROFILE,
     "SEED-P 'resolution of 4000x4000 pixels or smaller'",
+    ("V8", "PP1"),
+    applies=_has_pixel_limit,
+)
+
+
+_accepts(
+    "vision_max_dimensions_accepted",
+    "vision_max_dimensions",
+    "An image exactly at the profile's pixel limit (Pharia: 4000x4000) is answered.",
+    Level.PROFILE,
+    "SEED-P 'Input images need to be base64 encoded and have a resolution of 4000x4000 pixels or smaller'",
     ("V8", "PP1"),
     applies=_has_pixel_limit,
 )

@@ -113,14 +113,16 @@ def check_image_file(
         return
     onboard, local = guess_mime_onboard(name), guess_mime_local(name)
     if onboard != info.mime:
-        yield error(
-            "image_mime_mismatch",
+        text = (
             f"{name} is {info.format.upper()} but on board the script will label it {onboard} (mimetypes of "
-            f"python:3.10-slim, falling back to image/jpeg); rename it to a matching extension",
-            file=name,
-            sniffed=info.mime,
-            guessed_onboard=onboard,
-            guessed_here=local,
+            f"python:3.10-slim, falling back to image/jpeg){_label_consequence(profile)}; rename it to a "
+            "matching extension"
+        )
+        evidence = {"file": name, "sniffed": info.mime, "guessed_onboard": onboard, "guessed_here": local}
+        yield (
+            error("image_mime_mismatch", text, **evidence)
+            if profile.image_mime_label == "checked"
+            else warning("image_mime_mismatch", text, **evidence)
         )
     elif local != onboard:
         yield warning(
@@ -143,6 +145,19 @@ def check_image_file(
                 estimated_bytes=size,
                 max_request_bytes=profile.max_request_bytes,
             )
+
+
+def _label_consequence(profile: PreflightProfile) -> str:
+    if profile.image_mime_label == "ignored":
+        return f"; profile {profile.name} says the server reads the bytes whatever the label"
+    if profile.image_mime_label == "unknown":
+        # Seed 000's script sends such a file as image/jpeg on purpose; the seed never says whether the
+        # server then refuses it (a label check), misreads it, or decodes the bytes (format sniffing).
+        return (
+            f"; profile {profile.name} does not say whether the server checks the label (it may refuse or "
+            "misread the image, or decode the bytes anyway)"
+        )
+    return f"; profile {profile.name}'s server refuses an image whose label disagrees with its bytes"
 
 
 def _parts(body: dict[str, Any]) -> list[tuple[int, int, dict[str, Any]]]:
@@ -173,6 +188,15 @@ def check_request(
         yield warning("request_schema_unavailable", f"request not checked against its schema: {exc}")
     if not body.get("model"):
         yield error("request_model_missing", "the request has no 'model'")
+    elif profile.models and body["model"] not in profile.models:
+        # The profile lists every name the provider documents; the mock serves exactly those.
+        yield error(
+            "request_model_unknown",
+            f"the request asks for model {body['model']!r}; profile {profile.name} documents only "
+            f"{', '.join(map(repr, profile.models))} (the rehearsal mock answers other names 404)",
+            model=body["model"],
+            expected=list(profile.models),
+        )
     elif profile.model is not None and body["model"] != profile.model:
         yield warning(
             "request_model_unexpected",
@@ -181,9 +205,12 @@ def check_request(
             expected=profile.model,
         )
     if body.get("max_tokens") is None and body.get("max_completion_tokens") is None:
-        yield error(
+        # Seed 000: "max_tokens and temperature are optional parameters"; the server answers without.
+        yield warning(
             "request_max_tokens_missing",
-            "the request sets no 'max_tokens': the answer (and the bill) has no upper bound",
+            "the request sets no 'max_tokens' (optional): the answer"
+            + (" and the bill have" if profile.paid else " has")
+            + " no upper bound",
         )
     if profile.max_request_bytes is not None and size > profile.max_request_bytes:
         yield error(
@@ -256,12 +283,16 @@ def _image_part(
         yield error("image_undecodable", f"{where}: the image does not decode: {exc}", where=where)
         return
     if info.mime != image.mime:
-        yield error(
-            "image_mime_mismatch",
-            f"{where} is labelled {image.mime} but the bytes are {info.format.upper()} ({info.mime})",
-            where=where,
-            labelled=image.mime,
-            sniffed=info.mime,
+        # An error only where the profile says the server checks the label against the bytes.
+        text = (
+            f"{where} is labelled {image.mime} but the bytes are {info.format.upper()} ({info.mime})"
+            + _label_consequence(profile)
+        )
+        evidence = {"where": where, "labelled": image.mime, "sniffed": info.mime}
+        yield (
+            error("image_mime_mismatch", text, **evidence)
+            if profile.image_mime_label == "checked"
+            else warning("image_mime_mismatch", text, **evidence)
         )
     yield from _limits(info, profile, where)
 

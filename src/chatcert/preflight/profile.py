@@ -18,6 +18,7 @@ class PreflightProfile:
     name: str
     mock_profile: str  # what the mock server is started with: a built-in name, or the file's path
     model: str | None
+    models: tuple[str, ...]  # the profile's `models`: every name the provider documents (none: unknown)
     chat_route: str
     paid: bool
     max_image_width: int | None
@@ -25,6 +26,7 @@ class PreflightProfile:
     max_request_bytes: int | None
     external_image_urls: str  # allowed | rejected | unknown
     image_first_required: bool
+    image_mime_label: str = "checked"  # checked | ignored | unknown: a label that disagrees with the bytes
 
     @classmethod
     def from_profile(cls, profile: Profile) -> PreflightProfile:
@@ -40,6 +42,7 @@ class PreflightProfile:
             name=profile.name,
             mock_profile=origin.stem if builtin else str(origin),
             model=profile.model,
+            models=tuple(str(m) for m in profile.raw.get("models") or ()),
             chat_route=profile.route("chat") or "/v1/chat/completions",
             paid=profile.paid,
             max_image_width=limit("max_image_width"),
@@ -47,6 +50,7 @@ class PreflightProfile:
             max_request_bytes=limit("max_request_bytes"),
             external_image_urls=str(profile.limit("external_image_urls") or "unknown"),
             image_first_required=bool(profile.limit("image_first_required")),
+            image_mime_label=str(profile.limit("image_mime_label") or "checked"),
         )
 
 
