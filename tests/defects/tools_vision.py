@@ -258,7 +258,8 @@ VISION = [
             status(500),
             body(
                 {
-                    "detail": "<urlopen error [Errno 2] No such file or directory: '/chatcert-probe/no-such-image.png'>"
+                    "detail": "<urlopen error [Errno 2] No such file or directory: "
+                    "'/chatcert-probe/no-such-image.png'>"
                 },
                 "application/json",
             ),
