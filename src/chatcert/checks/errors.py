@@ -34,7 +34,7 @@ def error_body_matches_profile_shape(ctx: CheckContext) -> None:
         problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
         ctx.require(
             not problems,
-            f"{ex.label}: error body not in the {ctx.profile.error_shape} shape",
+            f"{ex.label}: error body not in the {ctx.profile.error_shape} shape ({(problems or [''])[0]})",
             expected=ctx.profile.error_shape,
             actual=f"{'; '.join(problems)} | {ex.excerpt(200)}",
             exchange=ex,

@@ -300,7 +300,7 @@ def rejections_carry_error_body(ctx: CheckContext) -> None:
         problems = error_shape_problems("any", body)
         ctx.require(
             not problems,
-            f"{ex.label}: error body has no recognised shape",
+            f"{ex.label}: error body has no recognised shape ({(problems or [''])[0]})",
             expected='{"error": {"message": ...}} or {"detail": ...}',
             actual=f"{'; '.join(problems)} | {ex.excerpt(300)}",
             exchange=ex,
