@@ -297,7 +297,10 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
             duration_s=time.monotonic() - start,
             **common,
         )
+    # A probe sent while the server was still busy: its transport failures are blamed on that.
     busy = next((str(run.probes[n].data["busy"]) for n in c.probes if run.probes[n].data.get("busy")), "")
+    if not any(ex.error for ex in used):
+        busy = ""
     if not c.tolerate_transport_errors:
         broken = next((ex for ex in used if ex.status is None), None)
         if broken is not None:
