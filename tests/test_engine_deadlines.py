@@ -29,9 +29,7 @@ ANSWER = {
     "object": "chat.completion",
     "created": 1767225600,
     "model": "default",
-    "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "Hello."}, "finish_reason": "stop"}
-    ],
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello."}, "finish_reason": "stop"}],
     "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
 }
 

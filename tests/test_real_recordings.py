@@ -233,3 +233,11 @@ def test_profile_override_keeps_the_builtin_untouched() -> None:
     recording["limits"] = {"image_mime_checked": True}
     assert profile_of(recording).limit("image_mime_checked") is True
     assert load_profile("compatible").limit("image_mime_checked") is None
+
+
+def test_call_cut_at_the_cap_reported_as_length_is_right() -> None:
+    recording = _load("issue14-server/tool-call-cut-at-cap.json")
+    for name in ("tools_required", "tools_named", "tools_parallel_false"):
+        recording["probes"][name][0]["response"]["body"]["choices"][0]["finish_reason"] = "length"
+    assert replay(recording, "tool_call_finish_reason_is_tool_calls").outcome is Outcome.PASSED
+    assert replay(recording, "tool_calls_finish_not_claimed_when_cut").outcome is Outcome.SKIPPED

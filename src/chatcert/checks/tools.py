@@ -7,6 +7,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from chatcert._json import parse_json
+from chatcert._models import Exchange
 from chatcert.checks._util import arr, expect_client_error, expect_success, first_choice, message_of, obj
 from chatcert.checks.probes import TIME_TOOL, WEATHER_TOOL
 from chatcert.context import CheckContext
@@ -111,8 +112,11 @@ def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
     if not _calls_in(ctx, "tools_required"):
         ctx.skip("not exercised: no tool call came back (tool_call_returned_when_required judges that)")
     choice = first_choice(ctx, body, ctx.ex("tools_required"))
+    used, cap = _usage_and_cap(ctx.ex("tools_required"), body)
+    # A call cut at the max_tokens cap rightly finishes "length" (see tool_calls_finish_not_claimed_when_cut).
+    cut = choice.get("finish_reason") == "length" and used >= cap > 0
     ctx.require(
-        choice.get("finish_reason") == "tool_calls",
+        choice.get("finish_reason") == "tool_calls" or cut,
         "wrong finish_reason for a tool call",
         expected="tool_calls",
         actual=choice.get("finish_reason"),
@@ -121,6 +125,16 @@ def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
 
 
 _CUT_PROBES = ("tools_required", "tools_named", "tools_parallel_false")
+
+
+def _usage_and_cap(ex: Exchange, body: dict[str, Any]) -> tuple[int, int]:
+    """(usage.completion_tokens, the request's max_tokens); 0 for what is missing."""
+    try:
+        cap = obj(parse_json((ex.request_body or b"{}").decode("utf-8"))).get("max_tokens")
+    except (ValueError, UnicodeDecodeError):
+        cap = None
+    used = obj(body.get("usage")).get("completion_tokens")
+    return (used if isinstance(used, int) else 0), (cap if isinstance(cap, int) else 0)
 
 
 @check(
@@ -150,15 +164,10 @@ def tool_calls_finish_not_claimed_when_cut(ctx: CheckContext) -> None:
         if choice.get("finish_reason") != "tool_calls":
             continue
         judged += 1
-        try:
-            cap = obj(parse_json((ex.request_body or b"{}").decode("utf-8"))).get("max_tokens")
-        except (ValueError, UnicodeDecodeError):
-            cap = None
-        used = obj(body.get("usage")).get("completion_tokens")
+        used, cap = _usage_and_cap(ex, body)
         broken = [c for c in _calls_in(ctx, probe) if not isinstance(_parsed_arguments(c), dict)]
-        at_cap = isinstance(cap, int) and isinstance(used, int) and used >= cap
         ctx.require(
-            not (at_cap and broken),
+            not (used >= cap > 0 and broken),
             f'{ex.label}: answer cut at the max_tokens cap ({used} of {cap} tokens) reported as "tool_calls"',
             expected='finish_reason "length" for a call cut at the cap',
             actual=f"finish_reason tool_calls; arguments {obj(broken[0].get('function')).get('arguments')!r}"
