@@ -44,7 +44,7 @@ SWITCHES = frozenset({SKIP_AUTH, ANY_CONTENT_TYPE})
 AUTH = "auth"
 # Pseudo-capabilities from limits: a behaviour is a defect only where the profile does not allow it.
 TEXT_FIRST = "text_first"  # no `image_first_required`: a text-first request must be answered
-MIME_CHECKED = "mime_checked"  # `image_mime_label` checked (the default): a wrong label must be refused
+MIME_CHECKED = "mime_checked"  # `image_mime_label: checked`: a wrong label must be refused
 
 
 @dataclass(frozen=True)

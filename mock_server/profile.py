@@ -64,7 +64,7 @@ class Profile:
     @property
     def image_mime_label(self) -> str:
         """checked (a label that disagrees with the bytes is refused), ignored or unknown (both decode)."""
-        return str((self.raw.get("limits") or {}).get("image_mime_label", "checked"))
+        return str((self.raw.get("limits") or {}).get("image_mime_label", "unknown"))
 
     def shape_for(self, route: str | None) -> Shape:
         """Error shape of a route: Anthropic on `messages`, else the profile's (`any` answers as OpenAI)."""

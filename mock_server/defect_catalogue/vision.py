@@ -85,15 +85,6 @@ def _any_bytes_as_image(part: dict[str, Any], ctx: DefectContext) -> None:
         part["image_url"] = {"url": data_url(png_bytes())}  # decoded "somehow" into a blank image
 
 
-def _trust_the_bytes(part: dict[str, Any], ctx: DefectContext) -> None:
-    url = _url(part)
-    data = _decoded(url) if url is not None else None
-    info = sniff_image(data) if data is not None else None
-    split = _split_data_url(url) if url is not None else None
-    if info is not None and split is not None and canonical_mime(split[0]) != info.mime:
-        part["image_url"] = {"url": f"data:{info.mime};base64,{split[1]}"}
-
-
 def _refuse_webp(part: dict[str, Any], ctx: DefectContext) -> None:
     split = _split_data_url(_url(part) or "")
     if split is not None and canonical_mime(split[0]) == "image/webp":

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chatcert import __version__
-from chatcert._models import Exchange
+from chatcert._models import Exchange, RequestSpec
 from chatcert.budget import Budget, BudgetExhausted
 from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
@@ -78,6 +78,8 @@ class Run:
     info: dict[str, Any] = field(default_factory=dict)
     # Root causes (chatcert.diagnosis), each named once; the results that follow carry `caused_by`.
     causes: list[Cause] = field(default_factory=list)
+    # The last request abandoned at a time bound, until the next probe has waited for the server.
+    abandoned: Exchange | None = None
 
     def counts(self) -> dict[str, int]:
         counts = {o.value: 0 for o in Outcome}
@@ -333,14 +335,19 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
             duration_s=time.monotonic() - start,
             **common,
         )
+    # A probe sent while the server was still busy: its transport failures are blamed on that.
+    busy = next((str(run.probes[n].data["busy"]) for n in c.probes if run.probes[n].data.get("busy")), "")
+    if not any(ex.error for ex in used):
+        busy = ""
     if not c.tolerate_transport_errors:
         broken = next((ex for ex in used if ex.status is None), None)
         if broken is not None:
+            # No answer is judged at the check's level: a SHOULD check that timed out is a warning.
             return _result(
                 c,
                 level,
-                Outcome.FAILED,
-                message=f"no HTTP response: {broken.error}",
+                Outcome.NON_STRICT if level is Level.SHOULD else Outcome.FAILED,
+                message=f"{busy}; " * bool(busy) + f"no HTTP response: {broken.error}",
                 expected="an HTTP response",
                 actual=broken.error or "",
                 duration_s=time.monotonic() - start,
@@ -369,7 +376,7 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
             c,
             level,
             outcome,
-            message=run.client.redactor.text(failure.message),
+            message=run.client.redactor.text(f"{busy}; " * bool(busy) + failure.message),
             expected=run.client.redactor.text(failure.expected),
             actual=run.client.redactor.text(failure.actual),
             duration_s=time.monotonic() - start,
@@ -389,11 +396,47 @@ def _run_one(c: Check, config: RunConfig, run: Run, probes: dict[str, Probe], ha
     return _result(c, level, Outcome.PASSED, duration_s=time.monotonic() - start, **common)
 
 
+def _deadline_hit(exchanges: Iterable[Exchange]) -> Exchange | None:
+    """The first exchange abandoned at a time bound: the server may still be working on it."""
+    return next(
+        (ex for ex in exchanges if ex.error and ("Timeout" in ex.error or "deadline" in ex.error)), None
+    )
+
+
+def _wait_until_idle(run: Run, after: Exchange) -> str:
+    """After a request abandoned at its deadline, wait (one cheap GET, bounded by the request deadline)
+    until the server answers again; '' when it did, else the note that blames the right request.
+
+    A one-slot server (llama-cpp-python) keeps generating the abandoned answer; the next probe would
+    wait behind it and be blamed for the delay. The models (or health) route is free and, on such a
+    server, is served only once the slot is free.
+    """
+    route = run.config.profile.route("models") or run.config.profile.route("health")
+    busy = f"server still busy with the previous request ({after.label!r} hit its deadline)"
+    if route is None:
+        return f"{busy}; the profile has no models or health route to wait on"
+    spec = RequestSpec("GET", route, label="wait for the server after a deadline")
+    try:
+        probe_ex = run.client.send(spec)
+    except (BudgetExhausted, TooManyTransportFailures):
+        return busy
+    waits = run.info.setdefault("idle_waits", [])
+    waits.append({"after": after.label, "status": probe_ex.status, "waited_s": round(probe_ex.elapsed_s, 3)})
+    if probe_ex.status is None:
+        return f"{busy}; GET {route} got no answer either ({probe_ex.error})"
+    return ""
+
+
 def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
     result = ProbeResult()
     if not run.client.budget.can_afford(p.requests, p.tokens):  # the minimum; estimate() is the maximum
         result.skipped = "budget: not enough requests or tokens left for this probe"
         return result
+    abandoned, run.abandoned = run.abandoned, None
+    if abandoned is not None:
+        note = _wait_until_idle(run, abandoned)
+        if note:
+            result.data["busy"] = note
     ctx = ProbeContext(
         options=config.options,
         profile=config.profile,
@@ -411,4 +454,7 @@ def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
         result.skipped = f"stopped: {exc}"
     except Exception as exc:
         result.error = run.client.redactor.text(f"{type(exc).__name__}: {exc}")
+    hit = _deadline_hit(result.exchanges)
+    if hit is not None:
+        run.abandoned = hit
     return result

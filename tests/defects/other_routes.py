@@ -72,6 +72,13 @@ DISCOVERY = [
     D("models_ids_unique", "duplicate_id", _models(json_edit(_duplicate_first)), "duplicate model ids"),
     D("health_endpoint_ok", "status_503", on("health", status(503)), "503"),
     D("health_endpoint_ok", "status_404", on("health", status(404), body({"detail": "Not Found"})), "404"),
+    D(
+        "health_endpoint_ok",
+        "welcome_page",
+        on("health", body("<!doctype html><html><body>Welcome to nginx!</body></html>", "text/html")),
+        "HTML page",
+    ),
+    D("health_endpoint_ok", "unhealthy", on("health", body({"status": "error"})), "unhealthy"),
     D("auth_check_accepts_valid_key", "key_refused", on("auth_check_valid", status(401)), "401"),
     *rejection_defects("auth_check_rejects_missing_key", wrong_4xx=403),
     *rejection_defects("auth_check_rejects_wrong_key", wrong_4xx=403),

@@ -375,10 +375,22 @@ STREAMING = [
         ),
         "200",
     ),
+    # A 5xx is a real HTTP status (the contract changed: only a 200 hiding the error fails); a 200 with
+    # an empty stream (llama-cpp-python for messages: []) or an unfinished one does.
     D(
         "stream_errors_use_http_status",
-        "server_error_500",
-        on("stream_rejected", status(500)),
-        "500",
+        "empty_200_stream",
+        on("stream_rejected", status(200), body("", "text/event-stream")),
+        "empty stream",
+    ),
+    D(
+        "stream_errors_use_http_status",
+        "unfinished_200_stream",
+        on(
+            "stream_rejected",
+            status(200),
+            body('data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n', "text/event-stream"),
+        ),
+        "without [DONE]",
     ),
 ]

@@ -10,6 +10,7 @@ from defects.fakes import (
     Defect,
     Edit,
     acceptance_defects,
+    body,
     chunks,
     json_del,
     json_edit,
@@ -17,6 +18,7 @@ from defects.fakes import (
     on,
     refused,
     rejection_defects,
+    status,
 )
 
 D = Defect
@@ -103,6 +105,15 @@ TOOLS = [
         "finish_stop",
         _required(json_set(("choices", 0, "finish_reason"), "stop")),
         "stop",
+    ),
+    D(
+        "tool_calls_finish_not_claimed_when_cut",
+        "cut_mid_arguments",
+        _required(
+            json_set((*CALL, "function", "arguments"), '{"city": "Par'),
+            json_set(("usage", "completion_tokens"), 256),
+        ),
+        'reported as "tool_calls"',
     ),
     D("tool_call_fields_valid", "empty_id", _required(json_set((*CALL, "id"), "")), "malformed tool call"),
     D("tool_call_fields_valid", "type_tool", _required(json_set((*CALL, "type"), "tool")), '"type": "tool"'),
@@ -240,6 +251,22 @@ VISION = [
     *rejection_defects("vision_non_image_bytes_rejected"),
     *rejection_defects("vision_mime_mismatch_rejected"),
     *rejection_defects("vision_file_url_rejected"),
+    D(
+        "vision_file_url_rejected",
+        "server_read_the_path",
+        on(
+            "vision_file_url",
+            status(500),
+            body(
+                {
+                    "detail": "<urlopen error [Errno 2] No such file or directory: "
+                    "'/chatcert-probe/no-such-image.png'>"
+                },
+                "application/json",
+            ),
+        ),
+        "tried to read a local file",
+    ),
     *rejection_defects("vision_external_url_rejected"),
     *rejection_defects("vision_oversize_dimensions_rejected"),
     *rejection_defects("vision_oversize_request_rejected", wrong_4xx=404),

@@ -120,8 +120,17 @@ REQUEST = [
         "json_schema_without_schema_rejected",
         "malformed_json_rejected",
         "non_object_body_rejected",
-        "wrong_content_type_rejected",
     ),
+    # The contract changed (issue 14): a text/plain body read as JSON (200) conforms; only a 5xx fails.
+    D(
+        "wrong_content_type_rejected",
+        "server_error_500",
+        on(
+            "wrong_content_type", status(500), body("1 validation error: model_attributes_type", "text/plain")
+        ),
+        "500",
+    ),
+    D("wrong_content_type_rejected", "bad_gateway_502", on("wrong_content_type", status(502)), "502"),
     *acceptance_defects("text_content_parts_accepted"),
     *acceptance_defects("system_message_accepted", 0),
     *acceptance_defects("developer_message_accepted", 1),

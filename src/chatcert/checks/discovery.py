@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chatcert._models import Exchange
 from chatcert.checks._util import expect_client_error
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
@@ -81,11 +82,53 @@ def models_ids_unique(ctx: CheckContext) -> None:
     )
 
 
-@check(area="discovery", level=Level.SHOULD, source="llama.cpp/vLLM servers: GET /health", probes=("health",))
+_UNHEALTHY = ("error", "unhealthy", "down", "fail", "failed", "unavailable", "loading")
+
+
+def _health_problem(ex: Exchange) -> str:
+    """Why a 200 from the health route is no health answer ('' when it is one).
+
+    A health answer is what health routes send: an empty body (vLLM, TGI), a JSON document
+    (llama.cpp {"status": "ok"}) whose status does not say unhealthy, or a short plain word ("OK").
+    A welcome or login HTML page, or a long text, is a page that happens to answer 200.
+    """
+    text = ex.text().strip()
+    if not text:
+        return ""
+    if ex.media_type in ("text/html", "application/xhtml+xml") or text.startswith("<"):
+        return "an HTML page, not a health answer"
+    try:
+        doc = ex.json()
+    except ValueError:
+        return "" if len(text) <= 64 else "a long non-JSON text, not a health answer"
+    status = doc.get("status") if isinstance(doc, dict) else None
+    if isinstance(status, str) and status.strip().lower() in _UNHEALTHY:
+        return f"the server reports itself unhealthy (status {status!r})"
+    return ""
+
+
+@check(
+    area="discovery",
+    level=Level.SHOULD,
+    source="profile routes.health (llama.cpp/vLLM servers: GET /health); OpenAI has no health route",
+    probes=("health",),
+)
 def health_endpoint_ok(ctx: CheckContext) -> None:
-    """GET /health answers 200."""
+    """The profile's health route answers 200 with a health answer (empty, JSON status, short text).
+
+    Only a profile that claims a health route (routes.health) runs this; an HTML page answering 200
+    (a welcome page) is not a health answer.
+    """
     ex = ctx.ex("health")
     ctx.require_status(ex, 200, "health route does not answer 200")
+    problem = _health_problem(ex)
+    ctx.require(
+        not problem,
+        f"health route answered 200 with {problem}",
+        expected='an empty body, {"status": "ok"} or a short text',
+        actual=f"{ex.content_type} {ex.excerpt(200)}",
+        exchange=ex,
+    )
 
 
 @check(

@@ -305,36 +305,41 @@ def healthy_after_rejection(ctx: ProbeContext) -> None:
 # -- tools --------------------------------------------------------------------------------------------
 
 
+# Room for a real model to finish a call: 64 cut a 270M model's call mid-arguments on vLLM (issue 18),
+# which then reads as a server defect. An upper bound only: a call that ends early costs what it used.
+TOOL_MAX_TOKENS = 256
+
+
 def _tools_body(
     ctx: ProbeContext, tool_choice: Any, tools: list[dict[str, Any]] | None = None, **extra: Any
 ) -> dict[str, Any]:
-    body = ctx.chat_body("What's the weather in Paris? Use the tool.", max_tokens=64, **extra)
+    body = ctx.chat_body("What's the weather in Paris? Use the tool.", max_tokens=TOOL_MAX_TOKENS, **extra)
     body["tools"] = tools if tools is not None else [WEATHER_TOOL]
     if tool_choice is not None:
         body["tool_choice"] = tool_choice
     return body
 
 
-@probe("tools_required", tokens=64, requires=("tools",))
+@probe("tools_required", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_required(ctx: ProbeContext) -> None:
     """tools + tool_choice: required."""
     ctx.chat(_tools_body(ctx, "required"), label="tool_choice required")
 
 
-@probe("tools_named", tokens=64, requires=("tools",))
+@probe("tools_named", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_named(ctx: ProbeContext) -> None:
     """Two tools, tool_choice naming the second."""
     choice = {"type": "function", "function": {"name": "get_time"}}
     ctx.chat(_tools_body(ctx, choice, [WEATHER_TOOL, TIME_TOOL]), label="named tool_choice")
 
 
-@probe("tools_none", tokens=64, requires=("tools",))
+@probe("tools_none", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_none(ctx: ProbeContext) -> None:
     """tools + tool_choice: none."""
     ctx.chat(_tools_body(ctx, "none"), label="tool_choice none")
 
 
-@probe("tools_parallel_false", tokens=64, requires=("tools",))
+@probe("tools_parallel_false", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_parallel_false(ctx: ProbeContext) -> None:
     """Two tools, parallel_tool_calls false."""
     ctx.chat(
@@ -343,14 +348,14 @@ def tools_parallel_false(ctx: ProbeContext) -> None:
     )
 
 
-@probe("tools_undefined_choice", tokens=64, requires=("tools",))
+@probe("tools_undefined_choice", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_undefined_choice(ctx: ProbeContext) -> None:
     """tool_choice naming a function that is not declared."""
     choice = {"type": "function", "function": {"name": "no_such_function"}}
     ctx.chat(_tools_body(ctx, choice), label="tool_choice names an undefined function")
 
 
-@probe("tools_choice_without_tools", tokens=64, requires=("tools",))
+@probe("tools_choice_without_tools", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_choice_without_tools(ctx: ProbeContext) -> None:
     """tool_choice given without tools."""
     body = _tools_body(ctx, "required")
@@ -358,13 +363,13 @@ def tools_choice_without_tools(ctx: ProbeContext) -> None:
     ctx.chat(body, label="tool_choice without tools")
 
 
-@probe("tools_stream", tokens=64, requires=("tools", "streaming"))
+@probe("tools_stream", tokens=TOOL_MAX_TOKENS, requires=("tools", "streaming"))
 def tools_stream(ctx: ProbeContext) -> None:
     """Streamed tool call (tool_choice required)."""
     ctx.chat(_tools_body(ctx, "required", stream=True), label="streamed tool call")
 
 
-@probe("tools_round_trip", requests=2, tokens=64 + DEFAULT_MAX_TOKENS, requires=("tools",))
+@probe("tools_round_trip", requests=2, tokens=2 * TOOL_MAX_TOKENS, requires=("tools",))
 def tools_round_trip(ctx: ProbeContext) -> None:
     """A tool call, then the tool's result sent back."""
     first = ctx.chat(_tools_body(ctx, "required"), label="tool call (round trip, turn 1)")
@@ -392,7 +397,7 @@ def tools_round_trip(ctx: ProbeContext) -> None:
     ctx.chat(body, label="tool result sent back (round trip, turn 2)")
 
 
-@probe("tools_empty_args_round_trip", tokens=DEFAULT_MAX_TOKENS, requires=("tools",))
+@probe("tools_empty_args_round_trip", tokens=TOOL_MAX_TOKENS, requires=("tools",))
 def tools_empty_args_round_trip(ctx: ProbeContext) -> None:
     """A follow-up turn whose assistant tool call has arguments "{}"."""
     tool = {
@@ -607,7 +612,7 @@ def messages_missing_max_tokens(ctx: ProbeContext) -> None:
     ctx.chat(body, label="messages without max_tokens", route="messages", headers=ANTHROPIC_HEADERS)
 
 
-@probe("messages_tools", tokens=64, requires=("anthropic", "tools"), routes=("messages",))
+@probe("messages_tools", tokens=TOOL_MAX_TOKENS, requires=("anthropic", "tools"), routes=("messages",))
 def messages_tools(ctx: ProbeContext) -> None:
     """Anthropic Messages request with a tool it must use."""
     tool = {
@@ -615,7 +620,7 @@ def messages_tools(ctx: ProbeContext) -> None:
         "description": "Get the weather",
         "input_schema": WEATHER_TOOL["function"]["parameters"],
     }
-    body = _messages_body(ctx, max_tokens=64, tools=[tool], tool_choice={"type": "any"})
+    body = _messages_body(ctx, max_tokens=TOOL_MAX_TOKENS, tools=[tool], tool_choice={"type": "any"})
     body["messages"] = [{"role": "user", "content": "What's the weather in Paris?"}]
     ctx.chat(body, label="messages with tools", route="messages", headers=ANTHROPIC_HEADERS)
 

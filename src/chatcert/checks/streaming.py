@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from chatcert._json import parse_json
-from chatcert.checks._util import FINISH_REASONS, expect_client_error, index_of, obj, require_usage_totals
+from chatcert.checks._util import FINISH_REASONS, index_of, obj, require_usage_totals
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
 
@@ -548,5 +548,42 @@ def stream_no_stall(ctx: CheckContext) -> None:
     source="litellm-rs#170; llama.cpp test_context_size_exceeded_stream (400 before first byte)",
 )
 def stream_errors_use_http_status(ctx: CheckContext) -> None:
-    """An invalid streamed request gets a real 4xx status, not 200 with an error event."""
-    expect_client_error(ctx, "stream_rejected")
+    """An invalid streamed request is not answered 200 with an error event, an empty or an unfinished stream.
+
+    A 4xx is the rule; a 200 carrying a normal, complete stream means the server accepted the request
+    (messages: []), which is empty_messages_rejected's finding, not an error hidden behind a 200.
+    """
+    ex = ctx.ex("stream_rejected")
+    if ex.status != 200:
+        return
+    events = ex.data_events()
+    datas = [e.data.strip() for e in events]
+    error_event = next(
+        (e for e in events if e.event == "error" or _carries_error(e.data)),
+        None,
+    )
+    problem = (
+        f"an error event: {error_event.data[:200]}"
+        if error_event is not None
+        else "an empty stream"
+        if not [d for d in datas if d != "[DONE]"]
+        else "a stream that ends without [DONE]"
+        if datas[-1] != "[DONE]"
+        else ""
+    )
+    ctx.require(
+        not problem,
+        f"invalid streamed request answered 200 with {problem}",
+        expected="a 4xx status (or a complete stream if the server accepts the request)",
+        actual=f"200 {ex.excerpt(300)}",
+        exchange=ex,
+    )
+
+
+def _carries_error(data: str) -> bool:
+    try:
+        doc = parse_json(data)
+    except ValueError:
+        return False
+    # Any error body: {"error": ...}, FastAPI's {"detail": ...}, vLLM's legacy {"object": "error"}.
+    return isinstance(doc, dict) and ("error" in doc or "detail" in doc or doc.get("object") == "error")

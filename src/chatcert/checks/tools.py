@@ -7,6 +7,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from chatcert._json import parse_json
+from chatcert._models import Exchange
 from chatcert.checks._util import arr, expect_client_error, expect_success, first_choice, message_of, obj
 from chatcert.checks.probes import TIME_TOOL, WEATHER_TOOL
 from chatcert.context import CheckContext
@@ -32,24 +33,51 @@ def _calls(ctx: CheckContext, probe: str) -> list[dict[str, Any]]:
 CALL_PROBES = ("tools_required", "tools_named")
 
 
+def _message(ctx: CheckContext, probe: str) -> dict[str, Any]:
+    """choices[0].message of a 200 answer, or {} (never fails: the caller decides what is missing)."""
+    ex = ctx.ex(probe)
+    try:
+        return obj(obj(arr(obj(ex.json()).get("choices"))[0]).get("message")) if ex.status == 200 else {}
+    except (ValueError, IndexError):
+        return {}
+
+
+def _calls_in(ctx: CheckContext, probe: str) -> list[dict[str, Any]]:
+    return [c for c in arr(_message(ctx, probe).get("tool_calls")) if isinstance(c, dict)]
+
+
+def _parsed_arguments(call: dict[str, Any]) -> Any:
+    """The call's arguments parsed from their JSON string; None when they do not parse."""
+    args = obj(call.get("function")).get("arguments")
+    if not isinstance(args, str):
+        return None
+    try:
+        return parse_json(args)
+    except ValueError:
+        return None
+
+
+def _no_baseline_call(ctx: CheckContext) -> str | None:
+    """Why a "does not call" check would test nothing: tool_choice "required" got no call either."""
+    if _calls_in(ctx, "tools_required"):
+        return None
+    return (
+        'not exercised: the server never called a tool (tool_choice "required" got no call), so '
+        "calling none (or one) proves nothing"
+    )
+
+
 def _returned_calls(ctx: CheckContext) -> list[tuple[str, dict[str, Any]]]:
     """Every tool call the required and named probes returned, with its probe; skip when there is none.
 
     Whether a call comes back at all is judged by tool_call_returned_when_required and
     named_tool_choice_honoured; the per-call properties hold vacuously without calls.
     """
-    found = []
-    for probe in CALL_PROBES:
-        ex = ctx.ex(probe)
-        try:
-            message = (
-                obj(obj(arr(obj(ex.json()).get("choices"))[0]).get("message")) if ex.status == 200 else {}
-            )
-        except (ValueError, IndexError):
-            message = {}
-        found += [(probe, c) for c in arr(message.get("tool_calls")) if isinstance(c, dict)]
+    found = [(probe, c) for probe in CALL_PROBES for c in _calls_in(ctx, probe)]
     if not found:
-        ctx.skip("no tool call came back to judge (tool_call_returned_when_required judges that)")
+        ctx.skip(
+            "not exercised: no tool call came back to judge (tool_call_returned_when_required judges that)"
+        )
     return found
 
 
@@ -76,16 +104,80 @@ def tool_call_returned_when_required(ctx: CheckContext) -> None:
     depends_on=("tool_call_returned_when_required",),
 )
 def tool_call_finish_reason_is_tool_calls(ctx: CheckContext) -> None:
-    """A response that calls a tool finishes with "tool_calls"."""
+    """A response that calls a tool finishes with "tool_calls".
+
+    Without a call, "length" or "stop" is the right finish: whether a call came back is
+    tool_call_returned_when_required's finding, so this check has nothing to judge then.
+    """
     body = expect_success(ctx, "tools_required")
+    if not _calls_in(ctx, "tools_required"):
+        ctx.skip("not exercised: no tool call came back (tool_call_returned_when_required judges that)")
     choice = first_choice(ctx, body, ctx.ex("tools_required"))
+    used, cap = _usage_and_cap(ctx.ex("tools_required"), body)
+    # A call cut at the max_tokens cap rightly finishes "length" (see tool_calls_finish_not_claimed_when_cut).
+    cut = choice.get("finish_reason") == "length" and used >= cap > 0
     ctx.require(
-        choice.get("finish_reason") == "tool_calls",
+        choice.get("finish_reason") == "tool_calls" or cut,
         "wrong finish_reason for a tool call",
         expected="tool_calls",
         actual=choice.get("finish_reason"),
         exchange=ctx.ex("tools_required"),
     )
+
+
+_CUT_PROBES = ("tools_required", "tools_named", "tools_parallel_false")
+
+
+def _usage_and_cap(ex: Exchange, body: dict[str, Any]) -> tuple[int, int]:
+    """(usage.completion_tokens, the request's max_tokens); 0 for what is missing."""
+    try:
+        cap = obj(parse_json((ex.request_body or b"{}").decode("utf-8"))).get("max_tokens")
+    except (ValueError, UnicodeDecodeError):
+        cap = None
+    used = obj(body.get("usage")).get("completion_tokens")
+    return (used if isinstance(used, int) else 0), (cap if isinstance(cap, int) else 0)
+
+
+@check(
+    area="tools",
+    level=Level.SHOULD,
+    requires=TOOLS,
+    probes=_CUT_PROBES,
+    rules=("TC1", "R11"),
+    source="SPEC finish_reason: 'length' if the maximum number of tokens specified in the request was "
+    "reached, 'tool_calls' if the model called a tool",
+)
+def tool_calls_finish_not_claimed_when_cut(ctx: CheckContext) -> None:
+    """An answer cut at the max_tokens cap mid-call finishes "length", not "tool_calls".
+
+    Cut means: completion_tokens reached the request's max_tokens and a call's arguments do not parse
+    (a call that completes exactly at the cap is a finished call). A client trusting "tool_calls" would
+    run the tool with broken arguments.
+    """
+    judged = 0
+    for probe in _CUT_PROBES:
+        ex = ctx.ex(probe)
+        try:
+            body = obj(ex.json()) if ex.status == 200 else {}
+        except ValueError:
+            body = {}
+        choice = obj(arr(body.get("choices"))[0]) if arr(body.get("choices")) else {}
+        if choice.get("finish_reason") != "tool_calls":
+            continue
+        judged += 1
+        used, cap = _usage_and_cap(ex, body)
+        broken = [c for c in _calls_in(ctx, probe) if not isinstance(_parsed_arguments(c), dict)]
+        ctx.require(
+            not (used >= cap > 0 and broken),
+            f'{ex.label}: answer cut at the max_tokens cap ({used} of {cap} tokens) reported as "tool_calls"',
+            expected='finish_reason "length" for a call cut at the cap',
+            actual=f"finish_reason tool_calls; arguments {obj(broken[0].get('function')).get('arguments')!r}"
+            if broken
+            else "finish_reason tool_calls",
+            exchange=ex,
+        )
+    if not judged:
+        ctx.skip('not exercised: no answer finished with "tool_calls"')
 
 
 @check(
@@ -156,16 +248,19 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     source="SPEC function.arguments ('validate the arguments'); vLLM jsonschema.validate",
 )
 def tool_arguments_match_parameters(ctx: CheckContext) -> None:
-    """The parsed arguments validate against the tool's parameters schema."""
+    """The parsed arguments validate against the tool's parameters schema.
+
+    Arguments that never parse as a JSON object (e.g. cut mid-string) are tool_arguments_are_json_string's
+    finding; validating None against the schema would only repeat it under a misleading message.
+    """
+    judged = 0
     for probe, call in _returned_calls(ctx):
         function = obj(call.get("function"))
         tool = DECLARED.get(function.get("name"))
-        try:
-            args = parse_json(function.get("arguments") or "")
-        except (ValueError, TypeError):
-            args = None
-        if tool is None:
+        args = _parsed_arguments(call)
+        if tool is None or not isinstance(args, dict):
             continue
+        judged += 1
         errors = [e.message for e in Draft202012Validator(tool["function"]["parameters"]).iter_errors(args)]
         ctx.require(
             not errors,
@@ -173,6 +268,11 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
             expected="valid arguments",
             actual="; ".join(errors[:3]),
             exchange=ctx.ex(probe),
+        )
+    if not judged:
+        ctx.skip(
+            "not exercised: no call's arguments parsed as a JSON object of a declared tool "
+            "(tool_arguments_are_json_string judges that)"
         )
 
 
@@ -255,14 +355,18 @@ def tool_round_trip_empty_arguments_accepted(ctx: CheckContext) -> None:
     area="tools",
     level=Level.SHOULD,
     requires=TOOLS,
-    probes=("tools_none",),
+    probes=("tools_none", "tools_required"),
     rules=("TC8",),
     source="SPEC tool_choice none",
 )
 def tool_choice_none_calls_nothing(ctx: CheckContext) -> None:
-    """tool_choice "none" yields no tool calls."""
+    """tool_choice "none" yields no tool calls (judged only on a server that calls tools at all)."""
     body = expect_success(ctx, "tools_none")
     calls = message_of(ctx, body, ctx.ex("tools_none")).get("tool_calls")
+    if not calls:
+        reason = _no_baseline_call(ctx)
+        if reason:
+            ctx.skip(reason)
     ctx.require(
         not calls,
         "tool called despite tool_choice none",
@@ -281,9 +385,11 @@ def tool_choice_none_calls_nothing(ctx: CheckContext) -> None:
     source="SPEC ParallelToolCalls",
 )
 def parallel_tool_calls_false_honoured(ctx: CheckContext) -> None:
-    """parallel_tool_calls false yields at most one tool call."""
+    """parallel_tool_calls false yields at most one tool call (judged only when a call came back)."""
     body = expect_success(ctx, "tools_parallel_false")
     calls = arr(message_of(ctx, body, ctx.ex("tools_parallel_false")).get("tool_calls"))
+    if not calls:
+        ctx.skip("not exercised: no tool call came back, so at most one call proves nothing")
     ctx.require(
         len(calls) <= 1,
         "more than one call despite parallel_tool_calls false",

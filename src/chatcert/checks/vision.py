@@ -81,6 +81,17 @@ def _external_rejected(profile: Profile) -> str | None:
     )
 
 
+def _checks_mime(profile: Profile) -> str | None:
+    # No OpenAI rule forbids decoding JPEG bytes labelled image/png (servers sniff the bytes); only a
+    # profile that promises MIME checking makes a mislabelled image a rejection.
+    label = profile.limit("image_mime_label") or "unknown"
+    return (
+        None
+        if label == "checked"
+        else f"profile does not declare MIME checking (limits.image_mime_label: {label})"
+    )
+
+
 def _has_pixel_limit(profile: Profile) -> str | None:
     return (
         None
@@ -97,11 +108,6 @@ def _any_part_order(profile: Profile) -> str | None:
         if profile.limit("image_first_required")
         else None
     )
-
-
-def _label_checked(profile: Profile) -> str | None:
-    label = profile.limit("image_mime_label") or "checked"
-    return None if label == "checked" else f"profile says the image's MIME label is {label} (limits)"
 
 
 def _has_byte_limit(profile: Profile) -> str | None:
@@ -208,20 +214,52 @@ _rejects(
 _rejects(
     "vision_mime_mismatch_rejected",
     "vision_mime_mismatch",
-    "Bytes that disagree with the declared MIME are rejected with a 4xx.",
+    "Bytes that disagree with the declared MIME are rejected with a 4xx (profiles that check MIME).",
     Level.SHOULD,
-    "SEED-L MIME from mimetypes.guess_type; catalogue PL2",
+    "profile limits.image_mime_label: checked; SEED-L MIME from mimetypes.guess_type (client side); catalogue PL2",
     ("V5", "PL2"),
-    applies=_label_checked,
+    applies=_checks_mime,
 )
-_rejects(
-    "vision_file_url_rejected",
-    "vision_file_url",
-    "A file:// image URL is rejected with a 4xx.",
-    Level.MUST,
-    "llama.cpp test_vision_api (local file)",
-    ("V7",),
+
+# What a server that opened the path says: Python's urlopen/open, C's strerror, Go's os.Open.
+_FILE_READ_SIGNS = (
+    "no such file",
+    "errno 2",
+    "enoent",
+    "filenotfounderror",
+    "urlopen error",
+    "/chatcert-probe/no-such-image.png",
+    "cannot open",
+    "failed to open",
 )
+
+
+@check(
+    area="vision",
+    level=Level.MUST,
+    requires=VISION,
+    probes=("vision_file_url",),
+    rules=("V7",),
+    source="llama.cpp test_vision_api (local file)",
+)
+def vision_file_url_rejected(ctx: CheckContext) -> None:
+    """A file:// image URL is rejected with a 4xx; a failure says when the server tried to read the file."""
+    ex = ctx.ex("vision_file_url")
+    if ex.status is not None and 400 <= ex.status < 500:
+        return
+    text = ex.text().lower()
+    tried = ex.status is not None and ex.status >= 500 and any(sign in text for sign in _FILE_READ_SIGNS)
+    ctx.fail(
+        f"the server tried to read a local file for a file:// image URL (its {ex.status} names the path "
+        "or the OS error): a client can make it open paths on its disk"
+        if tried
+        else f"expected a 4xx rejection, got {ex.status}",
+        expected="4xx",
+        actual=f"{ex.status} {ex.excerpt(300)}",
+        exchange=ex,
+    )
+
+
 _rejects(
     "vision_external_url_rejected",
     "vision_external_url",

@@ -26,7 +26,7 @@ class PreflightProfile:
     max_request_bytes: int | None
     external_image_urls: str  # allowed | rejected | unknown
     image_first_required: bool
-    image_mime_label: str = "checked"  # checked | ignored | unknown: a label that disagrees with the bytes
+    image_mime_label: str = "unknown"  # checked | ignored | unknown: a label that disagrees with the bytes
 
     @classmethod
     def from_profile(cls, profile: Profile) -> PreflightProfile:
@@ -50,7 +50,7 @@ class PreflightProfile:
             max_request_bytes=limit("max_request_bytes"),
             external_image_urls=str(profile.limit("external_image_urls") or "unknown"),
             image_first_required=bool(profile.limit("image_first_required")),
-            image_mime_label=str(profile.limit("image_mime_label") or "checked"),
+            image_mime_label=str(profile.limit("image_mime_label") or "unknown"),
         )
 
 
