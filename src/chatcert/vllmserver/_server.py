@@ -134,9 +134,10 @@ class VllmServer(RealServer):
             # tool calls: the model writes hermes-style <tool_call> JSON; tool_choice "required" and
             # named choices are enforced by vLLM's structured output
             "--enable-auto-tool-choice", "--tool-call-parser", "hermes",
-            # greedy unless a request says otherwise (vLLM's default is temperature 1): the pinned
-            # verdicts of tests/vllm must not depend on a sampler's luck
-            "--override-generation-config", '{"temperature": 0}',
+            # top_k 1 unless a request says otherwise: the pinned verdicts of tests/vllm must not depend
+            # on a sampler's luck (vLLM's default is temperature 1). Not temperature 0: vLLM then refuses
+            # n > 1 ("n must be 1 when using greedy sampling"), a flag our setup would have caused.
+            "--override-generation-config", '{"top_k": 1}',
         ]  # fmt: skip
         if self.api_key is not None:
             cmd += ["--api-key", self.api_key]
