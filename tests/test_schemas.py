@@ -1031,3 +1031,210 @@ def test_every_owned_schema_has_good_and_bad_instances() -> None:
     assert tested | covered_elsewhere == set(DOCUMENTED_FILES)
     assert {b[0] for b in BAD} == tested
     assert {g[0] for g in GOOD} | {"anthropic/messages-request"} == tested  # that one: seeds and corpus
+
+
+# ---------------------------------------------------------------------------------------------
+# The compatible tier against the official SDK's models (issue 18): null wherever the SDK accepts it
+# ---------------------------------------------------------------------------------------------
+# The rule stated in both compatible schemas' descriptions: a field the openai SDK types Optional may be
+# null, because an SDK client parses that answer; a field it requires may not. The SDK's pydantic models
+# are the reference: every compatible-tier example, and every variant of it with one field (present or
+# declared by the SDK) set to null, must be accepted by the schema exactly when the SDK's model accepts it.
+
+# What vLLM (OpenAI server, protocol.py models dumped without exclude_none) sends: null for every optional
+# field it does not fill, plus its own extensions (reasoning, stop_reason, token_ids, prompt_logprobs).
+VLLM_LIKE_RESPONSE: dict[str, Any] = {
+    "id": "chatcmpl-8f0c",
+    "object": "chat.completion",
+    "created": 1764748800,
+    "model": "gemma-3-270m",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Hi",
+                "refusal": None,
+                "annotations": None,
+                "audio": None,
+                "function_call": None,
+                "tool_calls": [],
+                "reasoning": None,
+                "reasoning_content": None,
+            },
+            "logprobs": {
+                "content": [
+                    {
+                        "token": "Hi",
+                        "logprob": -0.5,
+                        "bytes": [72, 105],
+                        "top_logprobs": [{"token": "Hi", "logprob": -0.5, "bytes": None}],
+                    }
+                ],
+                "refusal": None,
+            },
+            "finish_reason": "stop",
+            "stop_reason": None,
+            "token_ids": None,
+        }
+    ],
+    "service_tier": None,
+    "system_fingerprint": None,
+    "usage": {
+        "prompt_tokens": 11,
+        "total_tokens": 13,
+        "completion_tokens": 2,
+        "prompt_tokens_details": None,
+        "completion_tokens_details": None,
+    },
+    "prompt_logprobs": None,
+    "prompt_token_ids": None,
+    "kv_transfer_params": None,
+}
+
+VLLM_LIKE_TOOL_CHUNK = _chunk(
+    {
+        "role": None,
+        "content": None,
+        "reasoning": None,
+        "tool_calls": [
+            {
+                "index": 0,
+                "id": "chatcmpl-tool-1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": None},
+            }
+        ],
+    },
+    usage=None,
+    system_fingerprint=None,
+    service_tier=None,
+)
+
+SDK_RESPONSE_EXAMPLES = {
+    **GOOD_RESPONSES,
+    "pharia": _pharia_response(),
+    "vllm-like": VLLM_LIKE_RESPONSE,
+}
+SDK_CHUNK_EXAMPLES = {**GOOD_CHUNKS, "vllm-like-tool": VLLM_LIKE_TOOL_CHUNK}
+
+
+def _sdk_models() -> tuple[type[Any], type[Any]]:
+    from openai.types.chat import ChatCompletion, ChatCompletionChunk
+
+    return ChatCompletion, ChatCompletionChunk
+
+
+def _sdk_accepts(model: type[Any], instance: Any) -> bool:
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        model.model_validate(instance)
+    except PydanticValidationError:
+        return False
+    return True
+
+
+def _model_classes(annotation: Any) -> list[type[Any]]:
+    """The pydantic model classes an annotation admits (through Optional, List, Union, Annotated)."""
+    from typing import get_args
+
+    from pydantic import BaseModel
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[Any]] = []
+    for arg in get_args(annotation):
+        found.extend(_model_classes(arg))
+    return found
+
+
+def _null_variants(model: type[Any], node: Any, path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """Paths of every field the SDK declares (or the example has) at an object node the SDK models."""
+    if not isinstance(node, dict):
+        return
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        yield (*path, key)
+        value = node.get(key)
+        classes = _model_classes(field.annotation)
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            item_path = (*path, key, index) if isinstance(value, list) else (*path, key)
+            # A union (a tool call is function or custom): recurse into the member that parses the item.
+            for cls in classes:
+                if _sdk_accepts(cls, item):
+                    yield from _null_variants(cls, item, item_path)
+                    break
+
+
+def _with_null(instance: dict[str, Any], path: tuple[Any, ...]) -> dict[str, Any]:
+    body = copy.deepcopy(instance)
+    node: Any = body
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = None
+    return body
+
+
+def _sdk_disagreements(model: type[Any], schema_id: str, example: dict[str, Any]) -> list[str]:
+    found = []
+    for path in sorted(set(_null_variants(model, example, ())), key=str):
+        variant = _with_null(example, path)
+        sdk, schema = _sdk_accepts(model, variant), not errors(schema_id, variant)
+        if sdk != schema:
+            verdict = "accepted" if sdk else "rejected"
+            found.append(f"{pointer(path)}: null {verdict} by the SDK, not the schema")
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(SDK_RESPONSE_EXAMPLES))
+def test_compatible_response_example_parses_with_the_sdk(name: str) -> None:
+    example = SDK_RESPONSE_EXAMPLES[name]
+    assert error_set(COMPAT_RESPONSE, example) == set()
+    assert _sdk_accepts(_sdk_models()[0], example)
+
+
+@pytest.mark.parametrize("name", sorted(SDK_CHUNK_EXAMPLES))
+def test_compatible_chunk_example_parses_with_the_sdk(name: str) -> None:
+    example = SDK_CHUNK_EXAMPLES[name]
+    assert error_set(COMPAT_CHUNK, example) == set()
+    assert _sdk_accepts(_sdk_models()[1], example)
+
+
+@pytest.mark.parametrize("name", sorted(SDK_RESPONSE_EXAMPLES))
+def test_compatible_response_nulls_agree_with_the_sdk(name: str) -> None:
+    assert _sdk_disagreements(_sdk_models()[0], COMPAT_RESPONSE, SDK_RESPONSE_EXAMPLES[name]) == []
+
+
+@pytest.mark.parametrize("name", sorted(SDK_CHUNK_EXAMPLES))
+def test_compatible_chunk_nulls_agree_with_the_sdk(name: str) -> None:
+    assert _sdk_disagreements(_sdk_models()[1], COMPAT_CHUNK, SDK_CHUNK_EXAMPLES[name]) == []
+
+
+def test_sdk_null_walk_reaches_the_fields_vllm_leaves_null() -> None:
+    """The walk is not vacuous: it covers the fields of the issue, the logprob items and required ones."""
+    paths = {pointer(p) for p in _null_variants(_sdk_models()[0], VLLM_LIKE_RESPONSE, ())}
+    assert {
+        "/choices/0/message/annotations",
+        "/choices/0/message/audio",
+        "/choices/0/message/function_call",
+        "/choices/0/message/refusal",
+        "/usage/prompt_tokens_details",
+        "/usage/completion_tokens_details",
+        "/choices/0/logprobs/content/0/top_logprobs/0/bytes",
+        "/choices/0/finish_reason",
+        "/usage/total_tokens",
+    } <= paths
+    required = _with_null(VLLM_LIKE_RESPONSE, ("choices", 0, "finish_reason"))
+    assert not _sdk_accepts(_sdk_models()[0], required)
+    assert errors(COMPAT_RESPONSE, required)
+
+
+def test_strict_tier_keeps_the_documented_types() -> None:
+    """The SDK rule is the compatible tier's: the strict tier still rejects vLLM's nulls."""
+    assert {loc for loc, _, _ in error_set(STRICT_RESPONSE, VLLM_LIKE_RESPONSE)} >= {
+        "/choices/0/message/annotations",
+        "/usage/prompt_tokens_details",
+        "/system_fingerprint",
+    }

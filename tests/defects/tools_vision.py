@@ -79,6 +79,15 @@ def _stream_finish(value: str) -> Edit:
     return chunks(edit)
 
 
+def _cut_at_length(docs: Docs) -> None:
+    """Arguments cut short and the stream ends with finish_reason length: a request's token budget."""
+    _drop_last_argument_fragment(docs)
+    for doc in docs:
+        for choice in doc.get("choices") or []:
+            if choice.get("finish_reason") is not None:
+                choice["finish_reason"] = "length"
+
+
 def _tool_calls_as_content(docs: Docs) -> None:
     for doc in docs:
         for choice in doc.get("choices") or []:
@@ -208,7 +217,13 @@ TOOLS = [
         "stream_tool_call_fragments_valid",
         "arguments_cut",
         on("tools_stream", chunks(_drop_last_argument_fragment)),
-        "do not join to a JSON object",
+        "do not join to a JSON object (the model's text as the server streamed it",
+    ),
+    D(
+        "stream_tool_call_fragments_valid",
+        "arguments_cut_at_length",
+        on("tools_stream", chunks(_cut_at_length)),
+        "do not join to a JSON object (the answer was cut at max_tokens",
     ),
     D(
         "stream_tool_call_fragments_valid",

@@ -48,7 +48,6 @@ EXPECTED_DEVIATIONS: dict[str, str] = {
     "non_object_messages_rejected": "messages: [123] -> 500 '5 validation errors: ... dict_type'",
     "message_without_role_rejected": "messages: [{content}] -> 500 '7 validation errors: ... missing role'",
     "object_content_rejected": "content {\"x\": 1} -> 500 '12 validation errors'",
-    "missing_model_rejected": "no model -> 200, answered; response model is the GGUF file path",
     "error_body_matches_profile_shape": "malformed JSON -> 500 text/plain: neither {error} nor {detail}",
     "stream_tool_call_fragments_valid": "S16/TC1: streamed tool_choice 'required' -> text deltas only",
     "tool_call_returned_when_required": "tools + tool_choice 'required' -> 200 plain text, no tool_calls",
@@ -79,6 +78,7 @@ EXPECTED_NON_STRICT: dict[str, str] = {
     "response_refusal_present": "message has no 'refusal' key",
     "stream_errors_use_http_status": "stream with messages [] -> 200 text/event-stream, empty body",
     "unknown_model_is_404": "model chatcert-no-such-model-4242 -> 200, answered",
+    "missing_model_rejected": "no model -> 200, answered; response model is the GGUF file path",
     "vision_webp_data_url_accepted": "WebP data URL -> 500 'Failed to create bitmap from image bytes'",
 }
 

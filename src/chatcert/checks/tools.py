@@ -452,9 +452,17 @@ def stream_tool_call_fragments_valid(ctx: CheckContext) -> None:
             parsed = parse_json(entry["args"])
         except ValueError:
             parsed = None
+        # Whose fault (issue 18): the server streams what the model wrote, and the spec warns that "the
+        # model does not always generate valid JSON"; a cut answer is the request's token budget. The
+        # message says which, so a reader does not blame the server for its model or its client.
+        cause = (
+            "the answer was cut at max_tokens (finish_reason length): the request's budget, not the server"
+            if finish == "length"
+            else "the model's text as the server streamed it, unless the server split or dropped fragments"
+        )
         ctx.require(
             isinstance(parsed, dict),
-            "argument fragments do not join to a JSON object",
+            f"argument fragments do not join to a JSON object ({cause})",
             expected="{...}",
             actual=entry["args"][:200],
             exchange=ctx.ex("tools_stream"),

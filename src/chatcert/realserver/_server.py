@@ -175,11 +175,26 @@ class RealServer:
         cmd += list(self.extra_args)
         return cmd
 
+    # What the messages call the server process; a subclass serving another program names it.
+    server_name = "llama_cpp.server"
+
+    def _prepare(self) -> None:
+        """Check the install and write the model files (a subclass for another server overrides this)."""
+        require_llama_cpp()
+        self.paths = prepare_model(self.cache_dir)
+
+    def _child_env(self) -> dict[str, str]:
+        """The server's environment: ours, less the variables llama_cpp.server would read as settings."""
+        env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_SETTINGS}
+        # llama.cpp's OpenMP workers busy-wait by default; on a shared 2-core machine that triples the
+        # time of every request.
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        return env
+
     def start(self) -> RealServer:
         if self.is_running():
             return self
-        require_llama_cpp()
-        self.paths = prepare_model(self.cache_dir)
+        self._prepare()
         if self.log_path is None:
             fd, name = tempfile.mkstemp(prefix="chatcert-real-server-", suffix=".log")
             os.close(fd)
@@ -204,10 +219,7 @@ class RealServer:
         self._port = port
         assert self.log_path is not None
         self._log = self.log_path.open("wb")
-        env = {k: v for k, v in os.environ.items() if k.lower() not in _SERVER_ENV_SETTINGS}
-        # llama.cpp's OpenMP workers busy-wait by default; on a shared 2-core machine that triples the
-        # time of every request.
-        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        env = self._child_env()
         self._proc = subprocess.Popen(
             self.command(port),
             stdin=subprocess.DEVNULL,
@@ -223,7 +235,7 @@ class RealServer:
             code = self._proc.poll()
             if code is not None:
                 raise RealServerStartError(
-                    f"llama_cpp.server exited with code {code} during startup; log tail:\n{self.log_tail()}"
+                    f"{self.server_name} exited with code {code} during startup; log tail:\n{self.log_tail()}"
                 )
             try:
                 # trust_env=False: an HTTP(S)_PROXY in the environment must not capture loopback traffic
@@ -236,7 +248,7 @@ class RealServer:
                 pass
             if time.monotonic() > deadline:
                 raise RealServerStartError(
-                    f"llama_cpp.server did not answer GET /v1/models within {self.startup_timeout:.0f}s; "
+                    f"{self.server_name} did not answer GET /v1/models within {self.startup_timeout:.0f}s; "
                     f"log tail:\n{self.log_tail()}"
                 )
             time.sleep(0.2)
@@ -269,12 +281,12 @@ class RealServer:
             code = None
         if code is not None:
             raise RealServerStartError(
-                f"llama_cpp.server died at its first chat request ({_exit_reason(code)}); "
+                f"{self.server_name} died at its first chat request ({_exit_reason(code)}); "
                 f"log tail:\n{self.log_tail()}"
             )
         if failure:
             raise RealServerStartError(
-                f"llama_cpp.server's first chat request failed ({failure}); log tail:\n{self.log_tail()}"
+                f"{self.server_name}'s first chat request failed ({failure}); log tail:\n{self.log_tail()}"
             )
 
     def stop(self) -> None:
