@@ -15,7 +15,7 @@ from mock_server.defect_catalogue._edit import (
     messages,
     server_error,
 )
-from mock_server.defects import MIME_CHECKED, TEXT_FIRST, Defect, DefectContext
+from mock_server.defects import TEXT_FIRST, Defect, DefectContext
 from mock_server.generation import IMAGE_TOKENS
 from mock_server.images import canonical_mime, sniff_image
 from mock_server.samples import data_url, png_bytes
@@ -147,13 +147,6 @@ VISION = [
         request=_on_images(_any_bytes_as_image),
         catches=("vision_non_image_bytes_rejected",),
         capabilities=VISION_ONLY,
-    ),
-    Defect(
-        "mime_mismatch_accepted",
-        "the declared MIME is ignored: bytes of another image type are answered",
-        request=_on_images(_trust_the_bytes),
-        catches=("vision_mime_mismatch_rejected",),
-        capabilities=("vision", MIME_CHECKED),
     ),
     Defect(
         "webp_rejected",

@@ -271,7 +271,11 @@ def _mark_interrupted(run: Run, checks: list[Check], signame: str) -> None:
     for c in checks:
         if c.id not in done:
             reason = f"interrupted ({signame}) before this check finished"
-            run.results.append(_result(c.for_profile(run.config.profile), _level(c, run.config), Outcome.SKIPPED, reason=reason))
+            run.results.append(
+                _result(
+                    c.for_profile(run.config.profile), _level(c, run.config), Outcome.SKIPPED, reason=reason
+                )
+            )
 
 
 def _result(c: Check, level: Level, outcome: Outcome, **kw: Any) -> CheckResult:

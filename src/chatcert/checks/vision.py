@@ -216,7 +216,8 @@ _rejects(
     "vision_mime_mismatch",
     "Bytes that disagree with the declared MIME are rejected with a 4xx (profiles that check MIME).",
     Level.SHOULD,
-    "profile limits.image_mime_label: checked; SEED-L MIME from mimetypes.guess_type (client side); catalogue PL2",
+    "profile limits.image_mime_label: checked; SEED-L MIME from mimetypes.guess_type (client side); "
+    "catalogue PL2",
     ("V5", "PL2"),
     applies=_checks_mime,
 )
