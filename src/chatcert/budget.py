@@ -49,10 +49,19 @@ class Budget:
             self.tokens_spent += used - reserved
 
     def can_afford(self, requests: int, tokens: int) -> bool:
+        return self.shortfall(requests, tokens) is None
+
+    def shortfall(self, requests: int, tokens: int) -> str | None:
+        """Why `requests` more requests wanting output tokens cannot be paid for, or None if they can."""
         with self._lock:
             if self.max_requests is not None and self.requests_sent + requests > self.max_requests:
-                return False
-            return not (self.max_tokens is not None and tokens > 0 and self.tokens_spent >= self.max_tokens)
+                left = self.max_requests - self.requests_sent
+                return f"request budget spent ({self.requests_sent} of {self.max_requests} requests sent" + (
+                    f"; this probe needs {requests}, {left} left)" if left > 0 else ")"
+                )
+            if self.max_tokens is not None and tokens > 0 and self.tokens_spent >= self.max_tokens:
+                return f"token budget spent ({self.tokens_spent} of {self.max_tokens} output tokens)"
+            return None
 
     @property
     def limited(self) -> bool:

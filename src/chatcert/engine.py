@@ -13,6 +13,7 @@ from chatcert import __version__
 from chatcert._models import Exchange, RequestSpec
 from chatcert.budget import Budget, BudgetExhausted
 from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
+from chatcert.completeness import incompleteness
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
 from chatcert.diagnosis import Cause, diagnose
 from chatcert.interrupt import Interrupted, exit_code_for, shielded
@@ -54,6 +55,10 @@ class RunConfig:
     strict: bool = False
     waivers: dict[str, str] = field(default_factory=dict)
     extra_checks: tuple[Check, ...] = ()
+    # Exit 0 although MUST checks did not run (budget, stop, interruption); the verdict still says so.
+    allow_incomplete: bool = False
+    # Where the key came from, for the line that says it was refused (e.g. "environment variable X").
+    key_source: str = ""
     # Options for probes that need more than the profile (e.g. fuzz: max_examples, seed, report_dir).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -73,6 +78,10 @@ class Run:
     stopped: str | None = None
     # The signal that cut the run short ("SIGINT", "SIGTERM"), or None for a run that finished.
     interrupted: str | None = None
+    # Set when the free key check refused the key: the run stopped before any paid request.
+    key_refused: str | None = None
+    # Why the budget could not pay for a probe (the first time it could not), else None.
+    budget_exhausted: str | None = None
     duration_s: float = 0.0
     artifacts: dict[str, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -94,6 +103,9 @@ class Run:
         if any(r.outcome is Outcome.ERRORED and r.waived is None for r in self.results):
             return 3
         if self.stopped or any(r.blocking for r in self.results):
+            return 1
+        # A MUST check the run kept from running (budget, interruption, deadline) is missing evidence.
+        if not self.config.allow_incomplete and incompleteness(self.results):
             return 1
         return 0
 
@@ -431,10 +443,56 @@ def _wait_until_idle(run: Run, after: Exchange) -> str:
     return ""
 
 
+def key_check_probe(config: RunConfig) -> str | None:
+    """The free request that tells whether the configured key is accepted, or None (no key, no route).
+
+    The profile's key-check route when it has one (seed 002: "without spending tokens"), else the models
+    list sent with the key.
+    """
+    profile = config.profile
+    if not config.target.api_key or profile.auth_scheme == "none":
+        return None
+    if profile.route("auth_check") and profile.claims_capability("auth_check"):
+        return "auth_check_valid"
+    if profile.route("models") and profile.claims_capability("models_list"):
+        return "models_list"
+    return None
+
+
+def _key_gate(run: Run) -> None:
+    """Before the first paid request: the free key check. A refused key stops the run right there."""
+    if "key_checked" in run.info:
+        return
+    run.info["key_checked"] = True
+    name = key_check_probe(run.config)
+    if name is None:
+        return
+    probes = all_probes()
+    if name not in run.probes:
+        run.probes[name] = _send_probe(probes[name], run.config, run)
+    refused = next((ex for ex in run.probes[name].exchanges if ex.status in (401, 403)), None)
+    if refused is None:
+        return
+    source = run.config.key_source or "the configured key"
+    route = run.config.profile.route(probes[name].routes[0]) or probes[name].routes[0]
+    run.key_refused = (
+        f"the key was refused: GET {route} answered {refused.status} to the key from {source}; "
+        "no paid request was sent"
+    )
+    run.stopped = run.key_refused
+
+
 def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
     result = ProbeResult()
-    if not run.client.budget.can_afford(p.requests, p.tokens):  # the minimum; estimate() is the maximum
-        result.skipped = "budget: not enough requests or tokens left for this probe"
+    if not p.free:
+        _key_gate(run)
+        if run.stopped:
+            result.skipped = f"stopped: {run.stopped}"
+            return result
+    short = run.client.budget.shortfall(p.requests, p.tokens)  # the minimum; estimate() is the maximum
+    if short:
+        run.budget_exhausted = run.budget_exhausted or short
+        result.skipped = f"budget: {short}"
         return result
     abandoned, run.abandoned = run.abandoned, None
     if abandoned is not None:
@@ -452,6 +510,7 @@ def _send_probe(p: Probe, config: RunConfig, run: Run) -> ProbeResult:
     try:
         p.func(ctx)
     except BudgetExhausted as exc:
+        run.budget_exhausted = run.budget_exhausted or str(exc)
         result.skipped = f"budget: {exc}"
     except TooManyTransportFailures as exc:
         run.stopped = str(exc)

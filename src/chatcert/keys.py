@@ -8,7 +8,7 @@ from pathlib import Path
 
 from chatcert.errors import UsageError
 
-__all__ = ["load_api_key"]
+__all__ = ["key_origin", "load_api_key"]
 
 
 _VAR_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
@@ -53,3 +53,14 @@ def load_api_key(env_var: str | None, key_file: str | None, default_env: str | N
         value = os.environ.get(default_env, "").strip()
         return _checked(value, f"environment variable {_shown(default_env)}") if value else None
     return None
+
+
+def key_origin(env_var: str | None, key_file: str | None, default_env: str | None = None) -> str:
+    """Where load_api_key takes the key from, for a message that must name it (never the key itself)."""
+    if env_var:
+        return f"environment variable {_shown(env_var)}"
+    if key_file:
+        return "the file given to --api-key-file"
+    if default_env:
+        return f"environment variable {_shown(default_env)}"
+    return "the configured key"

@@ -13,10 +13,19 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chatcert.errors import UsageError
-from chatcert.keys import load_api_key
+from chatcert.keys import key_origin, load_api_key
 from chatcert.profiles import Profile, load_profile
 
-__all__ = ["Endpoint", "add_target_options", "open_target", "positive_float", "positive_int"]
+__all__ = [
+    "Endpoint",
+    "add_no_budget",
+    "add_target_options",
+    "key_source",
+    "open_target",
+    "positive_float",
+    "positive_int",
+    "require_spending_decision",
+]
 
 
 def positive_int(text: str) -> int:
@@ -101,6 +110,35 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="the --endpoint is a chatcert mock: also run mock-only fault checks",
     )
+
+
+def add_no_budget(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--no-budget",
+        action="store_true",
+        help="spend without a limit on a paid profile (otherwise a paid --endpoint needs --max-requests "
+        "or --max-tokens)",
+    )
+
+
+def require_spending_decision(args: argparse.Namespace, profile: Profile) -> None:
+    """A paid endpoint is not sent a request until the user set a budget or said there is none.
+
+    The embedded mock (no --endpoint) costs nothing, so it needs no decision.
+    """
+    limited = args.max_requests is not None or args.max_tokens is not None
+    if args.no_budget and limited:
+        raise UsageError("--no-budget contradicts --max-requests/--max-tokens; give one or the other")
+    if profile.paid and args.endpoint and not limited and not args.no_budget:
+        raise UsageError(
+            f"profile {profile.name!r} is paid: set a budget with --max-requests N and/or "
+            "--max-tokens N, or pass --no-budget to spend without a limit"
+        )
+
+
+def key_source(args: argparse.Namespace, profile: Profile) -> str:
+    """Where the API key came from, named in the line that says the target refused it."""
+    return key_origin(args.api_key_env, args.api_key_file, profile.key_env)
 
 
 def parse_claims(items: list[str]) -> dict[str, bool]:

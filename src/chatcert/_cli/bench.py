@@ -11,11 +11,13 @@ from typing import Any
 
 from chatcert import interrupt
 from chatcert._cli._common import (
+    add_no_budget,
     add_target_options,
     check_url,
     parse_claims,
     positive_float,
     positive_int,
+    require_spending_decision,
     writable_dir,
 )
 from chatcert.bench import (
@@ -171,6 +173,7 @@ def register(sub: Any) -> None:
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
     bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
+    add_no_budget(bud)
     bud.add_argument(
         "--timeout", type=positive_float, default=60.0, metavar="S", help="deadline per request [default: 60]"
     )
@@ -281,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
             )
     payloads = load_payloads(args.payload)
     profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
+    require_spending_decision(args, profile)
     route = profile.route("chat")
     if not route:
         raise UsageError(f"profile {profile.name!r} has no chat route")

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatcert._cli._common import add_target_options, open_target, positive_float, positive_int, writable_dir
+from chatcert._cli._common import (
+    add_no_budget,
+    add_target_options,
+    key_source,
+    open_target,
+    positive_float,
+    positive_int,
+    require_spending_decision,
+    writable_dir,
+)
 from chatcert._redact import Redactor
 from chatcert.budget import Budget
 from chatcert.client import Bounds, Client, Target
+from chatcert.completeness import incompleteness
 from chatcert.discovery import discover_servers, host_allowed
 from chatcert.engine import Reporter, RunConfig, ordered_checks, plan, run_certification
 from chatcert.errors import TargetError, UsageError
@@ -29,8 +39,9 @@ def register(sub: Any) -> None:
         help="certify an endpoint against a profile",
         description="Send the probes of every selected check to the endpoint, judge the answers, "
         "print a verdict per check and write results.json, junit.xml, report.html and "
-        "badge.svg. Exit 0 when every MUST check passed, 1 when one failed or the "
-        "target is unreachable, 2 for unusable input, 3 when the harness broke.",
+        "badge.svg. Exit 0 when every MUST check ran and passed, 1 when one failed, did not "
+        "run (budget, stop: the certificate is 'incomplete') or the target is unreachable, 2 "
+        "for unusable input (also a paid profile with no budget decision), 3 when the harness broke.",
     )
     add_target_options(p)
     sel = p.add_argument_group("selection")
@@ -73,6 +84,13 @@ def register(sub: Any) -> None:
     bud = p.add_argument_group("budget and bounds")
     bud.add_argument("--max-requests", type=positive_int, metavar="N", help="hard limit on requests sent")
     bud.add_argument("--max-tokens", type=positive_int, metavar="N", help="hard limit on output tokens")
+    add_no_budget(bud)
+    bud.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 even when MUST checks did not run (budget spent, run stopped); the certificate "
+        "still says 'incomplete'",
+    )
     bud.add_argument("--dry-run", action="store_true", help="send nothing; print what each check would send")
     bud.add_argument(
         "--timeout",
@@ -151,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     )
     budget = Budget(max_requests=args.max_requests, max_tokens=args.max_tokens)
     with open_target(args) as endpoint:
+        if not args.dry_run:
+            require_spending_decision(args, endpoint.profile)
         from chatcert.registry import all_checks
 
         known = {c.id for c in all_checks()}
@@ -180,6 +200,8 @@ def run(args: argparse.Namespace) -> int:
                 "api_key_file": bool(args.api_key_file),
             },
             waivers=waivers,
+            allow_incomplete=args.allow_incomplete,
+            key_source=key_source(args, endpoint.profile) if args.endpoint else "the embedded mock's key",
         )
         if not any(c for c in ordered_checks(config)):
             raise UsageError("no registered check matches --area/--check; see 'chatcert checks'")
@@ -205,16 +227,29 @@ def run(args: argparse.Namespace) -> int:
     code = max(result.exit_code, int(result.info.get("follow_exit", 0)))
     # The one stderr line names the first root cause when there is one: it is what to fix first.
     cause = next((c.message for c in result.causes if c.kind == "run"), None)
+    if result.key_refused:
+        raise TargetError(result.key_refused)
     if result.stopped:
         raise TargetError(f"target unreachable or failing: {cause or result.stopped}")
     if code == 1:
         failed = [r.id for r in result.results if r.blocking]
+        missing = incompleteness(result.results)
         head = f"{cause}; " if cause else ""
-        print(
-            f"chatcert: {head}{len(failed)} check(s) failed: {', '.join(failed[:8])}"
-            f"{' ...' if len(failed) > 8 else ''}",
-            file=sys.stderr,
-        )
+        if failed:
+            print(
+                f"chatcert: {head}{len(failed)} check(s) failed: {', '.join(failed[:8])}"
+                f"{' ...' if len(failed) > 8 else ''}",
+                file=sys.stderr,
+            )
+        elif missing:
+            print(
+                f"chatcert: certificate incomplete: {len(missing.checks)} MUST check(s) did not run "
+                f"({', '.join(f'{c}: {n}' for c, n in missing.counts.items())}); raise the budget or "
+                "pass --allow-incomplete",
+                file=sys.stderr,
+            )
+        else:
+            print("chatcert: a followed server failed certification; see its report", file=sys.stderr)
     elif code == 3:
         print(
             "chatcert: the harness itself broke on some checks (outcome 'errored'); see the report",

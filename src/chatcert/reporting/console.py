@@ -124,7 +124,7 @@ class ConsoleReporter:
         self._summary(run)
 
     def _summary(self, run: Run) -> None:
-        from chatcert.reporting.certificate import certificate
+        from chatcert.reporting.certificate import budget_line, budget_skipped, certificate, verdict_lines
 
         counts = run.counts()
         self._print()
@@ -152,12 +152,14 @@ class ConsoleReporter:
         waived = [r for r in run.results if r.waived]
         for r in waived:
             self._print(f"waived: {r.id} ({r.outcome.value}): {r.waived}")
+        cert = certificate(run)
+        first, levels = verdict_lines(cert)
+        self._print(first)
         if run.stopped:
             self._print(f"run stopped early: {run.stopped}")
-        cert = certificate(run)
-        self._print(
-            f"certificate: {cert['verdict']}; levels earned: {', '.join(cert['earned']) or 'none'}"
-            + (f"; not earned: {', '.join(cert['not_earned'])}" if cert["not_earned"] else "")
-        )
+        spent = budget_skipped(run)
+        if spent:
+            self._print(budget_line(run, spent))
+        self._print(levels)
         for name, path in run.artifacts.items():
             self._print(f"{name}: {path}")

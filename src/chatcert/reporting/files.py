@@ -14,7 +14,7 @@ from typing import Any
 
 from chatcert.engine import Run
 from chatcert.outcomes import Outcome
-from chatcert.reporting.certificate import badge_svg, certificate
+from chatcert.reporting.certificate import badge_svg, budget_skipped, certificate, verdict_lines
 
 __all__ = [
     "IN_PROGRESS",
@@ -61,7 +61,13 @@ def results_document(run: Run) -> dict[str, Any]:
             "max_requests": cfg.budget.max_requests,
             "max_tokens": cfg.budget.max_tokens,
         },
-        "budget": {"requests_sent": cfg.budget.requests_sent, "tokens_spent": cfg.budget.tokens_spent},
+        "budget": {
+            "requests_sent": cfg.budget.requests_sent,
+            "tokens_spent": cfg.budget.tokens_spent,
+            # Why the budget first could not pay for a probe, and every check it kept from running.
+            "exhausted": run.budget_exhausted,
+            "skipped": [r.id for r in budget_skipped(run)],
+        },
         "host": {"python": platform.python_version(), "platform": platform.platform()},
         "summary": run.counts(),
         "stopped": run.stopped,
@@ -107,6 +113,11 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
             ("endpoint", doc["target"]["endpoint"]),
             ("chatcert_version", run.version),
             *(("root_cause", f"{c.id}: {c.message}") for c in run.causes),
+            ("certificate", doc["certificate"]["verdict"]),
+            ("certificate_complete", str(doc["certificate"]["complete"]).lower()),
+            ("certificate_statement", verdict_lines(doc["certificate"])[0]),
+            ("levels_earned", ",".join(doc["certificate"]["earned"])),
+            ("must_checks_not_run", (doc["certificate"]["incomplete"] or {}).get("count", 0)),
         ):
             ET.SubElement(props, "property", name=name, value=str(value))
         for r in results:
@@ -194,8 +205,8 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
     extra = "".join(str(v) for v in doc.get("extra", {}).values() if isinstance(v, str) and v.startswith("<"))
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
 <style>{_CSS}</style></head><body><h1>chatcert report</h1>
-<div class="cert"><b>Certificate:</b> {e(cert["verdict"])}. Levels earned: {e(", ".join(cert["earned"]) or "none")}
-{"; not earned: " + e(", ".join(cert["not_earned"])) if cert["not_earned"] else ""}<br>
+<div class="cert"><b>{e(verdict_lines(cert)[0])}</b><br>{e(verdict_lines(cert)[1])}<br>
+{"<b>Budget ran out</b> (" + e(doc["budget"]["exhausted"] or "") + "): it skipped " + e(", ".join(doc["budget"]["skipped"])) + "<br>" if doc["budget"]["skipped"] else ""}
 Profile <code>{e(cert["profile"])}</code> ({e(cert["profile_digest"])}), chatcert {e(cert["chatcert_version"])},
 endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</code>, {e(cert["date"])}</div>
 <p>{e(summary)}. Requests sent: {doc["budget"]["requests_sent"]}; output tokens: {doc["budget"]["tokens_spent"]}.
