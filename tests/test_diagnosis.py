@@ -44,7 +44,10 @@ FAILING = ("failed", "non_strict")
 
 
 def certify(argv: list[str], report: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    code = main(["certify", *argv, "--report-dir", str(report)])
+    # Paid profiles (openai, pharia, ...) need a spending decision on an --endpoint; these runs are free.
+    limited = any(a in argv for a in ("--max-requests", "--max-tokens"))
+    spend = ["--no-budget"] if "--endpoint" in argv and not limited else []
+    code = main(["certify", *argv, *spend, "--report-dir", str(report)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

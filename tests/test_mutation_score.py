@@ -39,7 +39,7 @@ def _claims(profile: Profile, capability: str) -> bool:
     if capability == TEXT_FIRST:  # a profile that asks for the image first may refuse text first
         return not profile.limit("image_first_required")
     if capability == MIME_CHECKED:  # a profile whose server may ignore the label may answer it
-        return profile.limit("image_mime_label") == "checked"
+        return bool(profile.limit("image_mime_label") == "checked")
     return profile.claims_capability(capability)
 
 

@@ -324,6 +324,8 @@ def _stop_cause(run: Run, sent: list[Exchange]) -> str | None:
     """Which cause made the run stop early (checks then skipped `stopped: ...`), if it stopped."""
     if not run.stopped:
         return None
+    if run.key_refused:  # the free key check refused the key: the run stopped before any paid request
+        return "auth_refused"
     if "deadline" in run.stopped:
         return "deadlines_hit"
     last = next((ex for ex in reversed(sent) if ex.error), None)

@@ -358,7 +358,7 @@ def _format_of(data: bytes) -> str:
     return "webp"
 
 
-_BROKEN_IMAGES = ("truncated-base64", "zero-byte", "not-an-image", "mime-mismatch", "bare-string", "file-url")
+_BROKEN_IMAGES = ("truncated-base64", "zero-byte", "not-an-image", "bare-string", "file-url")
 
 
 def _broken_image(draw: st.DrawFn, rules: PayloadRules, kind: str) -> InvalidCase:
@@ -546,6 +546,10 @@ def _logprobs(rules: PayloadRules) -> bool:
     return rules.logprobs
 
 
+def _mime_checked(rules: PayloadRules) -> bool:
+    return rules.vision and rules.image_mime_label == "checked"
+
+
 def _external_rejected(rules: PayloadRules) -> bool:
     return rules.vision and rules.external_image_urls == "rejected"
 
@@ -590,6 +594,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("stream-options-without-stream", "stream-options", _stream_options, _streaming),
     *(Kind(n, "tool-errors", partial(_tool_errors, kind=k), _tools) for n, k in _TOOL_ERRORS.items()),
     *(Kind(k, "broken-image", partial(_broken_image, kind=k), _vision) for k in _BROKEN_IMAGES),
+    # No OpenAI rule forbids decoding JPEG bytes labelled image/png: only a profile that checks labels.
+    Kind("mime-mismatch", "broken-image", partial(_broken_image, kind="mime-mismatch"), _mime_checked),
     Kind("external-url", "external-url", _external_url, _external_rejected),
     Kind("oversize-image", "oversize-image", _over_limit, _max_size),
     Kind("undersize-image", "undersize-image", _under_limit, _min_size),

@@ -37,6 +37,8 @@ class PayloadRules:
     response_format: bool = False
     image_first: bool = False
     external_image_urls: str = "unknown"
+    # limits.image_mime_label: only a server that checks labels must refuse bytes of another type.
+    image_mime_label: str = "unknown"
     max_image_width: int | None = None
     max_image_height: int | None = None
     # Not in today's profile schema: a profile that sets a minimum makes 1x1 images invalid.
@@ -57,6 +59,7 @@ class PayloadRules:
             response_format=claims("response_format"),
             image_first=bool(profile.limit("image_first_required")),
             external_image_urls=str(profile.limit("external_image_urls") or "unknown"),
+            image_mime_label=str(profile.limit("image_mime_label") or "unknown"),
             max_image_width=_int_or_none(profile.limit("max_image_width")),
             max_image_height=_int_or_none(profile.limit("max_image_height")),
             min_image_width=_int_or_none(profile.limit("min_image_width")),

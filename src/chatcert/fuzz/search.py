@@ -176,9 +176,21 @@ def run_search(
     except _Stop as stop:
         result.stopped = stop.reason
     except BaseException as exc:
+        # With several distinct failures, Hypothesis may report a stop (shrink cap, budget) raised
+        # while it replayed them inside the group of failures: the search stopped, the failures stand.
+        stops = _stops_in(exc)
+        if stops:
+            result.stopped = stops[0].reason
         if not _only_violations(exc):
             raise
     return result
+
+
+def _stops_in(exc: BaseException) -> list[_Stop]:
+    members = getattr(exc, "exceptions", None)
+    if isinstance(members, tuple):
+        return [s for e in members if isinstance(e, BaseException) for s in _stops_in(e)]
+    return [exc] if isinstance(exc, _Stop) else []
 
 
 def _only_violations(exc: BaseException) -> bool:
@@ -187,4 +199,4 @@ def _only_violations(exc: BaseException) -> bool:
     members = getattr(exc, "exceptions", None)
     if isinstance(members, tuple) and members:
         return all(isinstance(e, BaseException) and _only_violations(e) for e in members)
-    return isinstance(exc, (Violation, Flaky))
+    return isinstance(exc, (Violation, Flaky, _Stop))
