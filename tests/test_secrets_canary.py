@@ -181,6 +181,7 @@ def test_a_full_run_never_leaks_the_key(
             [
                 "certify",
                 *target,
+                "--no-budget",  # a mock: nothing is paid
                 "-v",
                 "--fuzz",
                 "--max-examples",
@@ -203,6 +204,7 @@ def test_a_full_run_never_leaks_the_key(
             [
                 "bench",
                 *target,
+                "--no-budget",
                 "--requests",
                 "3",
                 "--concurrency",
@@ -416,6 +418,7 @@ def test_a_target_that_echoes_the_key_does_not_get_it_into_the_evidence(
             "pharia",
             "--api-key-env",
             KEY_ENV,
+            "--no-budget",
             "-v",
             "--report-dir",
             "reports",

@@ -397,12 +397,15 @@ def test_certify_bench_and_replay_never_carry_the_key_to_a_redirected_host(
     monkeypatch.setenv(KEY_ENV, KEY)
     with Recorder(_redirect_to(catcher, 307)) as target:
         endpoint = ["--endpoint", target.base, "--profile", "pharia", "--api-key-env", KEY_ENV]
-        code, _, err = cli(["certify", *endpoint, "--report-dir", str(tmp_path / "c"), "-q"], capsys)
+        code, _, err = cli(
+            ["certify", *endpoint, "--no-budget", "--report-dir", str(tmp_path / "c"), "-q"], capsys
+        )
         assert code == 1, err
         code, _, err = cli(
             [
                 "bench",
                 *endpoint,
+                "--no-budget",
                 "--requests",
                 "2",
                 "--concurrency",
@@ -445,6 +448,7 @@ def test_a_hostile_discovery_map_is_a_finding_not_a_crash(
                 target.base,
                 "--profile",
                 "libertai",
+                "--no-budget",
                 "--follow-servers",
                 "--check",
                 "models_list_ok",
@@ -598,6 +602,7 @@ def test_certify_never_resends_a_failed_paid_request(
                 "pharia",
                 "--api-key-env",
                 KEY_ENV,
+                "--no-budget",
                 "--report-dir",
                 str(tmp_path),
                 "-q",
@@ -625,6 +630,7 @@ def test_a_402_is_never_paid_and_never_retried(
                 "libertai",
                 "--api-key-env",
                 KEY_ENV,
+                "--no-budget",
                 "--report-dir",
                 str(tmp_path),
                 "-q",
