@@ -322,12 +322,15 @@ def test_max_requests_caps_what_reaches_the_server(
     server = mock_server("compatible")
     server.clear_journal()
     code, doc = certify(tmp_path, "--endpoint", server.url, "--max-requests", "10", "--seed", "1", *scope)
-    # MUST checks skipped for budget make the certificate incomplete: exit 1, said in the report.
-    assert code == 1 and doc["certificate"]["verdict"] == "incomplete"
     assert len(server.journal()) == doc["budget"]["requests_sent"] == 10
     results = fuzz_results(doc)
     assert {r["outcome"] for r in results.values()} == {"skipped"}
     assert all(r["reason"].startswith("budget") for r in results.values())
+    # MUST fuzz checks that never ran are no pass: the certificate is incomplete, exit 1.
+    assert code == 1 and doc["certificate"]["verdict"] == "incomplete"
+    assert {r["id"] for r in results.values() if r["level"] == "MUST"} <= set(
+        doc["certificate"]["incomplete"]["checks"]
+    )
 
 
 def test_budget_spent_mid_search_keeps_the_findings(openai_mock: MockServer, tmp_path: Path) -> None:

@@ -242,10 +242,11 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         elif missing:
+            remedy = "raise --max-requests/--max-tokens or " if "budget" in missing.counts else ""
             print(
                 f"chatcert: certificate incomplete: {len(missing.checks)} MUST check(s) did not run "
-                f"({', '.join(f'{c}: {n}' for c, n in missing.counts.items())}); raise the budget or "
-                "pass --allow-incomplete",
+                f"({', '.join(f'{c}: {n}' for c, n in missing.counts.items())}); {remedy}pass "
+                "--allow-incomplete to accept it",
                 file=sys.stderr,
             )
         else:
