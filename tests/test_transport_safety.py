@@ -380,7 +380,8 @@ def test_certify_names_the_redirect_target_so_the_user_can_point_at_it(
         endpoint = ["--endpoint", target.base, "--profile", "pharia", "--api-key-env", KEY_ENV]
         report = tmp_path / "c"
         code, _, err = cli(
-            ["certify", *endpoint, "--report-dir", str(report), "-q", "--area", "discovery"], capsys
+            ["certify", *endpoint, "--no-budget", "--report-dir", str(report), "-q", "--area", "discovery"],
+            capsys,
         )
         assert code == 1, err
     assert all(not s.path.startswith("/api/") for s in target.seen)
