@@ -358,6 +358,9 @@ def test_a_refused_key_stops_the_run_before_any_paid_request(
             assert not set(checks[r["id"]].probes) & paid, r["id"]
     stopped = [r for r in doc["results"] if r["reason"].startswith("stopped: the key was refused")]
     assert len(stopped) > 40
+    # One cause, named once: the checks the stop kept from running fold under the refused key.
+    assert {r["caused_by"] for r in stopped} == {"auth_refused"}
+    assert [c["id"] for c in doc["causes"]][:1] == ["auth_refused"]
     assert doc["certificate"]["key_refused"] and doc["certificate"]["verdict"] == "not certified"
     assert "run stopped early: the key was refused" in out
 

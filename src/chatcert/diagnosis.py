@@ -196,6 +196,9 @@ def diagnose(run: Run) -> list[Cause]:
             dependents.setdefault(root, []).extend(by_id[i] for i in ids)
     messages = {s.cause: s.message for s in symptoms}
     messages["transport_failures"] = lambda deps: _transport_message(run, deps)
+    if run.key_refused and "auth_refused" not in messages:
+        refusal = run.key_refused
+        messages["auth_refused"] = lambda deps: f"authentication refused: {refusal}"
     causes = []
     for cause_id, summary in CAUSES.items():
         if cause_id in dependents:
