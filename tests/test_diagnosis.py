@@ -117,9 +117,7 @@ def test_auth_required_without_a_key_names_the_key_variable(
 ) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with MockServer("openai", api_key="the-right-key") as server:
-        _, out, err = certify(
-            ["--endpoint", server.url, "--profile", "openai", "--no-budget"], tmp_path, capsys
-        )
+        _, out, err = certify(["--endpoint", server.url, "--profile", "openai"], tmp_path, capsys)
     doc = results(tmp_path)
     cause = assert_named_once_first("auth_refused", out, err, doc)
     assert "401/403" in cause["message"] and "set OPENAI_API_KEY" in cause["message"]
@@ -146,8 +144,7 @@ def test_a_refused_key_is_named_as_refused(
 ) -> None:
     monkeypatch.setenv("WRONG_KEY_VAR", "not-the-key")
     with MockServer("openai", api_key="the-right-key") as server:
-        argv = ["--endpoint", server.url, "--profile", "openai", "--api-key-env", "WRONG_KEY_VAR"]
-        argv += ["--no-budget", "-q"]
+        argv = ["--endpoint", server.url, "--profile", "openai", "--api-key-env", "WRONG_KEY_VAR", "-q"]
         certify(argv, tmp_path, capsys)
     doc = results(tmp_path)
     (cause,) = doc["causes"]
