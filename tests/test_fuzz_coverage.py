@@ -39,6 +39,7 @@ EVERYTHING = PayloadRules(
     min_image_width=2,
     min_image_height=2,
     cache_prompt=True,
+    image_mime_label="checked",
 )
 NOTHING = PayloadRules(model="m", vision=False, tools=False, streaming=False, stream_usage=False)
 RULES = {name: PayloadRules.of(load_profile(name)) for name in PROFILES} | {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from referencing.jsonschema import DRAFT202012
 
 from chatcert_data import data_dir
 from mock_server import MockServer
+from mock_server.profile import load_profile
 from mock_server.samples import data_url, png_bytes
 
 KEY = "test-key-123"
@@ -423,7 +425,6 @@ _BAD_IMAGES: dict[str, Any] = {
     "data URL not base64": _image({"url": "data:image/png;base64,@@@not-base64@@@"}),
     "data URL empty": _image({"url": "data:image/png;base64,"}),
     "bytes not an image": _image({"url": data_url(b"hello world, not an image")}),
-    "MIME mismatch": _image({"url": data_url(png_bytes(), "image/jpeg")}),
     "unsupported MIME": _image({"url": data_url(png_bytes(), "image/bmp")}),
     "truncated PNG": _image({"url": data_url(png_bytes()[:20])}),
     "file URL": _image({"url": "file:///etc/passwd"}),
@@ -439,6 +440,22 @@ def test_invalid_requests_get_400_in_the_openai_shape(openai_srv: MockServer, bo
     assert response.status_code == 400, response.text
     assert_error_shape(response, "openai")
     assert chat(openai_srv, {"model": "gpt-4o-mini", "messages": user()}).status_code == 200
+
+
+def test_a_mislabelled_image_is_refused_only_where_the_profile_says_labels_are_checked(
+    openai_srv: MockServer,
+) -> None:
+    """limits.image_mime_label: absent (unknown) the bytes decide; `checked` refuses PNG bytes sent as JPEG."""
+    body = _image({"url": data_url(png_bytes(), "image/jpeg")})
+    assert chat(openai_srv, body).status_code == 200
+    plain = load_profile("openai")
+    limits = {**(plain.raw.get("limits") or {}), "image_mime_label": "checked"}
+    checked = replace(plain, raw={**plain.raw, "limits": limits})
+    with MockServer(checked, api_key=KEY) as strict:
+        response = chat(strict, body)
+    assert response.status_code == 400, response.text
+    assert_error_shape(response, "openai")
+    assert "image/jpeg" in response.text and "image/png" in response.text
 
 
 @pytest.mark.parametrize(
