@@ -445,7 +445,7 @@ def test_invalid_requests_get_400_in_the_openai_shape(openai_srv: MockServer, bo
 def test_a_mislabelled_image_is_refused_only_where_the_profile_says_labels_are_checked(
     openai_srv: MockServer,
 ) -> None:
-    """limits.image_mime_label: absent (unknown) the bytes decide; `checked` refuses PNG bytes sent as JPEG."""
+    """image_mime_label absent (unknown): the bytes decide; `checked` refuses PNG bytes sent as JPEG."""
     body = _image({"url": data_url(png_bytes(), "image/jpeg")})
     assert chat(openai_srv, body).status_code == 200
     plain = load_profile("openai")
