@@ -662,3 +662,20 @@ def test_endpoint_credentials_stay_out_of_log_records(
         scan = Scan(secret)
         scan.text("log records", logs)
         assert scan.hits == []
+
+
+def test_the_log_filter_holds_only_the_redactors_of_live_clients() -> None:
+    """httpx's log filter keeps each client's redactor while the client lives, not forever."""
+    import gc
+
+    from chatcert.client import _LOG_REDACTOR
+
+    key = make_canary()
+    client = Client(Target("http://127.0.0.1:9", "bearer", key))
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, f"HTTP Request: key {key}", None, None)
+    _LOG_REDACTOR.filter(record)
+    assert key not in record.getMessage()
+    before = len(_LOG_REDACTOR.redactors)
+    del client
+    gc.collect()
+    assert len(_LOG_REDACTOR.redactors) == before - 1

@@ -9,6 +9,7 @@ import re
 import shlex
 import ssl
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,11 +69,12 @@ class _LogRedactor(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.redactors: list[Redactor] = []
+        # Weak: a redactor lives as long as its Client, so finished runs do not pile up here forever.
+        self.redactors: weakref.WeakSet[Redactor] = weakref.WeakSet()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = _URL.sub(lambda m: Redactor().url(m.group()), record.getMessage())
-        for redactor in self.redactors[-8:]:
+        for redactor in list(self.redactors):
             message = redactor.text(message)
         record.msg, record.args = message, ()
         return True
@@ -103,7 +105,7 @@ class Client:
         self.redactor = redactor or Redactor([target.api_key] if target.api_key else [])
         if target.api_key:
             self.redactor.add(target.api_key)
-        _LOG_REDACTOR.redactors.append(self.redactor)
+        _LOG_REDACTOR.redactors.add(self.redactor)
         self.consecutive_failures = 0
         self.started = time.monotonic()
         self.requests: list[Exchange] = []

@@ -42,11 +42,9 @@ AREAS = (
     "tools",
     "vision",
     "errors",
-    "models",
     "anthropic",
     "completions",
     "pharia",
-    "libertai",
     "faults",
     "fuzz",
 )

@@ -76,7 +76,6 @@ def results_document(run: Run) -> dict[str, Any]:
         "certificate": certificate(run),
         "causes": [c.as_dict() for c in run.causes],
         "results": [r.as_dict() for r in run.results],
-        "extra": run.info.get("report_extra", {}),
     }
 
 
@@ -202,7 +201,6 @@ def _html(run: Run, doc: dict[str, Any]) -> str:
     causes = "".join(items)
     causes_html = f'<div class="causes"><h2>Root causes</h2><ul>{causes}</ul></div>' if causes else ""
     summary = ", ".join(f"{k}: {v}" for k, v in doc["summary"].items())
-    extra = "".join(str(v) for v in doc.get("extra", {}).values() if isinstance(v, str) and v.startswith("<"))
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
 <style>{_CSS}</style></head><body><h1>chatcert report</h1>
 <div class="cert"><b>{e(verdict_lines(cert)[0])}</b><br>{e(verdict_lines(cert)[1])}<br>
@@ -214,7 +212,7 @@ endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</cod
 {"<b>Interrupted (" + e(doc["interrupted"]) + "): checks not run are skipped</b>" if doc["interrupted"] else ""}</p>
 {causes_html}
 <table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
-<th>req/tok</th></tr>{"".join(rows)}</table>{extra}
+<th>req/tok</th></tr>{"".join(rows)}</table>
 <h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ("target", "profile", "options")}, indent=1))}</pre>
 </body></html>"""
 
