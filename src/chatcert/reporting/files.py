@@ -80,13 +80,13 @@ def results_document(run: Run) -> dict[str, Any]:
 
 
 def _junit(run: Run, doc: dict[str, Any]) -> bytes:
-    counts = doc["summary"]
+    # A waived failure is reported as skipped (its waiver the reason), so chatcert's exit 0 is a green JUnit.
     suites = ET.Element(
         "testsuites",
         name="chatcert",
         tests=str(len(run.results)),
-        failures=str(counts["failed"]),
-        errors=str(counts["errored"]),
+        failures=str(sum(r.outcome is Outcome.FAILED and not r.waived for r in run.results)),
+        errors=str(sum(r.outcome is Outcome.ERRORED and not r.waived for r in run.results)),
         time=f"{run.duration_s:.3f}",
     )
     causes = {c.id: c.message for c in run.causes}
@@ -128,11 +128,15 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
                 f"Reproduce with: {r.reproducer}"
             )
             message = r.message
+            properties = [("caused_by", r.caused_by), ("waived", r.waived), ("outcome", r.outcome.value)]
+            if r.caused_by or r.waived:
+                # A follow-on says which root cause (reported once) it comes from; a waiver keeps its reason
+                # and the outcome it hides, so a green JUnit still shows what was waived.
+                props = ET.SubElement(case, "properties")
+                for name, value in properties:
+                    if value:
+                        ET.SubElement(props, "property", name=name, value=value)
             if r.caused_by:
-                # A follow-on: CI lists it, but says which root cause (reported once) it comes from.
-                ET.SubElement(
-                    ET.SubElement(case, "properties"), "property", name="caused_by", value=r.caused_by
-                )
                 cause = causes.get(r.caused_by, "")
                 message = f"[caused by {r.caused_by}] {r.message or r.reason}"
                 detail = f"caused by {r.caused_by}: {cause}\n{detail}"
