@@ -186,3 +186,31 @@ def test_follow_servers_sends_the_key_only_to_allowed_hosts(
     assert len(followed) == 1
     doc = json.loads(followed[0].read_text())
     assert doc["summary"]["passed"] > 0 and doc["summary"]["failed"] == 0
+
+
+def test_the_terminal_totals_are_the_results_json_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table's total row, disabled included, says what results.json and the JUnit file say."""
+    from mock_server.runner import MockServer
+
+    with MockServer(profile="compatible", defects=("finish_reason_empty_string",)) as server:
+        argv = ["certify", "--endpoint", server.url, "--exclude", "tool_*", "--report-dir", str(tmp_path)]
+        assert main(argv) == 1
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("area "))
+    total = next(line for line in out.splitlines() if line.startswith("total "))
+    table = dict(zip(header.split()[1:], (int(n) for n in total.split()[1:]), strict=True))
+    summary = json.loads((tmp_path / "results.json").read_text())["summary"]
+    assert table == {k: summary[k] for k in table} and set(table) == {
+        "passed",
+        "non_strict",
+        "failed",
+        "errored",
+        "skipped",
+        "disabled",
+    }
+    assert table["disabled"] > 0  # the fuzz checks (no --fuzz) and the excluded tool checks
+    junit = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert int(junit.get("failures") or -1) == table["failed"]
+    assert int(junit.get("tests") or -1) == sum(table.values())

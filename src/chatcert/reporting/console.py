@@ -129,7 +129,8 @@ class ConsoleReporter:
         counts = run.counts()
         self._print()
         self._print(
-            f"{'area':<12} {'passed':>6} {'non_strict':>10} {'failed':>6} {'errored':>7} {'skipped':>7}"
+            f"{'area':<12} {'passed':>6} {'non_strict':>10} {'failed':>6} {'errored':>7} {'skipped':>7} "
+            f"{'disabled':>8}"
         )
         areas: dict[str, dict[str, int]] = {}
         for r in run.results:
@@ -138,11 +139,11 @@ class ConsoleReporter:
         for area, row in areas.items():
             self._print(
                 f"{area:<12} {row['passed']:>6} {row['non_strict']:>10} {row['failed']:>6} "
-                f"{row['errored']:>7} {row['skipped'] + row['disabled']:>7}"
+                f"{row['errored']:>7} {row['skipped']:>7} {row['disabled']:>8}"
             )
         self._print(
             f"{'total':<12} {counts['passed']:>6} {counts['non_strict']:>10} {counts['failed']:>6} "
-            f"{counts['errored']:>7} {counts['skipped'] + counts['disabled']:>7}"
+            f"{counts['errored']:>7} {counts['skipped']:>7} {counts['disabled']:>8}"
         )
         budget = run.client.budget
         self._print(
