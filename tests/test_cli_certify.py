@@ -214,3 +214,29 @@ def test_the_terminal_totals_are_the_results_json_counts(
     junit = ElementTree.parse(tmp_path / "junit.xml").getroot()
     assert int(junit.get("failures") or -1) == table["failed"]
     assert int(junit.get("tests") or -1) == sum(table.values())
+
+
+def test_each_failure_prints_a_one_line_reproducer_and_an_empty_value_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mock_server.runner import MockServer
+
+    with MockServer(profile="compatible", defects=("finish_reason_empty_string",)) as server:
+        argv = ["certify", "--endpoint", server.url, "--area", "response", "--report-dir", str(tmp_path)]
+        assert main(argv) == 1
+    out = capsys.readouterr().out
+    block = out[out.index("\nfailures:") : out.index("\nskipped (")]
+    after = block.split("  FAIL  response    response_finish_reason_valid\n", 1)[1].splitlines()
+    lines = [
+        line.strip() for line in after[: next(i for i, x in enumerate(after) if not x.startswith("      "))]
+    ]
+    # finish_reason "" is printed as (empty), not a blank line; the reproducer is one line, by default.
+    assert lines[1:] == [
+        "expected: stop | length | tool_calls | content_filter | function_call",
+        "got:      (empty)",
+        lines[3],
+    ]
+    assert lines[3].startswith("Reproduce with: curl -sS -i -X POST http://127.0.0.1:")
+    # Skipped checks: one block, grouped by reason, each reason with its count and checks.
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert f"skipped ({doc['summary']['skipped']}), by reason:" in out

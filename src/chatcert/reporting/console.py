@@ -19,6 +19,13 @@ _MARK = {
 _FAILING = (Outcome.FAILED, Outcome.ERRORED, Outcome.NON_STRICT)
 # Dependents named inline under a cause; the rest are counted (results.json lists them all).
 _SHOWN = 4
+# Skip reasons listed without -v: the most frequent ones, the rest counted.
+_REASONS = 8
+
+
+def _shown(value: str, limit: int) -> str:
+    """A value as printed: an empty one says so instead of leaving a blank `got:` line."""
+    return value[:limit] if value.strip() else "(empty)"
 
 
 class ConsoleReporter:
@@ -73,10 +80,14 @@ class ConsoleReporter:
         pad = indent + "      "
         self._print(f"{pad}{result.message or result.reason}")
         if result.expected or result.actual:
-            self._print(f"{pad}expected: {result.expected[:200]}")
-            self._print(f"{pad}got:      {result.actual[:300]}")
-        if self.verbose and result.reproducer:
-            self._print(f"{pad}Reproduce with: {result.reproducer[:600]}")
+            self._print(f"{pad}expected: {_shown(result.expected, 200)}")
+            self._print(f"{pad}got:      {_shown(result.actual, 300)}")
+        if result.reproducer:
+            # One line a user can paste; a body with an image is long, so -v shows more of it.
+            limit = 2000 if self.verbose else 400
+            curl = " ".join(result.reproducer.split("\n"))
+            cut = f" ... [{len(curl)} chars, whole in results.json]" if len(curl) > limit else ""
+            self._print(f"{pad}Reproduce with: {curl[:limit]}{cut}")
 
     def _causes(self, run: Run) -> None:
         """Each root cause once, first, with the results that follow from it folded under it."""
@@ -93,8 +104,8 @@ class ConsoleReporter:
             self._print(f"  CAUSE {cause.id}: {cause.message}")
             pre = by_id.get(cause.id) if cause.kind == "check" else None
             if pre is not None and not self.quiet and (pre.expected or pre.actual):
-                self._print(f"        expected: {pre.expected[:200]}")
-                self._print(f"        got:      {pre.actual[:300]}")
+                self._print(f"        expected: {_shown(pre.expected, 200)}")
+                self._print(f"        got:      {_shown(pre.actual, 300)}")
             deps = [by_id[d] for d in cause.dependents if d in by_id]
             failing = [r for r in deps if r.outcome in _FAILING]
             not_run = len(deps) - len(failing)
@@ -121,7 +132,28 @@ class ConsoleReporter:
             self._print("failures:")
             for result in failures:
                 self._failure(result)
+        if not self.quiet:
+            self._skipped(run)
         self._summary(run)
+
+    def _skipped(self, run: Run) -> None:
+        """Skipped checks in one block, grouped by reason (a cause's dependents are told under it)."""
+        by_reason: dict[str, list[str]] = {}
+        for r in run.results:
+            if r.outcome is Outcome.SKIPPED and not r.caused_by:
+                by_reason.setdefault(r.reason or "no reason given", []).append(r.id)
+        if not by_reason:
+            return
+        self._print()
+        self._print(f"skipped ({sum(map(len, by_reason.values()))}), by reason:")
+        ranked = sorted(by_reason.items(), key=lambda item: -len(item[1]))
+        shown = ranked if self.verbose else ranked[:_REASONS]
+        for reason, ids in shown:
+            names = ", ".join(ids if self.verbose else ids[:_SHOWN])
+            more = f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN and not self.verbose else ""
+            self._print(f"  {len(ids):>3} {reason[:160]}: {names}{more}")
+        if len(shown) < len(ranked):
+            self._print(f"  ... {len(ranked) - len(shown)} more reason(s) (-v lists all; results.json too)")
 
     def _summary(self, run: Run) -> None:
         from chatcert.reporting.certificate import budget_line, budget_skipped, certificate, verdict_lines
