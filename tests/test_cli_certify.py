@@ -43,6 +43,78 @@ def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
     assert len(err) == 1 and "unknown profile 'nope'" in err[0]
 
 
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["certify", "--profile", "liquidia"], "did you mean 'liquidai'?"),
+        (["bench", "--profile", "opnai"], "did you mean 'openai'?"),
+        (["certify", "--area", "visoin"], "did you mean 'vision'?"),
+        (["certfy"], "did you mean 'certify'?"),
+        (["certify", "--fuzzz"], "did you mean '--fuzz'?"),
+        (["certify", "--max-requsts=3"], "did you mean '--max-requests'?"),
+    ],
+)
+def test_a_typo_gets_the_closest_valid_value(
+    argv: list[str], hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors leave through SystemExit
+        code = exc.code  # type: ignore[assignment]
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and hint in err[0], err
+
+
+def test_nothing_close_gets_no_guess(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["certify", "--profile", "zzzz"]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            ["--api-key-env", "CHATCERT_TEST_UNSET_VARIABLE"],
+            "CHATCERT_TEST_UNSET_VARIABLE (from --api-key-env)",
+        ),
+        (["--api-key-file", "/nonexistent/key.txt"], "cannot read the file given to --api-key-file"),
+    ],
+)
+def test_a_named_key_is_read_even_for_the_embedded_mock(
+    argv: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A named key that cannot be read is the user's error, with or without --endpoint."""
+    assert main(["certify", *argv, "--report-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_the_embedded_mock_takes_the_named_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mock_server.runner
+
+    started: list[object] = []
+    real = mock_server.runner.MockServer
+
+    def recording(*args: object, **kwargs: object) -> object:
+        started.append(kwargs.get("api_key"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mock_server.runner, "MockServer", recording)
+    monkeypatch.setenv("CHATCERT_TEST_KEY", "test-key-0123456789abcdef")
+    argv = ["certify", "--profile", "openai", "--api-key-env", "CHATCERT_TEST_KEY", "--area", "transport"]
+    assert main([*argv, "--report-dir", str(tmp_path), "-q"]) == 0
+    assert started == ["test-key-0123456789abcdef"]
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert {r["id"]: r["outcome"] for r in doc["results"]}["authorized_request_succeeds"] == "passed"
+    assert (
+        "test-key-0123456789abcdef" not in capsys.readouterr().out + (tmp_path / "results.json").read_text()
+    )
+
+
 def test_unreachable_endpoint_exits_1_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
 from chatcert import __version__, interrupt
-from chatcert.errors import ChatcertError
+from chatcert.errors import ChatcertError, did_you_mean
 
 __all__ = ["main"]
 
@@ -16,10 +17,32 @@ __all__ = ["main"]
 _COMMANDS = ("certify", "checks", "mock", "bench", "preflight", "replay")
 
 
+_CHOICE = re.compile(r"invalid choice: '(?P<given>[^']*)' \(choose from (?P<valid>.*)\)$")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (?P<given>.*)$")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse prints usage plus a line; we keep to one clear line and exit 2.
-        self.exit(2, f"chatcert: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"chatcert: error: {message}{self._suggestion(message)} (see '{self.prog} --help')\n")
+
+    def _suggestion(self, message: str) -> str:
+        """'; did you mean ...?' for a mistyped choice or option (argparse itself says nothing)."""
+        choice = _CHOICE.search(message)
+        if choice:
+            valid = re.findall(r"'([^']*)'", choice["valid"])
+            return did_you_mean(choice["given"], valid)
+        unknown = _UNRECOGNIZED.search(message)
+        if unknown:
+            # argparse reports a sub-command's unknown option from the top parser: look in every parser.
+            parsers = [self]
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction):
+                    parsers += list(action.choices.values())
+            options = [o for parser in parsers for action in parser._actions for o in action.option_strings]
+            flags = [word.split("=")[0] for word in unknown["given"].split() if word.startswith("--")]
+            return did_you_mean(flags[0], options) if flags else ""
+        return ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,16 @@ NO-GO or a gate tripped; 2: the user's input is unusable; 3: the harness itself 
 
 from __future__ import annotations
 
-__all__ = ["ChatcertError", "HarnessError", "TargetError", "UsageError"]
+import difflib
+from collections.abc import Iterable
+
+__all__ = ["ChatcertError", "HarnessError", "TargetError", "UsageError", "did_you_mean"]
+
+
+def did_you_mean(given: str, valid: Iterable[str]) -> str:
+    """'; did you mean 'x'?' when a valid value is close to what the user typed, else ''."""
+    close = difflib.get_close_matches(given, list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class ChatcertError(Exception):

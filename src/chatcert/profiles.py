@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from chatcert._schemas import schema_errors
-from chatcert.errors import UsageError
+from chatcert.errors import UsageError, did_you_mean
 from chatcert_data import data_dir
 
 __all__ = ["CAPABILITIES", "Profile", "builtin_profiles", "load_profile"]
@@ -119,8 +119,9 @@ def load_profile(name_or_path: str) -> Profile:
     else:
         path = data_dir("profiles") / f"{name_or_path}.yaml"
         if not path.is_file():
-            known = ", ".join(builtin_profiles())
-            raise UsageError(f"unknown profile {name_or_path!r}; built-in profiles: {known}")
+            known = builtin_profiles()
+            hint = did_you_mean(name_or_path, known) or ";"
+            raise UsageError(f"unknown profile {name_or_path!r}{hint} built-in profiles: {', '.join(known)}")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

@@ -191,7 +191,12 @@ def open_target(
         return
     from mock_server.runner import MockServer
 
-    # The embedded mock gets a one-off key when the profile needs one, and certify uses it.
-    key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+    # The embedded mock gets a one-off key when the profile needs one, and certify uses it. A key the
+    # user named is still read (an unset variable or unreadable file is an error, not silently ignored)
+    # and then serves as the mock's key, so the run exercises the user's key handling end to end.
+    named = None
+    if args.api_key_env or args.api_key_file:
+        named = load_api_key(args.api_key_env, args.api_key_file)
+    key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
     with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
         yield Endpoint(server.url, profile, key, True, True)
