@@ -31,9 +31,10 @@ from hypothesis import strategies as st
 
 from chatcert._cli import bench as bench_cli
 from chatcert._cli import mock as mock_cli
-from chatcert._cli._common import check_url, parse_claims, positive_float, positive_int
+from chatcert._cli._common import parse_claims, positive_float, positive_int
 from chatcert.bench import load_payloads, load_saved, parse_rules, parse_scenario, saved_runs
 from chatcert.cli import main
+from chatcert.client import check_url
 from chatcert.errors import UsageError
 from chatcert.fuzz import replay
 from chatcert.keys import load_api_key

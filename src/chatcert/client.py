@@ -21,9 +21,10 @@ from chatcert._json import parse_json
 from chatcert._models import Exchange, RequestSpec
 from chatcert._redact import Redactor
 from chatcert.budget import Budget
+from chatcert.errors import UsageError
 from chatcert.sse import parse_sse
 
-__all__ = ["Bounds", "Client", "Target", "TooManyTransportFailures"]
+__all__ = ["Bounds", "Client", "Target", "TooManyTransportFailures", "check_url"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,21 @@ class _LogRedactor(logging.Filter):
 _LOG_REDACTOR = _LogRedactor()
 for _name in ("httpx", "httpcore"):
     logging.getLogger(_name).addFilter(_LOG_REDACTOR)
+
+
+def check_url(url: str) -> str:
+    """The --endpoint as given, checked the same way by the CLI and the pytest plugin (UsageError)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise UsageError(f"--endpoint is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--endpoint must be an http(s) URL with a host, not {url!r}")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise UsageError(f"--endpoint has an invalid port: {url!r}") from None
+    return url.rstrip("/")
 
 
 class TooManyTransportFailures(Exception):

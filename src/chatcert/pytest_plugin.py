@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chatcert.client import Bounds, Target
+from chatcert.client import Bounds, Target, check_url
 from chatcert.diagnosis import Cause, diagnose
 from chatcert.engine import Run, RunConfig, run_check, start_run
 from chatcert.errors import ChatcertError
@@ -95,7 +95,7 @@ def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
             config = RunConfig(
                 profile=profile,
                 model=opt("--model"),
-                target=Target(str(endpoint).rstrip("/"), profile.auth_scheme, key),
+                target=Target(check_url(str(endpoint)), profile.auth_scheme, key),
                 target_is_mock=bool(opt("--target-is-mock")),
                 strict=bool(opt("--chatcert-strict")),
                 include_costly=bool(opt("--chatcert-costly")),
@@ -105,11 +105,15 @@ def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
             yield run
             _diagnose(request.config, run)
             return
+        # As in the CLI: a key the user named must be readable, and then it is the mock's key.
+        named = None
+        if opt("--api-key-env") or opt("--api-key-file"):
+            named = load_api_key(opt("--api-key-env"), opt("--api-key-file"))
     except ChatcertError as exc:
         pytest.exit(f"chatcert: {exc}", returncode=2)
     from mock_server.runner import MockServer
 
-    key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
+    key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
     with MockServer(profile=profile.origin, api_key=key) as server:
         config = RunConfig(
             profile=profile,

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from chatcert.client import check_url
 from chatcert.errors import UsageError
 from chatcert.keys import key_origin, load_api_key
 from chatcert.profiles import Profile, load_profile
@@ -149,20 +149,6 @@ def parse_claims(items: list[str]) -> dict[str, bool]:
             raise UsageError(f"--claim takes CAPABILITY=true|false, not {item!r}")
         claims[name.strip()] = value.lower() in ("true", "yes", "1")
     return claims
-
-
-def check_url(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise UsageError(f"--endpoint is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--endpoint must be an http(s) URL with a host, not {url!r}")
-    try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise UsageError(f"--endpoint has an invalid port: {url!r}") from None
-    return url.rstrip("/")
 
 
 @dataclass

@@ -13,7 +13,6 @@ from chatcert import interrupt
 from chatcert._cli._common import (
     add_no_budget,
     add_target_options,
-    check_url,
     parse_claims,
     positive_float,
     positive_int,
@@ -44,6 +43,7 @@ from chatcert.bench.records import check_name, history_dir
 from chatcert.bench.report import gate_lines
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.budget import Budget
+from chatcert.client import check_url
 from chatcert.errors import TargetError, UsageError
 from chatcert.keys import load_api_key
 from chatcert.profiles import Profile, load_profile
