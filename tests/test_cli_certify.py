@@ -312,3 +312,14 @@ def test_each_failure_prints_a_one_line_reproducer_and_an_empty_value_says_so(
     # Skipped checks: one block, grouped by reason, each reason with its count and checks.
     doc = json.loads((tmp_path / "results.json").read_text())
     assert f"skipped ({doc['summary']['skipped']}), by reason:" in out
+
+
+def test_target_is_mock_is_offered_only_where_it_does_something(capsys: pytest.CaptureFixture[str]) -> None:
+    helps = {}
+    for command in ("certify", "bench", "replay"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = "".join(capsys.readouterr().out.split())  # help wraps anywhere, even at a '-'
+    assert "--target-is-mockthe--endpointisachatcertmock:alsorunmock-onlyfaultchecks" in helps["certify"]
+    assert "--target-is-mockthe--endpointisachatcertmock:send--mock-scenario" in helps["bench"]
+    assert "--target-is-mock" not in helps["replay"]

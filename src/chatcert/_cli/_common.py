@@ -68,7 +68,9 @@ def writable_dir(path: str, option: str) -> Path:
     return folder
 
 
-def add_target_options(parser: argparse.ArgumentParser) -> None:
+def add_target_options(parser: argparse.ArgumentParser, target_is_mock: str | None = None) -> None:
+    """The target's options; `target_is_mock` is what --target-is-mock does for this command (None: nothing,
+    so the command does not offer it)."""
     group = parser.add_argument_group("target")
     group.add_argument(
         "--endpoint",
@@ -105,11 +107,10 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="CAP=BOOL",
         help="override a capability claim of the profile, e.g. --claim tools=false (repeatable)",
     )
-    group.add_argument(
-        "--target-is-mock",
-        action="store_true",
-        help="the --endpoint is a chatcert mock: also run mock-only fault checks",
-    )
+    if target_is_mock is None:
+        parser.set_defaults(target_is_mock=False)
+    else:
+        group.add_argument("--target-is-mock", action="store_true", help=target_is_mock)
 
 
 def add_no_budget(group: argparse._ArgumentGroup) -> None:

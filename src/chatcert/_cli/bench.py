@@ -95,7 +95,9 @@ def register(sub: Any) -> None:
         "scenario. Exit 0 ok, 1 a --fail-on gate tripped or the target failed, 2 unusable "
         "input, 3 the harness broke.",
     )
-    add_target_options(p)
+    add_target_options(
+        p, target_is_mock="the --endpoint is a chatcert mock: send --mock-scenario to it as X-Mock-Scenario"
+    )
     load = p.add_argument_group("load")
     load.add_argument(
         "--concurrency",

@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
         "run (budget, stop: the certificate is 'incomplete') or the target is unreachable, 2 "
         "for unusable input (also a paid profile with no budget decision), 3 when the harness broke.",
     )
-    add_target_options(p)
+    add_target_options(p, target_is_mock="the --endpoint is a chatcert mock: also run mock-only fault checks")
     sel = p.add_argument_group("selection")
     sel.add_argument(
         "--area", action="append", default=[], choices=AREAS, help="only checks of this area (repeatable)"
@@ -91,7 +91,11 @@ def register(sub: Any) -> None:
         help="exit 0 even when MUST checks did not run (budget spent, run stopped); the certificate "
         "still says 'incomplete'",
     )
-    bud.add_argument("--dry-run", action="store_true", help="send nothing; print what each check would send")
+    bud.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="send nothing; print the requests and tokens each check would spend, or why it would be skipped",
+    )
     bud.add_argument(
         "--timeout",
         type=positive_float,
