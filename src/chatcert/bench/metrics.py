@@ -9,7 +9,7 @@ Per request (times from the request's `sent` stamp: headers and body handed to t
   output tokens = usage.completion_tokens when the server sends usage, else token-bearing events
           counted (`tokens_source` says which); per-request tokens/s = output_tokens / E2E.
 Per level (steady-state window: first measured send .. last send, so warm-up and drain are out):
-  request throughput = requests completed inside the window / window length;
+  request throughput = requests whose whole life (sent .. last byte) lies inside the window / its length;
   output throughput  = their output tokens / window length.
 """
 
@@ -47,7 +47,7 @@ FORMULAS = {
     "client added to TTFT, against the mock's ground truth (mock targets only)",
     "dispatch_delay_ms": "request sent - scheduled send time",
     "loop_lag_ms": "event-loop timer lateness sampled every 5 ms during the level",
-    "request_throughput_rps": "requests completed in the steady window / window length",
+    "request_throughput_rps": "requests sent and completed inside the steady window / window length",
     "output_throughput_tps": "output tokens of those requests / window length",
 }
 
@@ -195,19 +195,23 @@ class Window:
 def steady_window(samples: Sequence[Sample]) -> Window:
     """Throughput window: first measured send to the last send (after it the level only drains).
 
-    Counts every successful request (warm-up ones too) that ended inside the window: the rate at which
-    the server completes requests while the offered load is steady. When the measured sends span less
-    than one request (the median E2E) there is no steady state: every measured request went out at
-    once, or there were fewer than workers (256 workers, 30 measured requests: the 30 sends follow 30
-    warm-up answers within milliseconds, and a window that short would report a burst as a rate).
-    The window is then first send .. last end over the measured requests (`kind` "whole").
+    Counts the successful requests whose whole life (sent .. last byte) lies inside the window. Counting
+    every request that merely *ended* inside it also counts the tail of the opening burst (requests sent
+    before the window, all at once when every worker starts together), and that read 2% above what the
+    server can deliver. A server with N slots and a service time of S seconds fits at most N * L / S whole
+    lives into L seconds, so this count never exceeds its capacity; it reads low by the requests still
+    in flight at the window's end (about concurrency / (rate * L): 0.6% at 256 streams over 60 s).
+    When the measured sends span less than one request (the median E2E) there is no steady state:
+    every measured request went out at once, or there were fewer than workers (256 workers, 30
+    measured requests: the 30 sends follow 30 warm-up answers within milliseconds). The window is then
+    first send .. last end over the measured requests (`kind` "whole").
     """
     measured = [s for s in samples if not s.warmup and s.ok]
     if not measured:
         return Window(0.0, 0.0, 0, 0, "steady")
     start = min(s.sent_s for s in measured)
     end = max(s.sent_s for s in measured)
-    inside = [s for s in samples if s.ok and start < s.end_s <= end]
+    inside = [s for s in samples if s.ok and start <= s.sent_s and s.end_s <= end]
     one_request_s = statistics.median(s.end_s - s.sent_s for s in measured)
     if end - start <= 0 or end - start < one_request_s or not inside:
         end = max(s.end_s for s in measured)
