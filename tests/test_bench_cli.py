@@ -124,4 +124,5 @@ def test_the_progress_bar_goes_to_stderr(tmp_path: Path) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "c=1 [" in done.stderr and "3/3 req" in done.stderr
+    assert "\r" not in done.stderr  # a pipe is no terminal: plain lines, no redraw frames
     assert "c=1 [" not in done.stdout and "TTFT p50" in done.stdout

@@ -394,13 +394,28 @@ def test_progress_bar_draws_counts_and_errors() -> None:
     import io
 
     out = io.StringIO()
-    bar = ProgressBar(out, width=10)
+    bar = ProgressBar(out, width=10, tty=True)
     bar.start("c=4", 8, None)
     for ok in (True, True, False, True):
         bar.advance(ok)
     assert "4/8 req" in bar.line() and "1 err" in bar.line() and "#####....." in bar.line()
     bar.finish()
     assert out.getvalue().startswith("\r") and out.getvalue().endswith("\n")
+
+
+def test_progress_off_a_terminal_is_plain_lines_not_redraws() -> None:
+    import io
+
+    out = io.StringIO()  # not a TTY: a CI log
+    bar = ProgressBar(out, width=10, plain_interval_s=3600.0)
+    bar.start("c=4", 8, None)
+    for _ in range(8):
+        bar.advance(True)
+        bar.refresh()  # within the interval: nothing drawn
+    bar.finish()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert len(lines) == 2 and "0/8 req" in lines[0] and "8/8 req" in lines[1]
 
 
 # -- records and charts ------------------------------------------------------------------------------------

@@ -30,12 +30,25 @@ class NullProgress(Progress):
 
 
 class ProgressBar(Progress):
-    """`c=16 [#########.........]  480/1000 req  12 err  3.2 s` on one rewritten stderr line."""
+    """`c=16 [#########.........]  480/1000 req  12 err  3.2 s` on one rewritten stderr line.
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30, interval_s: float = 0.2) -> None:
+    Only a terminal gets the rewritten line. Elsewhere (a CI log, a pipe) `\r` frames would pile up by
+    the thousand, so it prints a plain line when a level starts, every `plain_interval_s`, and at its end.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        width: int = 30,
+        interval_s: float = 0.2,
+        *,
+        tty: bool | None = None,
+        plain_interval_s: float = 5.0,
+    ) -> None:
         self._stream = stream or sys.stderr
         self._width = width
-        self._interval = interval_s
+        self._tty = _isatty(self._stream) if tty is None else tty
+        self._interval = interval_s if self._tty else plain_interval_s
         self._label = ""
         self._total: int | None = None
         self._duration: float | None = None
@@ -60,8 +73,9 @@ class ProgressBar(Progress):
 
     def finish(self) -> None:
         self._draw()
-        self._stream.write("\n")
-        self._stream.flush()
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
 
     def line(self) -> str:
         """The bar's text as drawn now."""
@@ -81,5 +95,12 @@ class ProgressBar(Progress):
 
     def _draw(self) -> None:
         self._drawn = time.monotonic()
-        self._stream.write("\r" + self.line())
+        self._stream.write("\r" + self.line() if self._tty else self.line() + "\n")
         self._stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stream-like object without a terminal
+        return False
