@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -323,3 +324,47 @@ def test_target_is_mock_is_offered_only_where_it_does_something(capsys: pytest.C
     assert "--target-is-mockthe--endpointisachatcertmock:alsorunmock-onlyfaultchecks" in helps["certify"]
     assert "--target-is-mockthe--endpointisachatcertmock:send--mock-scenario" in helps["bench"]
     assert "--target-is-mock" not in helps["replay"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("choice", "no_color", "tty", "coloured"),
+    [
+        ("auto", False, True, True),
+        ("auto", True, True, False),  # NO_COLOR wins over a terminal
+        ("auto", False, False, False),  # a pipe or CI log
+        ("always", True, False, True),  # the explicit option wins over NO_COLOR
+        ("never", False, True, False),
+    ],
+)
+def test_colour_follows_the_option_the_terminal_and_no_color(
+    choice: str, no_color: bool, tty: bool, coloured: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatcert.reporting.console import use_colour
+
+    monkeypatch.delenv("TERM", raising=False)
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_colour(choice, _Terminal() if tty else io.StringIO()) is coloured
+
+
+def test_no_color_output_has_no_escape_codes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mock_server.runner import MockServer
+
+    with MockServer(profile="compatible", defects=("stream_missing_done",)) as server:
+        base = ["certify", "--endpoint", server.url, "--area", "streaming", "--report-dir", str(tmp_path)]
+        monkeypatch.setenv("NO_COLOR", "1")
+        assert main(base) == 1
+        plain = capsys.readouterr().out
+        assert main([*base, "--color", "always"]) == 1
+        painted = capsys.readouterr().out
+    assert "\x1b[" not in plain and "FAIL " in plain
+    assert "\x1b[1;31mFAIL \x1b[0m" in painted and "\x1b[1;31mcertificate: not certified\x1b[0m" in painted

@@ -144,8 +144,19 @@ def register(sub: Any) -> None:
         metavar="DIR",
         help="where to write the reports [default: chatcert-report]",
     )
-    out.add_argument("-v", "--verbose", action="store_true", help="also list skipped checks and reproducers")
+    out.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also list every check as it finishes, all skip reasons and longer reproducers",
+    )
     out.add_argument("-q", "--quiet", action="store_true", help="only the summary")
+    out.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour verdicts: auto (a terminal, unless NO_COLOR is set), always or never [default: auto]",
+    )
     p.set_defaults(func=run)
 
 
@@ -213,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             return _dry_run(config, bool(endpoint.api_key))
         reporters: list[Reporter] = [
             FileReporter(Path(args.report_dir)),
-            ConsoleReporter(verbose=args.verbose, quiet=args.quiet),
+            ConsoleReporter(verbose=args.verbose, quiet=args.quiet, color=args.color),
         ]
         result = run_certification(config, reporters)
         if result.interrupted:
@@ -284,7 +295,8 @@ def _follow_servers(args: argparse.Namespace, config: RunConfig, client: Client)
             config, target=replace(config.target, base_url=url), target_is_mock=False, budget=config.budget
         )
         run = run_certification(
-            sub_config, [FileReporter(sub), ConsoleReporter(quiet=args.quiet, verbose=args.verbose)]
+            sub_config,
+            [FileReporter(sub), ConsoleReporter(quiet=args.quiet, verbose=args.verbose, color=args.color)],
         )
         if run.interrupted:  # its report is written; the servers after it are not started
             raise Interrupted(run.interrupted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -17,6 +18,29 @@ _MARK = {
     Outcome.DISABLED: "off",
 }
 _FAILING = (Outcome.FAILED, Outcome.ERRORED, Outcome.NON_STRICT)
+# SGR codes per outcome: red for what fails the certificate, yellow for warnings, dim for what did not run.
+_COLOUR = {
+    Outcome.PASSED: "32",
+    Outcome.NON_STRICT: "33",
+    Outcome.FAILED: "1;31",
+    Outcome.ERRORED: "1;35",
+    Outcome.SKIPPED: "2",
+    Outcome.DISABLED: "2",
+}
+
+
+def use_colour(choice: str, stream: TextIO) -> bool:
+    """--color auto|always|never; auto: a terminal, unless NO_COLOR is set (no-color.org) or TERM=dumb."""
+    if choice in ("always", "never"):
+        return choice == "always"
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 # Dependents named inline under a cause; the rest are counted (results.json lists them all).
 _SHOWN = 4
 # Skip reasons listed without -v: the most frequent ones, the rest counted.
@@ -29,11 +53,24 @@ def _shown(value: str, limit: int) -> str:
 
 
 class ConsoleReporter:
-    def __init__(self, stream: TextIO | None = None, verbose: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        verbose: bool = False,
+        quiet: bool = False,
+        color: str = "auto",
+    ) -> None:
         self.stream = stream or sys.stdout
         self.verbose = verbose
         self.quiet = quiet
+        self.colour = use_colour(color, self.stream)
         self._n = 0
+
+    def _paint(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.colour and code else text
+
+    def _mark(self, outcome: Outcome) -> str:
+        return self._paint(f"{_MARK[outcome]:<5}", _COLOUR[outcome])
 
     def _print(self, text: str = "") -> None:
         print(text, file=self.stream, flush=True)
@@ -67,13 +104,13 @@ class ConsoleReporter:
         # FAIL lines before the one line that explains them bury it. -v still marks them as they come.
         if result.outcome in _FAILING and not self.verbose:
             return
-        line = f"[{self._n:>3}/{total}] {_MARK[result.outcome]:<5} {result.area:<11} {result.id}"
+        line = f"[{self._n:>3}/{total}] {self._mark(result.outcome)} {result.area:<11} {result.id}"
         if result.waived:
             line += f"  (waived: {result.waived})"
         self._print(line)
 
     def _failure(self, result: CheckResult, indent: str = "  ") -> None:
-        line = f"{indent}{_MARK[result.outcome]:<5} {result.area:<11} {result.id}"
+        line = f"{indent}{self._mark(result.outcome)} {result.area:<11} {result.id}"
         if result.waived:
             line += f"  (waived: {result.waived})"
         self._print(line)
@@ -101,7 +138,7 @@ class ConsoleReporter:
         self._print()
         self._print("root causes (each explains the results folded under it):")
         for cause in run.causes:
-            self._print(f"  CAUSE {cause.id}: {cause.message}")
+            self._print(f"  {self._paint('CAUSE', '1;31')} {cause.id}: {cause.message}")
             pre = by_id.get(cause.id) if cause.kind == "check" else None
             if pre is not None and not self.quiet and (pre.expected or pre.actual):
                 self._print(f"        expected: {_shown(pre.expected, 200)}")
@@ -187,7 +224,8 @@ class ConsoleReporter:
             self._print(f"waived: {r.id} ({r.outcome.value}): {r.waived}")
         cert = certificate(run)
         first, levels = verdict_lines(cert)
-        self._print(first)
+        status = str(cert.get("verdict", ""))
+        self._print(self._paint(first, {"certified": "1;32", "incomplete": "1;33"}.get(status, "1;31")))
         if run.stopped:
             self._print(f"run stopped early: {run.stopped}")
         spent = budget_skipped(run)
