@@ -50,6 +50,10 @@ def test_an_unchanged_run_holds_the_gate(baseline: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert code == 0, out
     assert "gate held" in out and "ttft_ms.p50" in out
+    assert (
+        '<div class="gate gate-held"><h2>Regression gate held</h2>'
+        in (baseline / "same" / "bench.html").read_text()
+    )
 
 
 def test_a_slowed_down_server_trips_the_gate(baseline: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,8 +61,13 @@ def test_a_slowed_down_server_trips_the_gate(baseline: Path, capsys: pytest.Capt
     captured = capsys.readouterr()
     assert code == 1
     assert "regression gate tripped" in captured.err and "TRIPPED" in captured.out
-    # The report of the slowed run carries the verdict too.
-    assert "TRIPPED" in (baseline / "slow" / "bench.html").read_text()
+    # The report of the slowed run opens with the verdict (coloured), then the percentiles, then charts.
+    page = (baseline / "slow" / "bench.html").read_text()
+    body = page[page.index("<body>") :]
+    assert body.index('<div class="gate gate-tripped"><h2>Regression gate TRIPPED</h2>') < body.index(
+        "<h2>Percentiles"
+    )
+    assert body.index("<h2>Percentiles") < body.index("<h2>Levels") < body.index("<svg")
 
 
 def test_comparing_without_rules_reports_but_never_fails(

@@ -135,8 +135,8 @@ def test_auth_required_without_a_key_names_the_key_variable(
     # HTML: the cause above the table, dependents folded (listed, not expanded) and linked to it.
     page = (tmp_path / "report.html").read_text()
     assert page.count('id="cause-auth_refused"') == 1 and page.index("Root causes") < page.index("<table>")
-    assert page.count('class="failed folded"') == doc["summary"]["failed"]
-    assert "<details open>" not in page
+    assert page.count('class="r failed folded"') == doc["summary"]["failed"]
+    assert 'id="failures"' not in page  # every failure is the cause's: no second story below it
 
 
 def test_a_refused_key_is_named_as_refused(

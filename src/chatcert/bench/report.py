@@ -182,6 +182,16 @@ def _intro(record: dict[str, Any]) -> str:
     )
 
 
+def _gate_banner(gate: Sequence[str]) -> str:
+    """The regression gate's verdict first, coloured: a reader opens bench.html to learn whether it held."""
+    if not gate:
+        return ""
+    tripped = any(line.rstrip().endswith("TRIPPED") for line in gate)
+    verdict = "Regression gate TRIPPED" if tripped else "Regression gate held"
+    css = "gate-tripped" if tripped else "gate-held"
+    return f'<div class="gate {css}"><h2>{verdict}</h2><pre>{escape(chr(10).join(gate))}</pre></div>'
+
+
 def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -> str:
     target = record["target"]
     banner = (
@@ -198,7 +208,7 @@ def _html(record: dict[str, Any], charts: dict[str, str], gate: Sequence[str]) -
         f'<figure>{svg}<figcaption><a href="{name}">{name}</a></figcaption></figure>'
         for name, svg in charts.items()
     )
-    gate_html = f"<h2>Regression gate</h2><pre>{escape(chr(10).join(gate))}</pre>" if gate else ""
+    gate_html = _gate_banner(gate)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>chatcert bench: {escape(target["url"])}</title>
 <style>
@@ -208,21 +218,24 @@ td, th {{ border: 1px solid #ccc; padding: 3px 8px; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; }}
 .bad {{ color: #b00; }}
 figure {{ display: inline-block; margin: 0.5em; }}
+.gate {{ padding: 10px 16px; border-radius: 6px; color: #fff; margin: 1em 0; }}
+.gate h2 {{ margin: 0 0 6px; font-size: 20px; }} .gate pre {{ margin: 0; color: #fff; font-size: 12px; }}
+.gate-held {{ background: #1b7f3b; }} .gate-tripped {{ background: #b3261e; }}
 </style></head><body>
 <h1>chatcert bench</h1>
+{gate_html}
 {banner}
+<h2>Percentiles (milliseconds; output_tps in tokens/s)</h2>
+<table><tr><th>level</th><th>metric</th><th>count</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>mean</th><th>stdev</th></tr>
+{_summary_rows(record)}
+</table>
 {_intro(record)}
 <h2>Levels</h2>
 <table><tr>{_LEVEL_HEAD}</tr>
 {_level_rows(record)}
 </table>
-{gate_html}
 <h2>Distributions and trend</h2>
 {figures}
-<h2>Summaries (milliseconds; output_tps in tokens/s)</h2>
-<table><tr><th>level</th><th>metric</th><th>count</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>mean</th><th>stdev</th></tr>
-{_summary_rows(record)}
-</table>
 <h2>Formulas</h2>
 <table>{formulas}</table>
 <p>Every request, with its drivers and stamps, is in <a href="bench.json">bench.json</a>.</p>

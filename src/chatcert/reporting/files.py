@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import platform
@@ -15,6 +14,7 @@ from typing import Any
 from chatcert.engine import Run
 from chatcert.outcomes import Outcome
 from chatcert.reporting.certificate import badge_svg, budget_skipped, certificate, verdict_lines
+from chatcert.reporting.html_report import render_html
 
 __all__ = [
     "IN_PROGRESS",
@@ -159,68 +159,6 @@ def _junit(run: Run, doc: dict[str, Any]) -> bytes:
     return data
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;width:100%}
-td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;font-size:14px}th{background:#f4f4f4}
-.passed{background:#e8f5e9}.non_strict{background:#fff8e1}.failed{background:#ffebee}.errored{background:#fce4ec}
-.skipped,.disabled{color:#777}pre{white-space:pre-wrap;word-break:break-all;font-size:12px;margin:0}
-details{margin:2px 0}.cert{padding:1em;border:2px solid #555;margin:1em 0}
-.folded{opacity:.7}.causes{padding:.5em 1em;border:2px solid #c62828;margin:1em 0}"""
-
-
-def _html(run: Run, doc: dict[str, Any]) -> str:
-    e = html.escape
-    cert = doc["certificate"]
-    rows = []
-    for r in run.results:
-        # Follow-ons of a root cause stay listed but folded: the cause above says it once.
-        folded = bool(r.caused_by)
-        open_attr = " open" if r.outcome in (Outcome.FAILED, Outcome.ERRORED) and not folded else ""
-        detail = ""
-        if r.outcome in (Outcome.FAILED, Outcome.NON_STRICT, Outcome.ERRORED):
-            evidence = json.dumps(r.evidence, indent=1)[:6000]
-            detail = (
-                f"<details{open_attr}><summary>{e(r.message)}</summary><pre>expected: {e(r.expected)}\n"
-                f"got: {e(r.actual)}\n\nReproduce with:\n{e(r.reproducer)}\n\nevidence:\n{e(evidence)}"
-                f"</pre></details>"
-            )
-        elif r.reason:
-            detail = e(r.reason)
-        waived = f"<br><b>waived:</b> {e(r.waived)}" if r.waived else ""
-        if folded:
-            cause = e(r.caused_by or "")
-            waived += f'<br><small>caused by <a href="#cause-{cause}">{cause}</a></small>'
-        css = f"{r.outcome.value} folded" if folded else r.outcome.value
-        rows.append(
-            f'<tr class="{css}" id="check-{e(r.id)}"><td>{e(r.area)}</td><td><code>{e(r.id)}</code><br>'
-            f"<small>{e(r.description)}</small></td><td>{e(r.level)}</td><td>{e(r.outcome.value)}{waived}"
-            f"</td><td>{detail}</td><td><small>{e(r.source)}</small></td><td>{r.requests}/{r.tokens}</td></tr>"
-        )
-    items = []
-    for c in run.causes:
-        links = ", ".join(f'<a href="#check-{e(d)}"><code>{e(d)}</code></a>' for d in c.dependents)
-        items.append(
-            f'<li id="cause-{e(c.id)}"><b><code>{e(c.id)}</code></b>: {e(c.message)}<details><summary>'
-            f"{len(c.dependents)} dependent check(s) folded under it</summary>{links}</details></li>"
-        )
-    causes = "".join(items)
-    causes_html = f'<div class="causes"><h2>Root causes</h2><ul>{causes}</ul></div>' if causes else ""
-    summary = ", ".join(f"{k}: {v}" for k, v in doc["summary"].items())
-    return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>chatcert report</title>
-<style>{_CSS}</style></head><body><h1>chatcert report</h1>
-<div class="cert"><b>{e(verdict_lines(cert)[0])}</b><br>{e(verdict_lines(cert)[1])}<br>
-{"<b>Budget ran out</b> (" + e(doc["budget"]["exhausted"] or "") + "): it skipped " + e(", ".join(doc["budget"]["skipped"])) + "<br>" if doc["budget"]["skipped"] else ""}
-Profile <code>{e(cert["profile"])}</code> ({e(cert["profile_digest"])}), chatcert {e(cert["chatcert_version"])},
-endpoint <code>{e(cert["endpoint"])}</code>, model <code>{e(cert["model"])}</code>, {e(cert["date"])}</div>
-<p>{e(summary)}. Requests sent: {doc["budget"]["requests_sent"]}; output tokens: {doc["budget"]["tokens_spent"]}.
-{"<b>Stopped early: " + e(doc["stopped"]) + "</b>" if doc["stopped"] else ""}
-{"<b>Interrupted (" + e(doc["interrupted"]) + "): checks not run are skipped</b>" if doc["interrupted"] else ""}</p>
-{causes_html}
-<table><tr><th>area</th><th>check</th><th>level</th><th>outcome</th><th>detail</th><th>source</th>
-<th>req/tok</th></tr>{"".join(rows)}</table>
-<h2>Configuration (redacted)</h2><pre>{e(json.dumps({k: doc[k] for k in ("target", "profile", "options")}, indent=1))}</pre>
-</body></html>"""
-
-
 def write_reports(run: Run, report_dir: Path) -> dict[str, str]:
     """Write every report file; returns name -> path. All text passes through the run's redactor."""
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -229,7 +167,7 @@ def write_reports(run: Run, report_dir: Path) -> dict[str, str]:
     files = {
         "results.json": redact(json.dumps(doc, indent=1, default=str)).encode(),
         "junit.xml": redact(_junit(run, doc).decode("utf-8")).encode(),
-        "report.html": redact(_html(run, doc)).encode(),
+        "report.html": redact(render_html(run, doc)).encode(),
         "badge.svg": badge_svg(doc["certificate"]).encode(),
     }
     # Each file is written beside the folder first and then renamed into place: a reader (or a
