@@ -86,3 +86,48 @@ def test_a_certified_run_has_a_green_banner_and_no_failure_section(tmp_path: Pat
     page = (tmp_path / "report.html").read_text()
     assert '<header class="banner v-certified"><h1>certificate: certified</h1>' in page
     assert 'id="failures"' not in page
+
+
+def test_the_four_formats_agree_on_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Terminal (-v lists every check), results.json, junit.xml and report.html: same outcome per check."""
+    import xml.etree.ElementTree as ET
+
+    with MockServer(defects=("stream_missing_done", "finish_reason_empty_string")) as server:
+        argv = ["certify", "--endpoint", server.url, "--report-dir", str(tmp_path), "-v", "--color", "never"]
+        argv += ["--waive", "stream_done_sent_once=tracked upstream"]
+        assert main(argv) == 1
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    truth = {r["id"]: ("waived" if r["waived"] else r["outcome"]) for r in doc["results"]}
+    marks = {"PASS": "passed", "WARN": "non_strict", "FAIL": "failed", "ERROR": "errored", "skip": "skipped"}
+    marks["off"] = "disabled"
+    terminal = {}
+    for m in re.finditer(r"^\[\s*\d+/\d+\] (\S+)\s+\S+\s+([a-z0-9_]+)(  \(waived: .*\))?$", out, re.M):
+        terminal[m[2]] = "waived" if m[3] else marks[m[1]]
+    assert terminal == truth
+    junit = {}
+    for case in ET.parse(tmp_path / "junit.xml").getroot().iter("testcase"):
+        kinds = {child.tag for child in case} - {"properties", "system-out"}
+        skipped = case.find("skipped")
+        if skipped is not None and (skipped.get("message") or "").startswith("waived:"):
+            junit[case.get("name")] = "waived"
+        elif skipped is not None:
+            junit[case.get("name")] = (skipped.get("message") or "").split(":")[0]
+        else:
+            junit[case.get("name")] = {"failure": "failed", "error": "errored"}.get(
+                next(iter(kinds), ""), "non_strict" if case.find("system-out") is not None else "passed"
+            )
+    assert junit == truth
+    page = (tmp_path / "report.html").read_text()
+    rows = re.findall(
+        r'<tr class="r ([a-z_]+)[^"]*" data-check="([a-z0-9_]+)">.*?</td>'
+        r'<td class="o-[a-z_]+">[a-z_]+( \(waived\))?',
+        page,
+    )
+    html = {cid: ("waived" if waived else outcome) for outcome, cid, waived in rows}
+    assert html == truth
+    counts = doc["summary"]
+    assert (
+        sum(counts.values()) == len(truth)
+        and counts["failed"] == sum(v == "failed" for v in truth.values()) + 1
+    )
