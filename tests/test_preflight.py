@@ -738,3 +738,54 @@ def test_another_model_name_is_no_go_as_the_mock_answers_it(example: Path, real_
     assert "request_model_unknown" in ids(report)
     assert report.rehearsal is not None
     assert report.rehearsal["requests"][0]["status"] == 404
+
+
+# --------------------------------------------------------------------------------- one cause, told once
+
+
+def test_a_crashing_script_is_one_cause_with_its_follow_ons_folded(
+    example: Path, standin: type[StandInMock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(
+        example.parent / "vlm_infer.py",
+        'ROUTE = "/v1/chat/completions"\n',
+        'ROUTE = "/v1/chat/completions"\nraise SystemExit("boom")\n',
+    )
+    report = preflight(example)
+    assert {"script_failed", "rehearsal_no_request", "output_empty"} <= ids(report)
+    doc = report.to_dict()
+    causes = {f["id"]: f["caused_by"] for f in doc["findings"]}
+    assert causes["script_failed"] is None
+    assert causes["rehearsal_no_request"] == causes["output_empty"] == "script_failed"
+    assert len(doc["reasons"]) == 1 and "boom" in doc["reasons"][0]
+    assert main(["preflight", str(example)]) == 1
+    out = capsys.readouterr().out
+    verdict = out[out.index("NO-GO:") :].splitlines()
+    assert verdict[1].startswith("  - [script_failed]")
+    assert verdict[2].startswith("      + follows from it: [rehearsal_no_request]")
+    assert verdict[3].startswith("      + follows from it: [output_empty]")
+    # The rehearsal ran (and captured nothing): the estimate does not claim it was never rehearsed.
+    assert "the rehearsal captured no request" in out and "not rehearsed" not in out
+
+
+def test_a_syntax_error_folds_the_unbounded_usage_warning(example: Path, standin: type[StandInMock]) -> None:
+    edit(
+        example.parent / "vlm_infer.py",
+        'ROUTE = "/v1/chat/completions"\n',
+        'ROUTE = "/v1/chat/completions"\ndef broken(:\n',
+    )
+    # The max_tokens default lives in the script, which no longer parses: the bound is unknown.
+    report = preflight(example)
+    doc = report.to_dict()
+    by_id = {f["id"]: f["caused_by"] for f in doc["findings"]}
+    assert by_id.get("usage_unbounded") == "script_syntax_error"
+
+
+def test_verbose_shows_what_the_downlink_would_bring_back(
+    example: Path, standin: type[StandInMock], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["preflight", str(example), "-v"]) == 0
+    line = next(
+        x for x in capsys.readouterr().out.splitlines() if x.startswith("  downlink /work/output.txt")
+    )
+    assert "bytes): '" in line and len(line) > len("  downlink /work/output.txt (1 bytes): ''")

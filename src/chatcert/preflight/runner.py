@@ -94,7 +94,7 @@ def run_preflight(
         main, _ = _script_checks(op, log, prof.chat_route)
         known_images = _image_checks(op, prof, log)
         requests = _rehearsal(op, prof, log, main, rehearsal, timeout, server_factory, known_images, report)
-        report.estimate = _estimate(op, prof, main, requests, log)
+        report.estimate = _estimate(op, prof, main, requests, log, rehearsed=report.rehearsal is not None)
     except Interrupted as exc:
         # The checks done so far stand; the verdict says the pre-flight did not finish.
         report.interrupted = exc.signame
@@ -282,14 +282,25 @@ def _rehearsal_blocker(op: Operation, main: Script | None, log: CheckLog) -> str
 
 
 def _estimate(
-    op: Operation, prof: PreflightProfile, main: Script | None, bodies: list[object], log: CheckLog
+    op: Operation,
+    prof: PreflightProfile,
+    main: Script | None,
+    bodies: list[object],
+    log: CheckLog,
+    *,
+    rehearsed: bool = False,
 ) -> UsageEstimate:
     """Bound the job's usage: from the captured requests, else from the command and the image."""
     if bodies:
         est = UsageEstimate("rehearsal", [estimate_request(b) for b in bodies], paid=prof.paid)
     else:
         est = UsageEstimate("static", [_static_request(op, main)], paid=prof.paid)
-        est.notes.append("not rehearsed: assumes the script sends exactly one request")
+        # The rehearsal may have run and captured nothing (the script failed first): say which.
+        est.notes.append(
+            "the rehearsal captured no request: assumes the script sends exactly one"
+            if rehearsed
+            else "not rehearsed: assumes the script sends exactly one request"
+        )
     unknown = sum(r.unknown_images for r in est.requests)
     if unknown:
         est.notes.append(f"{unknown} image(s) of unknown size are not counted")
