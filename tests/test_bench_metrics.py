@@ -225,7 +225,7 @@ def test_level_record_pools_every_itl_gap_and_names_the_token_source() -> None:
     ("cpu", "lags", "dispatch", "reason"),
     [
         (0.8, [0.1], [0.1], "client CPU"),
-        (0.1, [0.1] * 90 + [5.0] * 10, [0.1], "event-loop lag"),
+        (0.1, [0.1] * 90 + [8.0] * 10, [0.1], "event-loop lag"),
         (0.1, [0.1], [0.1] * 90 + [20.0] * 10, "dispatch delay"),
     ],
 )
@@ -235,6 +235,31 @@ def test_each_limit_alone_marks_the_level_client_limited(
     got = assess(cpu, 1.0, lags, dispatch, reads=100)
     assert got["client_limited"] is True
     assert len(got["reasons"]) == 1 and got["reasons"][0].startswith(reason)
+
+
+def test_where_the_target_stamps_its_chunks_the_measured_effect_decides() -> None:
+    """Issue 16: loop lag p99 4 ms flagged every level although the measured client lag p99 was 0.16 ms."""
+    busy_loop = [0.1] * 90 + [4.05] * 10
+    quiet = assess(
+        0.9, 1.0, busy_loop, [0.1], reads=100, client_lag_ms=[0.16] * 100, ttft_error_ms=[0.1] * 50
+    )
+    assert quiet["client_limited"] is False and quiet["judged_by"] == "measured effect"
+    assert quiet["client_lag_p99_ms"] == pytest.approx(0.16)
+    late = assess(0.1, 1.0, [0.1], [0.1], reads=100, client_lag_ms=[0.2] * 95 + [3.0] * 5)
+    assert late["client_limited"] is True and late["reasons"][0].startswith("measured client lag p99 3.00 ms")
+    skewed = assess(
+        0.1, 1.0, [0.1], [0.1], reads=100, client_lag_ms=[0.2], ttft_error_ms=[0.1] * 95 + [-4.0] * 5
+    )
+    assert skewed["reasons"] == ["TTFT error p99 4.00 ms > 2 ms"]
+    # The offered load is judged either way: a late dispatch changes what was measured.
+    late_sends = assess(0.1, 1.0, [0.1], [0.1] * 90 + [20.0] * 10, reads=100, client_lag_ms=[0.1])
+    assert late_sends["client_limited"] is True
+
+
+def test_kernel_stamps_make_loop_lag_informative_only() -> None:
+    lagging = [0.1] * 90 + [8.0] * 10
+    assert assess(0.1, 1.0, lagging, [0.1], reads=100, loop_stamps=False)["client_limited"] is False
+    assert assess(0.1, 1.0, lagging, [0.1], reads=100, loop_stamps=True)["client_limited"] is True
 
 
 def test_a_client_within_its_limits_is_not_flagged() -> None:
@@ -460,3 +485,34 @@ def test_charts_are_well_formed_svg_with_one_curve_per_series() -> None:
     )
     assert ET.fromstring(trend).findall(f"{ns}polyline")
     assert "no data" in line_chart([], title="t", x_label="x", y_label="y")
+
+
+def test_a_long_run_at_256_streams_keeps_bench_json_small_and_its_statistics_exact(tmp_path: Path) -> None:
+    """Issue 16: 60 s at 256 streams (about 43,000 requests of 32 chunks) made a 56 MB bench.json."""
+    from chatcert.bench.report import write_report
+
+    rng = random.Random(7)
+    drivers = {
+        "payload_class": "text", "max_tokens": 32, "temperature": None, "cache_prompt": None,
+        "stream": True, "concurrency": 256, "rate": None, "host": "h", "chatcert_version": "0",
+    }  # fmt: skip
+    samples = []
+    for i in range(256 * 170):
+        sent = i / 711.0
+        itl = [round(10 + rng.random(), 3) for _ in range(31)]
+        sample = _sample(i, sent, sent + 0.36, 50.0 + rng.random(), 32, itl_ms=itl, client_lag_ms=[0.1] * 32)
+        sample.drivers = dict(drivers)
+        samples.append(sample)
+    level = level_record(_outcome(samples, cpu_s=10.0, wall_s=60.0, reads=len(samples) * 33))
+    record = run_record(
+        [level], samples, target={"url": "u", "profile": "p", "model": "m", "mock": True},
+        settings={}, machine={}, budget={},
+    )  # fmt: skip
+    assert schema_errors("harness/bench-run", record) == []
+    assert level["metrics"]["ttft_ms"]["count"] == len(samples)  # summaries count every request
+    assert level["metrics"]["itl_ms"]["count"] == 31 * len(samples)
+    assert record["samples_kept"]["total"] == len(samples) and record["samples_kept"]["kept"] == 2000
+    write_report(record, tmp_path)
+    assert (tmp_path / "bench.json").stat().st_size < 5_000_000
+    kept = [s["index"] for s in json.loads((tmp_path / "bench.json").read_text())["samples"]]
+    assert kept[0] == 0 and kept[-1] > 0.99 * len(samples)  # spread over the whole level

@@ -257,7 +257,8 @@ def write_report(
     data = folder / "bench.json"
     # Written beside and renamed into place: a reader never sees half a record.
     part = folder / ".bench.json.part"
-    part.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    # Compact: the samples make most of the file, and indentation nearly doubled it.
+    part.write_text(json.dumps(record, separators=(",", ":")) + "\n", encoding="utf-8")
     os.replace(part, data)
     written.append(data)
     for name, svg in charts.items():

@@ -119,7 +119,7 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
                 # The level under way is dropped (half a level is no measurement); finished ones stay.
                 _uncancel()
                 break
-            levels.append(level_record(outcome, config.limits))
+            levels.append(level_record(outcome, config.limits, loop_stamps="loop" in pool.stamp_sources))
             samples.extend(outcome.samples)
             if scheduler.budget_exhausted:
                 break
