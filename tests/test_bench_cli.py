@@ -50,6 +50,8 @@ def test_an_unchanged_run_holds_the_gate(baseline: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert code == 0, out
     assert "gate held" in out and "ttft_ms.p50" in out
+    same = json.loads((baseline / "same" / "bench.json").read_text())["comparison"]
+    assert same == {"baseline": "base", "caveats": []}
     assert (
         '<div class="gate gate-held"><h2>Regression gate held</h2>'
         in (baseline / "same" / "bench.html").read_text()
@@ -61,6 +63,10 @@ def test_a_slowed_down_server_trips_the_gate(baseline: Path, capsys: pytest.Capt
     captured = capsys.readouterr()
     assert code == 1
     assert "regression gate tripped" in captured.err and "TRIPPED" in captured.out
+    # The stand-in for a slower server is another mock scenario: the gate judges, and says so.
+    assert "WARNING: the comparison may mislead: different mock scenario" in captured.err
+    caveats = json.loads((baseline / "slow" / "bench.json").read_text())["comparison"]["caveats"]
+    assert any(c.startswith("different mock scenario") for c in caveats)
     # The report of the slowed run opens with the verdict (coloured), then the percentiles, then charts.
     page = (baseline / "slow" / "bench.html").read_text()
     body = page[page.index("<body>") :]

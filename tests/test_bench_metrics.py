@@ -516,3 +516,19 @@ def test_a_long_run_at_256_streams_keeps_bench_json_small_and_its_statistics_exa
     assert (tmp_path / "bench.json").stat().st_size < 5_000_000
     kept = [s["index"] for s in json.loads((tmp_path / "bench.json").read_text())["samples"]]
     assert kept[0] == 0 and kept[-1] > 0.99 * len(samples)  # spread over the whole level
+
+
+def test_the_gate_names_what_makes_a_comparison_mislead() -> None:
+    from chatcert.bench import caveats
+
+    base = _full_record()
+    assert caveats(base, base) == []
+    other = json.loads(json.dumps(base))
+    other["client_limited"] = True
+    other["target"]["model"] = "other-model"
+    other["settings"]["payload"] = "image:512x512"
+    found = caveats(other, base)
+    assert found[0].startswith("this run was client-limited")
+    assert "different model: baseline 'm', this run 'other-model'" in found
+    assert any(c.startswith("different payload") for c in found)
+    assert caveats(base, other)[0].startswith("the baseline was client-limited")

@@ -26,6 +26,7 @@ from chatcert.bench import (
     MockProcess,
     NullProgress,
     ProgressBar,
+    caveats,
     check_record,
     compare,
     console_table,
@@ -365,6 +366,11 @@ def _finish(
     if baseline is not None:
         comparisons = compare(record, baseline, rules or parse_rules(["p95:+10%"]))
         gate = gate_lines(comparisons, str(baseline.get("name") or args.compare))
+        warnings = caveats(record, baseline)
+        record["comparison"] = {"baseline": str(baseline.get("name") or args.compare), "caveats": warnings}
+        gate += [f"  caveat: {w}" for w in warnings]
+        for w in warnings:
+            print(f"chatcert: WARNING: the comparison may mislead: {w}", file=sys.stderr)
         if rules:
             tripped = [c for c in comparisons if c.tripped]
     written = write_report(record, args.report_dir, history, gate)

@@ -12,7 +12,7 @@ Typical use (what `chatcert bench` does)::
 
 from __future__ import annotations
 
-from chatcert.bench.gate import Comparison, Rule, compare, parse_rules
+from chatcert.bench.gate import Comparison, Rule, caveats, compare, parse_rules
 from chatcert.bench.metrics import FORMULAS, Sample, percentile, steady_window, summarize
 from chatcert.bench.mockproc import DEFAULT_SCENARIO, MockProcess, parse_scenario, scenario_header
 from chatcert.bench.payloads import Payload, image_bucket, load_payloads
@@ -37,6 +37,7 @@ __all__ = [
     "ProgressBar",
     "Rule",
     "Sample",
+    "caveats",
     "check_record",
     "compare",
     "console_table",

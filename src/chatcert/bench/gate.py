@@ -17,7 +17,7 @@ from typing import Any
 from chatcert.bench.metrics import SUMMARY_KEYS
 from chatcert.errors import UsageError
 
-__all__ = ["Comparison", "Rule", "compare", "parse_rules", "value_of"]
+__all__ = ["Comparison", "Rule", "caveats", "compare", "parse_rules", "value_of"]
 
 _ALIASES = {
     "ttft": "ttft_ms",
@@ -130,3 +130,31 @@ def compare(current: dict[str, Any], baseline: dict[str, Any], rules: Sequence[R
             tripped = change > rule.amount if rule.sign == "+" else change < -rule.amount
             out.append(Comparison(level["label"], rule, before, now, change, tripped))
     return out
+
+
+# What must match for two runs' figures to measure the same thing: (where, key, what it is called).
+_SAME = (
+    ("target", "scenario", "mock scenario"),
+    ("target", "model", "model"),
+    ("target", "profile", "profile"),
+    ("settings", "payload", "payload"),
+    ("settings", "max_tokens", "max_tokens"),
+    ("settings", "stream", "streaming"),
+)
+
+
+def caveats(current: dict[str, Any], baseline: dict[str, Any]) -> list[str]:
+    """Why a comparison of these two runs may not mean what it says (empty when it does).
+
+    A client-limited run measured the client; a different scenario, model or payload measured
+    another workload. The gate still judges, but says so beside its verdict and in bench.json.
+    """
+    found = []
+    for name, run in (("this run", current), ("the baseline", baseline)):
+        if run.get("client_limited"):
+            found.append(f"{name} was client-limited: its figures measure the client, not the server")
+    for where, key, label in _SAME:
+        before, now = (baseline.get(where) or {}).get(key), (current.get(where) or {}).get(key)
+        if before != now:
+            found.append(f"different {label}: baseline {before!r}, this run {now!r}")
+    return found
