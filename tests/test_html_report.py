@@ -131,3 +131,23 @@ def test_the_four_formats_agree_on_every_check(tmp_path: Path, capsys: pytest.Ca
         sum(counts.values()) == len(truth)
         and counts["failed"] == sum(v == "failed" for v in truth.values()) + 1
     )
+
+
+def test_a_fuzz_failure_shows_the_exchange_that_failed_first(tmp_path: Path) -> None:
+    with MockServer(defects=("bad_base64_500",)) as server:
+        argv = [
+            "certify",
+            "--endpoint",
+            server.url,
+            "--fuzz",
+            "--area",
+            "fuzz",
+            "--report-dir",
+            str(tmp_path),
+        ]
+        assert main([*argv, "-q", "--max-examples", "5"]) == 1
+    page = (tmp_path / "report.html").read_text()
+    card = page[page.index('id="check-fuzz_invalid_payloads_rejected"') :]
+    card = card[: card.index("</section>")]
+    first_response = card[card.index('<div class="label">response</div>') :]
+    assert first_response.split("\n", 1)[0].endswith("HTTP 500")

@@ -104,7 +104,10 @@ class ConsoleReporter:
         # FAIL lines before the one line that explains them bury it. -v still marks them as they come.
         if result.outcome in _FAILING and not self.verbose:
             return
-        line = f"[{self._n:>3}/{total}] {self._mark(result.outcome)} {result.area:<11} {result.id}"
+        # -v lists every check, so its position counts up without gaps; the default view shows only
+        # what passed (failures and skips come later, grouped), where a position would jump.
+        where = f"[{self._n:>3}/{total}] " if self.verbose else ""
+        line = f"{where}{self._mark(result.outcome)} {result.area:<11} {result.id}"
         if result.waived:
             line += f"  (waived: {result.waived})"
         self._print(line)

@@ -105,6 +105,13 @@ def _exchange_panels(evidence: dict[str, Any], e: Callable[[str], str]) -> str:
     )
 
 
+def _suspicion(item: Any) -> int:
+    if not isinstance(item, dict) or "response" not in item:
+        return 2
+    status = (item.get("response") or {}).get("status")
+    return 0 if item.get("error") or status is None or status >= 500 else 1
+
+
 def _card(r: CheckResult, e: Callable[[str], str]) -> str:
     waived = f" · <b>waived</b>: {e(r.waived)}" if r.waived else ""
     expected = (
@@ -123,7 +130,9 @@ def _card(r: CheckResult, e: Callable[[str], str]) -> str:
     # and any other evidence folded (results.json holds all of it).
     panels: list[str] = []
     extra: list[Any] = []
-    for item in r.evidence:
+    # A fuzz check reads a hundred exchanges, most of them fine: the broken ones (no answer, a 5xx) go
+    # first so the panels show what failed. The sort is stable, so other checks keep their order.
+    for item in sorted(r.evidence, key=_suspicion):
         if isinstance(item, dict) and ("request" in item or "response" in item) and len(panels) < _PANELS:
             label = f'<div class="label">exchange {e(str(item.get("label") or ""))}</div>'
             panels.append(label + _exchange_panels(item, e))
