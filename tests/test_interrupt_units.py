@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -106,3 +107,58 @@ def test_new_run_clears_previous_reports_and_marks_in_progress(tmp_path: Path) -
     assert not any((tmp_path / name).exists() for name in REPORT_FILES)
     assert (tmp_path / "notes.txt").read_text() == "mine"  # only chatcert's own files go
     assert "has not finished" in (tmp_path / IN_PROGRESS).read_text()
+
+
+class _SwallowedSignalAfter:
+    """A SIGINT whose exception is lost, as when it lands in a gc callback or a `__del__`
+    (CI saw Hypothesis's gc callback print "Exception ignored" and the run end 0)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def on_start(self, run: Run) -> None:
+        pass
+
+    def on_result(self, run: Run, result: CheckResult) -> None:
+        if len(run.results) == self.n:
+            # Suppressed: what the interpreter does to an exception raised inside a gc callback.
+            with contextlib.suppress(interrupt.Interrupted):
+                interrupt._handler(signal.SIGINT, None)
+
+    def on_finish(self, run: Run) -> None:
+        pass
+
+
+def test_a_swallowed_signal_still_stops_the_run(handlers: None) -> None:
+    with MockServer(profile=load_profile("compatible").origin) as server:
+        run = run_certification(_config(server.url), [_SwallowedSignalAfter(3)])
+    assert run.interrupted == "SIGINT"
+    assert run.exit_code == 130
+    assert len([r for r in run.results if not r.reason.startswith("interrupted")]) == 3
+    interrupt.poll()  # acknowledged: a later run in this process is not interrupted by it
+
+
+def test_a_swallowed_signal_stops_the_next_request(handlers: None) -> None:
+    from chatcert._models import RequestSpec
+    from chatcert.client import Client
+
+    with contextlib.suppress(interrupt.Interrupted):
+        interrupt._handler(signal.SIGTERM, None)
+    client = Client(Target("http://127.0.0.1:9", "bearer", None))
+    with pytest.raises(interrupt.Interrupted) as caught:
+        client.send(RequestSpec("GET", "/v1/models"))
+    assert caught.value.exit_code == 143
+    interrupt.acknowledge()
+    interrupt.poll()
+
+
+def test_a_swallowed_signal_prints_no_traceback(handlers: None, capsys: pytest.CaptureFixture[str]) -> None:
+    class _Finalised:
+        def __del__(self) -> None:
+            interrupt._handler(signal.SIGINT, None)  # raised inside a finaliser: unraisable
+
+    _Finalised()
+    assert "Traceback" not in capsys.readouterr().err
+    with pytest.raises(interrupt.Interrupted):
+        interrupt.poll()
+    interrupt.acknowledge()

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import certifi
 import httpx
 
+from chatcert import interrupt
 from chatcert._json import parse_json
 from chatcert._models import Exchange, RequestSpec
 from chatcert._redact import Redactor
@@ -151,6 +152,7 @@ class Client:
 
     def send(self, spec: RequestSpec) -> Exchange:
         """Send one request. Raises BudgetExhausted (nothing sent) or TooManyTransportFailures."""
+        interrupt.poll()  # a Ctrl-C whose exception something swallowed still stops the next request
         if self.consecutive_failures >= self.bounds.max_transport_failures:
             raise TooManyTransportFailures(
                 f"stopped after {self.consecutive_failures} consecutive transport failures"

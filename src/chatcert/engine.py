@@ -16,7 +16,7 @@ from chatcert.client import Bounds, Client, Target, TooManyTransportFailures
 from chatcert.completeness import incompleteness
 from chatcert.context import CheckContext, ProbeContext, ProbeResult
 from chatcert.diagnosis import Cause, diagnose
-from chatcert.interrupt import Interrupted, exit_code_for, shielded
+from chatcert.interrupt import Interrupted, acknowledge, exit_code_for, poll, shielded
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import Profile
 from chatcert.registry import AREAS, Check, CheckFailure, CheckSkipped, Level, Probe, all_checks, all_probes
@@ -250,10 +250,13 @@ def run_certification(
         for reporter in reporters:
             reporter.on_start(run)
         for c in checks:
+            poll()
             result = run_check(run, c)
             for reporter in reporters:
                 reporter.on_result(run, result)
+        poll()  # a signal swallowed during the last check still stops the run as interrupted
     except Interrupted as exc:
+        acknowledge()
         _mark_interrupted(run, checks, exc.signame)
     run.duration_s = time.monotonic() - t0
     # Checks run free-first; reports read better grouped by area, in the catalogue's order.

@@ -5,22 +5,30 @@ The handler raises `Interrupted` in the main thread. A blocking socket read is w
 exception derives from KeyboardInterrupt so that no `except Exception` on the way swallows it.
 While reports are being written (`shielded()`), a further signal is only recorded: the report of an
 interrupted run must not itself be cut in half.
+
+An exception raised by a signal handler can be lost: when the signal lands while Python runs a
+garbage-collector callback or a `__del__` (Hypothesis installs one), the interpreter prints
+"Exception ignored in ..." and carries on. So the handler also records the signal, and `poll()`,
+called before each request and between checks, raises it again until someone `acknowledge()`s it.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
-__all__ = ["Interrupted", "exit_code_for", "install", "restore", "shielded"]
+__all__ = ["Interrupted", "acknowledge", "exit_code_for", "install", "poll", "restore", "shielded"]
 
 _EXIT = {"SIGINT": 130, "SIGTERM": 143}
 _state: dict[str, int] = {"shield": 0}
 _pending: list[str] = []
+_hooks: list[Any] = []  # the unraisable hooks `install()` replaced, to give back
+_received: list[str] = []  # raised but not yet acknowledged by whoever stops the run
 
 
 class Interrupted(KeyboardInterrupt):
@@ -44,10 +52,32 @@ def _handler(signum: int, frame: FrameType | None) -> None:
     if _state["shield"]:
         _pending.append(signal.Signals(signum).name)
         return
-    raise Interrupted(signal.Signals(signum).name)
+    name = signal.Signals(signum).name
+    if not _received:
+        _received.append(name)
+    raise Interrupted(name)
+
+
+def poll() -> None:
+    """Raise `Interrupted` again if a signal arrived and its first raising may have been swallowed."""
+    if _received and not _state["shield"]:
+        raise Interrupted(_received[0])
+
+
+def acknowledge() -> None:
+    """The run has stopped for the signal: `poll()` is quiet again."""
+    _received.clear()
 
 
 _Handlers = dict[int, Any]
+
+
+def _quiet_unraisable(unraisable: Any) -> None:
+    # The interpreter would print the swallowed `Interrupted` with a traceback; `poll()` raises it
+    # again where it can stop the run, so it is not news. Anything else goes to the usual hook.
+    if isinstance(unraisable.exc_value, Interrupted):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def install() -> _Handlers:
@@ -58,6 +88,9 @@ def install() -> _Handlers:
     """
     if threading.current_thread() is not threading.main_thread():
         return {}
+    _received.clear()
+    _hooks.append(sys.unraisablehook)
+    sys.unraisablehook = _quiet_unraisable
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[int(sig)] = signal.signal(sig, _handler)
@@ -65,6 +98,8 @@ def install() -> _Handlers:
 
 
 def restore(previous: _Handlers) -> None:
+    if previous and _hooks:
+        sys.unraisablehook = _hooks.pop()
     for sig, handler in previous.items():
         signal.signal(sig, handler)
 

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from chatcert.errors import UsageError
-from chatcert.interrupt import Interrupted
+from chatcert.interrupt import Interrupted, acknowledge
 from chatcert.preflight.findings import CheckLog, Finding, warning
 from chatcert.preflight.images import ImageError, sniff_image
 from chatcert.preflight.operation import (
@@ -97,6 +97,7 @@ def run_preflight(
         report.estimate = _estimate(op, prof, main, requests, log, rehearsed=report.rehearsal is not None)
     except Interrupted as exc:
         # The checks done so far stand; the verdict says the pre-flight did not finish.
+        acknowledge()
         report.interrupted = exc.signame
     report.checks = log.records
     return report
