@@ -51,7 +51,10 @@ def test_an_unchanged_run_holds_the_gate(baseline: Path, capsys: pytest.CaptureF
     assert code == 0, out
     assert "gate held" in out and "ttft_ms.p50" in out
     same = json.loads((baseline / "same" / "bench.json").read_text())["comparison"]
-    assert same == {"baseline": "base", "caveats": []}
+    assert same["baseline"] == "base"
+    # Same scenario, model, profile and payload: no comparison caveat. Whether a run was client-limited
+    # is measured (a loaded CI machine can make it so), so that caveat may appear and is all that may.
+    assert all("client-limited" in caveat for caveat in same["caveats"]), same
     assert (
         '<div class="gate gate-held"><h2>Regression gate held</h2>'
         in (baseline / "same" / "bench.html").read_text()

@@ -52,6 +52,8 @@ def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         (["certify", "--area", "visoin"], "did you mean 'vision'?"),
         (["certfy"], "did you mean 'certify'?"),
         (["certify", "--fuzzz"], "did you mean '--fuzz'?"),
+        (["certify", "--only", "models_list_ok"], "did you mean '--check'?"),
+        (["certify", "--url", "http://127.0.0.1:1"], "did you mean '--endpoint'?"),
         (["certify", "--max-requsts=3"], "did you mean '--max-requests'?"),
     ],
 )

@@ -45,6 +45,19 @@ def test_one_request_is_bounded(behaviour: str) -> None:
             ex.json()
 
 
+def test_enough_bytes_hangs_up_without_counting_a_failure() -> None:
+    """A probe that needs only the start of a stream (one the server should have refused) reads that
+    much and closes: no error, and the run's count of transport failures is not raised."""
+    with EvilServer("endless_sse") as server:
+        client = Client(Target(server.url), BOUNDS)
+        ex = client.send(
+            RequestSpec("POST", "/v1/chat/completions", body={"model": "m"}, stream=True, enough_bytes=4096)
+        )
+    assert ex.status == 200 and ex.truncated and ex.error is None
+    assert 4096 <= len(ex.body) < BOUNDS.max_body_bytes
+    assert ex.events and client.consecutive_failures == 0
+
+
 @pytest.mark.parametrize("behaviour", BEHAVIOURS)
 def test_certify_against_a_hostile_target_fails_cleanly(
     behaviour: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

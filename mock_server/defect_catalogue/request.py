@@ -145,7 +145,48 @@ def _drop_caps(*keys: str) -> Any:
     return hook
 
 
+def _negative_cap_means_none(body: Any, ctx: DefectContext) -> Any:
+    chat = _chat(body, ctx)
+    for key in ("max_tokens", "max_completion_tokens") if chat is not None else ():
+        value = chat.get(key)  # type: ignore[union-attr]
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            chat.pop(key)  # type: ignore[union-attr]  # llama.cpp: n_predict -1 generates until the context is full
+    return body
+
+
+_TRACE = (
+    'Traceback (most recent call last):\n  File "/usr/lib/python3/dist-packages/inference/server.py", '
+    "line 214, in chat\n    request = ChatRequest(**payload)\n"
+)
+
+
+def _traceback_in_errors(body: Any, ctx: DefectContext) -> Any:
+    if ctx.route != "chat" or ctx.ok or not isinstance(body, dict):
+        return body
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        error["message"] = _TRACE + error["message"]
+    elif isinstance(body.get("detail"), str):
+        body["detail"] = _TRACE + body["detail"]
+    elif "detail" in body:
+        body["traceback"] = _TRACE
+    return body
+
+
 REQUEST = [
+    Defect(
+        "negative_max_tokens_unbounded",
+        "max_tokens -1 is taken as no limit (generation runs on) instead of refused",
+        request=_negative_cap_means_none,
+        catches=("negative_max_tokens_rejected",),
+        reference="llama.cpp server: n_predict -1 means infinite",
+    ),
+    Defect(
+        "traceback_in_errors",
+        "error bodies carry the server's Python traceback, with its file paths",
+        body=_traceback_in_errors,
+        catches=("error_bodies_do_not_leak_internals",),
+    ),
     Defect(
         "empty_messages_500",
         "messages: [] crashes the server (500) instead of a 4xx",

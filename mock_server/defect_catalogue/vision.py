@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from mock_server.defect_catalogue._edit import (
     chat_reply,
@@ -72,6 +75,22 @@ def _read_local_file(part: dict[str, Any], ctx: DefectContext) -> None:
         part["image_url"] = {"url": data_url(png_bytes())}  # as if the server had opened the file
 
 
+def _raw_base64_as_png(part: dict[str, Any], ctx: DefectContext) -> None:
+    url = _url(part)
+    if url is not None and ":" not in url[:12]:  # no scheme at all: bare base64
+        part["image_url"] = {"url": "data:image/png;base64," + url}
+
+
+def _fetch_loopback_urls(part: dict[str, Any], ctx: DefectContext) -> None:
+    """What a server that downloads image URLs does (llama-cpp-python: urlopen); loopback only, 1 s."""
+    url = _url(part)
+    if url is None or urlsplit(url).hostname not in ("127.0.0.1", "localhost"):
+        return
+    with contextlib.suppress(OSError, ValueError):
+        urllib.request.urlopen(url, timeout=1.0).close()  # the defect is this very fetch
+    part["image_url"] = {"url": data_url(png_bytes())}  # as if the download had brought an image
+
+
 def _crash_on_bad_base64(part: dict[str, Any], ctx: DefectContext) -> None:
     url = _url(part)
     if url is not None and _split_data_url(url) is not None and _decoded(url) is None:
@@ -119,6 +138,21 @@ def _prompt_without_images(body: Any, ctx: DefectContext) -> Any:
 
 VISION_ONLY = ("vision",)
 VISION = [
+    Defect(
+        "raw_base64_image_accepted",
+        "image_url.url holding bare base64 (no data: prefix) is decoded as a PNG instead of refused",
+        request=_on_images(_raw_base64_as_png),
+        catches=("vision_raw_base64_url_rejected",),
+        capabilities=VISION_ONLY,
+    ),
+    Defect(
+        "fetches_image_urls",
+        "an http image URL is downloaded by the server itself (so a client can make it reach internal hosts)",
+        request=_on_images(_fetch_loopback_urls),
+        catches=("image_url_not_fetched_by_server",),
+        capabilities=VISION_ONLY,
+        reference="llama-cpp-python server: image URLs are opened with urllib",
+    ),
     Defect(
         "bare_string_image_url_accepted",
         "image_url given as a bare string is read as {url: ...} instead of refused",

@@ -25,6 +25,9 @@ class RequestSpec:
     label: str = ""
     # None: the client's default deadline.
     deadline_s: float | None = None
+    # Stop reading, without error, once this many bytes came: the probe has seen what it needs, and a
+    # server streaming an answer it should have refused stops generating when the client hangs up.
+    enough_bytes: int | None = None
 
     def content(self) -> bytes | None:
         if self.raw_body is not None:

@@ -177,7 +177,7 @@ class Client:
         )
         exchange.curl = self.curl(spec.method, url, headers, content)
         deadline = min(spec.deadline_s or self.bounds.deadline_s, max(self.remaining_run_s(), 0.1))
-        self._perform(exchange, spec.method, url, headers, content, deadline)
+        self._perform(exchange, spec.method, url, headers, content, deadline, spec.enough_bytes)
         # A bound that trips (deadline, stall, byte cap) counts like a refused connection: a target that
         # answers every request with an endless stream must not hold the run for hours.
         if exchange.error:
@@ -197,6 +197,7 @@ class Client:
         headers: dict[str, str],
         content: bytes | None,
         deadline: float,
+        enough_bytes: int | None = None,
     ) -> None:
         bounds = self.bounds
         timeout = httpx.Timeout(
@@ -237,6 +238,9 @@ class Client:
                     if now > end:
                         exchange.error = f"wall-clock deadline of {deadline:.1f}s exceeded while reading body"
                         exchange.truncated = True
+                        break
+                    if enough_bytes is not None and len(buf) >= enough_bytes:
+                        exchange.truncated = True  # by choice: no error, the probe has its evidence
                         break
                 exchange.body = bytes(buf)
         except httpx.TimeoutException as exc:

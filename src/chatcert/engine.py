@@ -155,6 +155,25 @@ def selected(config: RunConfig) -> list[Check]:
     return out
 
 
+def left_out(config: RunConfig) -> list[str]:
+    """MUST/PROFILE checks that would run for this profile but --check/--area did not select: while
+    one of a level's is left out, that level cannot be earned (its certificate would rest on part of
+    its evidence)."""
+    if not config.only and not config.areas:
+        return []
+    chosen = {c.id for c in selected(config)}
+    probes = all_probes()
+    has_key = bool(config.target.api_key)
+    return [
+        c.id
+        for c in [*all_checks(), *config.extra_checks]
+        if c.id not in chosen
+        and _level(c, config) in (Level.MUST, Level.PROFILE)
+        and _disabled_reason(c, config) is None
+        and static_skip(c.for_profile(config.profile), config, has_key, probes) is None
+    ]
+
+
 def _order(checks: list[Check], probes: dict[str, Probe]) -> list[Check]:
     # Free checks (no tokens: models, auth check) run first so a spent budget never starves them.
     def key(c: Check) -> tuple[int, int]:
@@ -245,6 +264,7 @@ def run_certification(
     run = start_run(config, client)
     checks = ordered_checks(config)
     run.info["selected"] = len(checks)
+    run.info["left_out"] = left_out(config)
     t0 = time.monotonic()
     try:
         for reporter in reporters:

@@ -12,9 +12,18 @@ from collections.abc import Iterable
 __all__ = ["ChatcertError", "HarnessError", "TargetError", "UsageError", "did_you_mean"]
 
 
+# Names other tools give these options (pytest -k/--select habits, curl's --url): spelling distance
+# would suggest something unrelated ('--only' is closest to '--costly').
+_SYNONYMS = {"--only": "--check", "--select": "--check", "--checks": "--check", "--url": "--endpoint"}
+
+
 def did_you_mean(given: str, valid: Iterable[str]) -> str:
     """'; did you mean 'x'?' when a valid value is close to what the user typed, else ''."""
-    close = difflib.get_close_matches(given, list(valid), n=1, cutoff=0.6)
+    valid = list(valid)
+    flag = given.split("=", 1)[0]
+    if _SYNONYMS.get(flag) in valid:
+        return f"; did you mean {_SYNONYMS[flag]!r}?"
+    close = difflib.get_close_matches(given, valid, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

@@ -151,6 +151,36 @@ def body_edit(fn: Callable[[bytes], bytes]) -> Edit:
     return lambda exchange: with_body(exchange, fn(exchange.body))
 
 
+def elapsed(seconds: float) -> Edit:
+    """The answer took `seconds` to come (a server retrying or queueing before it answers)."""
+
+    def edit(exchange: Exchange) -> None:
+        exchange.elapsed_s = seconds
+
+    return edit
+
+
+def probe_data(probe: str, **values: Any) -> Mutation:
+    """Findings a probe recorded beyond its exchanges (e.g. who fetched chatcert's listener URL)."""
+
+    def mutate(probes: Probes) -> None:
+        probes[probe].data.update(values)
+
+    return mutate
+
+
+def no_answer(error: str) -> Edit:
+    """No response at all: the wall-clock deadline passed before a status line came."""
+
+    def edit(exchange: Exchange) -> None:
+        exchange.status = None
+        exchange.headers = {}
+        exchange.body = b""
+        exchange.error = error
+
+    return edit
+
+
 def cut(error: str) -> Edit:
     """The client stopped reading: a bound was hit and the body is partial."""
 

@@ -16,6 +16,7 @@ from defects.fakes import (
     body,
     chunks,
     drop_done,
+    elapsed,
     events,
     header,
     json_del,
@@ -115,6 +116,54 @@ def _payment_sent(probes: Probes) -> None:
 
 
 ERRORS = [
+    D(
+        "error_bodies_do_not_leak_internals",
+        "python_traceback_in_500",
+        on(
+            "malformed_json",
+            status(500),
+            body(
+                {
+                    "detail": 'Traceback (most recent call last):\n  File "/usr/lib/python3/dist-packages/'
+                    'app/server.py", line 88, in chat\nValueError: Expecting value'
+                },
+                "application/json",
+            ),
+        ),
+        "Traceback (most recent call last)",
+    ),
+    D(
+        "error_bodies_do_not_leak_internals",
+        "build_path_in_400",
+        on(
+            "empty_messages",
+            body(
+                {
+                    "error": {
+                        "message": "empty input at /home/runner/work/llama.cpp/tools/server/server.cpp",
+                        "type": "invalid_request_error",
+                    }
+                }
+            ),
+        ),
+        "/home/runner/work/llama.cpp/tools/server/server.cpp",
+    ),
+    D(
+        "error_bodies_do_not_leak_internals",
+        "go_panic_in_500",
+        on(
+            "unknown_role",
+            status(500),
+            body("panic: bad role\n\ngoroutine 1 [running]:\nmain.chat()", "text/plain"),
+        ),
+        "goroutine 1 [running]",
+    ),
+    D(
+        "rejections_answer_promptly",
+        "400_after_retries",
+        on("missing_messages", elapsed(7.5)),
+        "took 7.5 s",
+    ),
     D(
         "error_body_matches_profile_shape",
         "openai_shape_for_detail_profile",

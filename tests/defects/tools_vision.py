@@ -16,6 +16,7 @@ from defects.fakes import (
     json_edit,
     json_set,
     on,
+    probe_data,
     refused,
     rejection_defects,
     status,
@@ -281,6 +282,24 @@ VISION = [
             ),
         ),
         "tried to read a local file",
+    ),
+    *rejection_defects("vision_raw_base64_url_rejected"),
+    D(
+        "image_url_not_fetched_by_server",
+        "fetched_the_loopback_url",
+        probe_data(
+            "vision_url_fetch",
+            fetches=[
+                {
+                    "method": "GET",
+                    "path": "/chatcert-probe/0123456789abcdef.png",
+                    "user_agent": "Python-urllib/3.11",
+                    "from": "127.0.0.1",
+                }
+            ],
+            trap_url="http://127.0.0.1:40001/chatcert-probe/0123456789abcdef.png",
+        ),
+        "fetched the image URL itself (GET /chatcert-probe/0123456789abcdef.png",
     ),
     *rejection_defects("vision_external_url_rejected"),
     *rejection_defects("vision_oversize_dimensions_rejected"),

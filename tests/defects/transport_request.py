@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+from chatcert._models import Exchange, SSEEvent
 from defects.fakes import (
     Defect,
     acceptance_defects,
     body,
+    events,
     header,
     json_del,
     json_set,
+    no_answer,
     on,
     refused,
     rejection_defects,
@@ -103,7 +108,68 @@ def _rejects(*check_ids: str) -> list[Defect]:
     return [d for c in check_ids for d in rejection_defects(c)]
 
 
+def _chunk(i: int) -> SSEEvent:
+    doc = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1767225600,
+        "model": "fake",
+        "choices": [{"index": 0, "delta": {"content": "OK "}, "finish_reason": None}],
+    }
+    return SSEEvent(json.dumps(doc), "message", None, 0.05 * i)
+
+
+def hung_up(exchange: Exchange) -> None:
+    """chatcert read what it needed and closed the stream (RequestSpec.enough_bytes)."""
+    exchange.truncated = True
+
+
 REQUEST = [
+    *rejection_defects("negative_max_tokens_rejected"),
+    D(
+        "negative_max_tokens_rejected",
+        "no_limit_then_2023_tokens",
+        on(
+            "negative_max_tokens",
+            status(200),
+            body(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 1767225600,
+                    "model": "fake",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "OK " * 2023},
+                            "finish_reason": "length",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 2023, "total_tokens": 2032},
+                },
+                "application/json",
+            ),
+        ),
+        "generated 2023 token(s): a negative cap means no cap",
+    ),
+    D(
+        "negative_max_tokens_rejected",
+        "no_limit_streams_until_hung_up",
+        on(
+            "negative_max_tokens",
+            status(200),
+            header("content-type", "text/event-stream"),
+            events(lambda _: [_chunk(i) for i in range(40)]),
+            hung_up,
+        ),
+        "200 and 40 stream event(s), and was still streaming when chatcert hung up",
+    ),
+    D(
+        "negative_max_tokens_rejected",
+        "no_limit_no_answer_before_deadline",
+        on("negative_max_tokens", no_answer("ReadTimeout: wall-clock deadline of 10.0 s passed")),
+        "no answer within 10.0 s, where a 4xx needs no generation",
+    ),
     *_rejects(
         "missing_model_rejected",
         "missing_messages_rejected",

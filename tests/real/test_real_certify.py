@@ -80,6 +80,11 @@ EXPECTED_NON_STRICT: dict[str, str] = {
     "unknown_model_is_404": "model chatcert-no-such-model-4242 -> 200, answered",
     "missing_model_rejected": "no model -> 200, answered; response model is the GGUF file path",
     "vision_webp_data_url_accepted": "WebP data URL -> 500 'Failed to create bitmap from image bytes'",
+    "negative_max_tokens_rejected": "max_tokens: -1 -> no answer within 10 s: taken as 'no limit'",
+    "vision_raw_base64_url_rejected": "bare base64 as image_url.url -> 500 'unknown url type'",
+    "image_url_not_fetched_by_server": "http image URL -> the server fetched it (User-Agent Python-urllib)",
+    "error_bodies_do_not_leak_internals": "body [1, 2, 3] -> 500 "
+    "'File \"…/llama_cpp/server/app.py\", line 376'",
 }
 
 # Checks disabled with --exclude: check id -> why it cannot be sent to this server.
@@ -128,6 +133,26 @@ class HarnessBug:
 KNOWN_HARNESS_BUGS: dict[str, HarnessBug] = {}
 
 
+@dataclass(frozen=True)
+class ModelDependent:
+    """A check whose premise or verdict rests on what the 270M model writes, which changes with the
+    prompt cache the previous request left (llama.cpp reuses the common prefix, so the logits move a
+    little): it may pass, skip as not exercised, or fail, but only with this evidence."""
+
+    evidence: str
+    fails_with: Callable[[CheckResult], bool]
+
+
+MODEL_DEPENDENT: dict[str, ModelDependent] = {
+    # llama-cpp-python does not constrain tool arguments to JSON under tool_choice 'auto': seen
+    # '{ "zone": "5437216986065,<raw newline>" }' (a control character inside a string).
+    "tool_arguments_are_json_string": ModelDependent(
+        "tool call arguments with a raw newline inside a string: not JSON",
+        lambda r: r.message.startswith("arguments do not parse"),
+    ),
+}
+
+
 def verdict_problems(results: Iterable[CheckResult]) -> list[str]:
     """Every way `results` disagree with the tables above (empty when the run is as expected)."""
     problems: list[str] = []
@@ -136,8 +161,13 @@ def verdict_problems(results: Iterable[CheckResult]) -> list[str]:
         seen.add(r.id)
         listed_failure = r.id in EXPECTED_DEVIATIONS or r.id in EXPECTED_NON_STRICT
         bug = KNOWN_HARNESS_BUGS.get(r.id)
+        variable = MODEL_DEPENDENT.get(r.id)
+        if variable is not None and r.outcome in (Outcome.PASSED, Outcome.SKIPPED):
+            continue
         if r.outcome in (Outcome.FAILED, Outcome.NON_STRICT):
             if bug is not None and bug.matches(r):
+                continue
+            if variable is not None and variable.fails_with(r):
                 continue
             expected = EXPECTED_DEVIATIONS if r.outcome is Outcome.FAILED else EXPECTED_NON_STRICT
             if r.id not in expected:
@@ -157,7 +187,9 @@ def verdict_problems(results: Iterable[CheckResult]) -> list[str]:
                 problems.append(f"{r.id}: disabled but not listed in EXCLUDED")
         else:
             problems.append(f"{r.id}: {r.outcome.value}: {r.reason} {r.message}")
-    tables = (EXPECTED_DEVIATIONS, EXPECTED_NON_STRICT, EXCLUDED, UNCLAIMED, KNOWN_HARNESS_BUGS)
+    tables = (
+        EXPECTED_DEVIATIONS, EXPECTED_NON_STRICT, EXCLUDED, UNCLAIMED, KNOWN_HARNESS_BUGS, MODEL_DEPENDENT,
+    )  # fmt: skip
     for check_id in sorted(set().union(*tables) - seen):
         problems.append(f"{check_id}: listed but not in the run (renamed or removed?)")
     return problems

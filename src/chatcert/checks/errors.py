@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from chatcert._models import Exchange
 from chatcert._schemas import schema_errors
 from chatcert.checks._util import error_shape_problems, expect_client_error, json_or_none
 from chatcert.context import CheckContext
@@ -212,3 +215,117 @@ _fault_has_error_body(
 _fault_has_error_body(
     "payload_too_large_has_error_body", 413, ("T9",), "RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB"
 )
+
+
+# Probes a server must answer with a 4xx and no model involved: their error bodies and their timing.
+_REJECTIONS = (
+    "malformed_json",
+    "non_object_body",
+    "missing_messages",
+    "empty_messages",
+    "messages_not_objects",
+    "unknown_role",
+    "temperature_out_of_range",
+)
+# What a body shows when a server hands its internals to the client: a Python, Go, Java or Node stack
+# trace, or an absolute path on its disk (under a usual root, or to a source file anywhere). Paths the
+# request itself carried are not leaks.
+_LEAKS = (
+    re.compile(r"Traceback \(most recent call last\)"),
+    re.compile(r'File "[^"]+", line \d+'),
+    re.compile(r"goroutine \d+ \[running\]"),
+    re.compile(r"\bat [\w.$]+\([\w$]+\.java:\d+\)"),
+    re.compile(r"\bat .+\((?:/|[A-Za-z]:\\)[^)]+\.(?:js|ts|mjs):\d+:\d+\)"),
+    re.compile(
+        r"(?<![\w/.])/(?:usr|home|opt|srv|var|app|root|workspace|code|site-packages|lib|tmp)/[\w.@+-]+(?:/[\w.@+-]+)+"
+    ),
+    re.compile(r"(?<![\w/.:])/(?:[\w.@+-]+/){2,}[\w.@+-]+\.(?:py|go|js|mjs|ts|java|rb|rs|c|cc|cpp|h|so)\b"),
+    re.compile(r"\b[A-Za-z]:\\(?:[\w .-]+\\)+[\w .-]+"),
+)
+
+
+def _strings(doc: object) -> list[str]:
+    """Every string in a JSON document, decoded (a traceback in JSON has its quotes escaped)."""
+    if isinstance(doc, str):
+        return [doc]
+    if isinstance(doc, dict):
+        return [s for value in doc.values() for s in _strings(value)]
+    if isinstance(doc, list):
+        return [s for value in doc for s in _strings(value)]
+    return []
+
+
+def _leak(ex: Exchange) -> str | None:
+    """The first leaking fragment of an error body, or None."""
+    doc = json_or_none(ex)
+    texts = [ex.text(), *_strings(doc)]
+    sent = (ex.request_body or b"").decode("utf-8", errors="replace")
+    for pattern in _LEAKS:
+        for text in texts:
+            for found in pattern.finditer(text):
+                if found.group() not in sent:
+                    return found.group()
+    return None
+
+
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=_REJECTIONS,
+    rules=("E1",),
+    source="OWASP API Security Top 10 2023 API8 Security Misconfiguration (error messages that carry "
+    "stack traces or other sensitive information); CWE-209",
+)
+def error_bodies_do_not_leak_internals(ctx: CheckContext) -> None:
+    """Error bodies carry no stack trace and no absolute path of the server's disk (every error seen)."""
+    errors = [
+        (name, ex)
+        for name, result in ctx.probes.items()
+        for ex in result.exchanges
+        if ex.status is not None and ex.status >= 400
+    ]
+    if not errors:
+        ctx.skip("not exercised: no error body came back")
+    for name, ex in errors:
+        fragment = _leak(ex)
+        if fragment is not None:
+            ctx.fail(
+                f"the {ex.status} answer to {ex.label or name} shows the server's internals: {fragment!r}",
+                expected="an error message without stack traces or server paths",
+                actual=ex.excerpt(400),
+                exchange=ex,
+            )
+
+
+_DEFAULT_REJECTION_S = 3.0
+
+
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=_REJECTIONS,
+    rules=("E1",),
+    source="chatcert: validation needs no model, so a 4xx that takes seconds means the server retried or "
+    "queued an invalid request (seen on a real gateway: a 400 after several seconds of retries); "
+    "threshold limits.rejection_seconds",
+)
+def rejections_answer_promptly(ctx: CheckContext) -> None:
+    """Each invalid request is rejected within the profile's limits.rejection_seconds (default 3 s)."""
+    limit = float(ctx.profile.limit("rejection_seconds") or _DEFAULT_REJECTION_S)
+    rejected = [
+        ex
+        for name in _REJECTIONS
+        for ex in ctx.exchanges(name)
+        if ex.status is not None and 400 <= ex.status < 500
+    ]
+    if not rejected:
+        ctx.skip("not exercised: no invalid request was rejected with a 4xx")
+    slowest = max(rejected, key=lambda ex: ex.elapsed_s)
+    ctx.require(
+        slowest.elapsed_s <= limit,
+        f"the {slowest.status} to {slowest.label} took {slowest.elapsed_s:.1f} s: a rejection should not "
+        "wait for retries or a queue",
+        expected=f"<= {limit:g} s (limits.rejection_seconds)",
+        actual=f"{slowest.elapsed_s:.2f} s",
+        exchange=slowest,
+    )

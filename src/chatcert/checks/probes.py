@@ -8,6 +8,7 @@ from typing import Any
 
 from chatcert._models import RequestSpec
 from chatcert.context import DEFAULT_MAX_TOKENS, ProbeContext
+from chatcert.fetchtrap import FetchTrap, is_loopback_target
 from chatcert.images import data_url, fixture_image, make_png
 from chatcert.registry import probe
 
@@ -277,6 +278,41 @@ _reject(
 )
 
 
+NEGATIVE_MAX_TOKENS_DEADLINE_S = 10.0
+NEGATIVE_MAX_TOKENS_ENOUGH_BYTES = 2048
+
+
+@probe("negative_max_tokens", tokens=DEFAULT_MAX_TOKENS)
+def negative_max_tokens(ctx: ProbeContext) -> None:
+    """max_tokens: -1 on a one-word answer, streamed where the profile streams, read only so far."""
+    if (ctx.profile.paid or ctx.client.budget.max_tokens is not None) and not ctx.target_is_mock:
+        # A server that reads -1 as "no limit" spends tokens no budget can bound.
+        ctx.result.skipped = (
+            "not exercised: under a token budget or on a paid endpoint, a server that takes "
+            "max_tokens -1 as 'no limit' would spend tokens the budget cannot bound"
+        )
+        return
+    # A 4xx needs no generation. A server that took -1 as "no limit" must not be left generating
+    # for the rest of the run (a single-slot server would then time out every later check): the
+    # answer is streamed where the profile streams, and chatcert hangs up after the first couple of
+    # kilobytes, which stops generation on servers that watch for disconnects. Without streaming, a
+    # short deadline bounds the wait.
+    stream = ctx.profile.claims_capability("streaming")
+    ctx.result.data["deadline_s"] = NEGATIVE_MAX_TOKENS_DEADLINE_S
+    body = ctx.chat_body(PROMPT, max_tokens=-1, **({"stream": True} if stream else {}))
+    ctx.send(
+        RequestSpec(
+            "POST",
+            ctx.route("chat"),
+            body=body,
+            stream=stream,
+            label="max_tokens: -1 on a one-word answer",
+            deadline_s=NEGATIVE_MAX_TOKENS_DEADLINE_S,
+            enough_bytes=NEGATIVE_MAX_TOKENS_ENOUGH_BYTES if stream else None,
+        )
+    )
+
+
 @probe("malformed_json", free=True)
 def malformed_json(ctx: ProbeContext) -> None:
     """A body that is not JSON."""
@@ -513,6 +549,31 @@ _vision(
         text_part("Describe this image."),
     ],
 )
+
+
+_vision(
+    "vision_raw_base64",
+    "bare base64 PNG as image_url.url (no data: prefix)",
+    lambda ctx: [image_part(png_url().split(",", 1)[1]), text_part("Describe this image.")],
+)
+
+
+@probe("vision_url_fetch", tokens=DEFAULT_MAX_TOKENS, requires=("vision",))
+def vision_url_fetch(ctx: ProbeContext) -> None:
+    """An http image URL that points at a listener chatcert runs on loopback, to see who fetches it."""
+    if not is_loopback_target(ctx.client.target.base_url):
+        # A remote server would fetch its own loopback, which chatcert neither sees nor should probe.
+        ctx.result.skipped = (
+            "not exercised: the target is not on this host, so a loopback listener cannot see its fetches"
+        )
+        return
+    with FetchTrap() as trap:
+        ctx.chat(
+            ctx.chat_body([image_part(trap.url), text_part("Describe this image.")]),
+            label="http image URL to chatcert's loopback listener",
+        )
+        ctx.result.data["fetches"] = trap.wait()
+    ctx.result.data["trap_url"] = trap.url
 
 
 def _at_pixel_limit(ctx: ProbeContext) -> Any:

@@ -292,6 +292,51 @@ def odd_unicode_not_5xx(ctx: CheckContext) -> None:
     )
 
 
+@check(
+    area="request",
+    level=Level.SHOULD,
+    probes=("negative_max_tokens",),
+    tolerate_transport_errors=True,
+    rules=("N1",),
+    source=f"{SPEC_REQ} max_tokens: the maximum number of tokens to generate (no minimum is given, so "
+    "SHOULD; a negative bound is meaningless); seen accepted by a real server, which then generated "
+    "without a limit",
+)
+def negative_max_tokens_rejected(ctx: CheckContext) -> None:
+    """max_tokens: -1 is rejected with a 4xx, not taken as 'no limit'."""
+    ex = ctx.ex("negative_max_tokens")
+    if ex.status is not None and 400 <= ex.status < 500:
+        return
+    if ex.status is None:
+        deadline = ctx.probes["negative_max_tokens"].data.get("deadline_s")
+        ctx.fail(
+            f"max_tokens -1 was not rejected: no answer within {deadline} s, where a 4xx needs no "
+            "generation; the server took -1 as 'no limit'",
+            expected="4xx",
+            actual=f"no response ({ex.error})",
+            exchange=ex,
+        )
+    if ex.status == 200 and ex.events:
+        more = ", and was still streaming when chatcert hung up" if ex.truncated else ""
+        ctx.fail(
+            f"max_tokens -1 was accepted: 200 and {len(ex.events)} stream event(s){more}; "
+            "a negative cap means no cap",
+            expected="4xx",
+            actual=f"{ex.status} {ex.excerpt(300)}",
+            exchange=ex,
+        )
+    usage = obj(obj(json_or_none(ex)).get("usage"))
+    spent = usage.get("completion_tokens")
+    ctx.fail(
+        f"max_tokens -1 was accepted and generated {spent} token(s): a negative cap means no cap"
+        if ex.status == 200 and isinstance(spent, int)
+        else f"expected a 4xx rejection of max_tokens -1, got {ex.status}",
+        expected="4xx",
+        actual=f"{ex.status} {ex.excerpt(300)}",
+        exchange=ex,
+    )
+
+
 _REJECT_PROBES = ("malformed_json", "missing_messages", "empty_messages", "temperature_out_of_range")
 
 

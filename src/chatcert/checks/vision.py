@@ -262,6 +262,43 @@ def vision_file_url_rejected(ctx: CheckContext) -> None:
 
 
 _rejects(
+    "vision_raw_base64_url_rejected",
+    "vision_raw_base64",
+    "A bare base64 string (no data: prefix) as image_url.url is rejected with a 4xx.",
+    Level.SHOULD,
+    "SPEC ChatCompletionRequestMessageContentPartImage image_url.url format: uri (a bare base64 string is "
+    "no URI; the description also says 'or the base64 encoded image data', hence SHOULD); seen accepted "
+    "by a real server",
+    ("V5",),
+)
+
+
+@check(
+    area="vision",
+    level=Level.SHOULD,
+    requires=VISION,
+    probes=("vision_url_fetch",),
+    rules=("V6",),
+    source="OWASP API Security Top 10 2023 API7 Server Side Request Forgery (a client-supplied URL fetched "
+    "by the server reaches its internal addresses)",
+)
+def image_url_not_fetched_by_server(ctx: CheckContext) -> None:
+    """The server does not fetch a client's http image URL pointing at loopback (local targets only)."""
+    ex = ctx.ex("vision_url_fetch")
+    fetches = ctx.probes["vision_url_fetch"].data.get("fetches") or []
+    if fetches:
+        first = fetches[0]
+        ctx.fail(
+            f"the server fetched the image URL itself ({first['method']} {first['path']} from "
+            f"{first['from']}, User-Agent {first['user_agent']!r}): a client can make it request internal "
+            "addresses",
+            expected="no request to chatcert's loopback listener",
+            actual=f"{len(fetches)} request(s) to {ctx.probes['vision_url_fetch'].data.get('trap_url')}",
+            exchange=ex,
+        )
+
+
+_rejects(
     "vision_external_url_rejected",
     "vision_external_url",
     "An external image link is rejected with a 4xx.",

@@ -12,6 +12,7 @@ from typing import Any
 from chatcert.completeness import incompleteness, run_cause
 from chatcert.engine import Run
 from chatcert.outcomes import CheckResult, Outcome
+from chatcert.registry import all_checks
 
 # Level name -> areas it covers.
 LEVELS: dict[str, tuple[str, ...]] = {
@@ -28,7 +29,8 @@ LEVELS: dict[str, tuple[str, ...]] = {
 
 # A level's standing: earned (every MUST/PROFILE check of it ran and passed), not earned (one failed or
 # errored), incomplete (none failed, but the run kept one from running: budget, stop, interruption) or
-# not assessed (none of its checks ran: outside the selected --area/--check, or nothing of it applies).
+# not assessed (none of its checks ran, or --area/--check left out one of its MUST checks, or nothing of
+# it applies).
 EARNED, NOT_EARNED, INCOMPLETE, NOT_ASSESSED = "earned", "not earned", "incomplete", "not assessed"
 _RAN = (Outcome.PASSED, Outcome.NON_STRICT, Outcome.FAILED, Outcome.ERRORED)
 
@@ -36,13 +38,17 @@ _RAN = (Outcome.PASSED, Outcome.NON_STRICT, Outcome.FAILED, Outcome.ERRORED)
 def level_standing(run: Run) -> dict[str, str]:
     """Each certification level and its standing, in the catalogue's order."""
     out = {}
+    left_out = set(run.info.get("left_out", ()))
     for level, areas in LEVELS.items():
         results = [r for r in run.results if r.area in areas]
+        narrowed = any(c.area in areas for c in all_checks() if c.id in left_out)
         if any(r.blocking for r in results):
             out[level] = NOT_EARNED
         elif incompleteness(results):
             out[level] = INCOMPLETE
-        elif not any(r.outcome in _RAN for r in results):
+        elif narrowed or not any(r.outcome in _RAN for r in results):
+            # Narrowed: --check/--area left out a MUST check of this level, so the level was only
+            # partly assessed and is not claimed.
             out[level] = NOT_ASSESSED
         else:
             out[level] = EARNED
@@ -58,7 +64,7 @@ def certificate(run: Run) -> dict[str, Any]:
     elif missing:
         verdict = "incomplete"
     else:
-        verdict = "certified" if earned and run.exit_code == 0 else "not certified"
+        verdict = "not certified" if run.exit_code != 0 else "certified" if earned else "not assessed"
     config = run.config
     return {
         "verdict": verdict,
@@ -95,6 +101,8 @@ def verdict_lines(cert: dict[str, Any]) -> list[str]:
         first = f"certificate: INCOMPLETE: {why}{allowed}"
     else:
         first = f"certificate: {cert['verdict']}"
+        if cert["verdict"] == "not assessed":
+            first += ": every selected check passed, but --check/--area left out MUST checks of each level"
         if missing:  # failed anyway; say also what was never judged
             first += f"; also INCOMPLETE: {_missing_text(missing)}"
     parts = [f"levels earned: {', '.join(cert['earned']) or 'none'}"]
@@ -135,13 +143,16 @@ def _missing_text(missing: dict[str, Any]) -> str:
 
 
 def badge_svg(cert: dict[str, Any]) -> str:
-    """A flat badge: 'chatcert | <profile>: <levels>' in green, orange 'incomplete', or red 'failing'."""
+    """A flat badge: 'chatcert | <profile>: <levels>' in green, orange 'incomplete', grey 'not assessed'
+    (every selected check passed, but no level was wholly assessed), or red 'failing'."""
     label = "chatcert"
     verdict = cert["verdict"]
     if verdict == "certified":
         value, colour = f"{cert['profile']}: {'+'.join(cert['earned']) or 'none'}", "#2e7d32"
     elif verdict == "incomplete":
         value, colour = f"{cert['profile']}: incomplete", "#ef6c00"
+    elif verdict == "not assessed":
+        value, colour = f"{cert['profile']}: not assessed", "#757575"
     else:
         value, colour = f"{cert['profile']}: failing", "#c62828"
     lw, vw = 8 * len(label) + 10, 7 * len(value) + 10

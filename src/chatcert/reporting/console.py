@@ -228,7 +228,11 @@ class ConsoleReporter:
         cert = certificate(run)
         first, levels = verdict_lines(cert)
         status = str(cert.get("verdict", ""))
-        self._print(self._paint(first, {"certified": "1;32", "incomplete": "1;33"}.get(status, "1;31")))
+        self._print(
+            self._paint(
+                first, {"certified": "1;32", "incomplete": "1;33", "not assessed": "1;33"}.get(status, "1;31")
+            )
+        )
         if run.stopped:
             self._print(f"run stopped early: {run.stopped}")
         spent = budget_skipped(run)

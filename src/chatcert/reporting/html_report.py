@@ -28,7 +28,7 @@ _CSS = """
 main,header,nav{max-width:1360px;margin:0 auto;padding:0 20px}
 .banner{padding:18px 24px;margin:16px auto;border-radius:8px;color:#fff;max-width:1320px}
 .banner h1{margin:0 0 6px;font-size:28px;letter-spacing:.02em}.banner p{margin:4px 0;font-size:14px}
-.v-certified{background:#1b7f3b}.v-not-certified{background:#b3261e}.v-incomplete{background:#a15c00}
+.v-certified{background:#1b7f3b}.v-not-certified{background:#b3261e}.v-incomplete{background:#a15c00}.v-not-assessed{background:#616161}
 .chips a{display:inline-block;margin:6px 6px 0 0;padding:2px 10px;border-radius:12px;
 background:rgba(255,255,255,.2);color:#fff;text-decoration:none;font-size:13px}
 nav{display:inline-block;font-size:14px;margin:0 6px 8px max(20px,calc((100% - 1320px)/2))}
@@ -69,7 +69,7 @@ _SCRIPT = """document.querySelectorAll('pre.curl').forEach(function(p){var b=doc
 b.className='copy';b.textContent='copy';b.onclick=function(){navigator.clipboard.writeText(p.textContent)};
 p.parentNode.insertBefore(b,p)});"""
 
-_VERDICT_CLASS = {"certified": "v-certified", "incomplete": "v-incomplete"}
+_VERDICT_CLASS = {"certified": "v-certified", "incomplete": "v-incomplete", "not assessed": "v-not-assessed"}
 
 
 def _pretty(text: str) -> str:
