@@ -49,12 +49,12 @@ from referencing.jsonschema import DRAFT202012
 
 from chatcert.bench.metrics import percentile
 from chatcert.bench.mockproc import pin_cores
+from chatcert.wire import schemas as schemas_module
+from chatcert.wire.schemas import SchemaStore
 from chatcert_data import data_dir
 from mock_server import MockServer
-from mock_server import schemas as schemas_module
 from mock_server.chat import CHAT_REQUEST_ID
 from mock_server.samples import data_url, png_bytes
-from mock_server.schemas import SchemaStore
 
 TTFT_MS, ITL_MS, CHUNKS = 50.0, 10.0, 32
 BODY = {"model": "default", "messages": [{"role": "user", "content": "hi"}], "stream": True, "max_tokens": 64}

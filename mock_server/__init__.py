@@ -1,6 +1,8 @@
 """chatcert's emulator of OpenAI-compatible (vision) chat-completions endpoints, one profile at a time.
 
-It shares no code with the judge (`chatcert`): it only finds its data through `chatcert_data`.
+It shares no code with the judge (checks, probes, engine): of chatcert it imports only the wire layer
+(`chatcert.wire`: how images and data URLs are read off the wire) and finds its data through
+`chatcert_data`; `tests/test_layers.py` holds that boundary.
 Run it with `python -m mock_server --profile NAME` or `MockServer(NAME)`; tests use
 `mock_server.fixtures`. The HTTP contract is in docs/architecture.md.
 """

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chatcert.wire.scenario import SCENARIO_HEADER
+from chatcert.wire.schemas import SchemaStore
 from mock_server.auth import check_auth
 from mock_server.catalog import (
     handle_auth_check,
@@ -31,12 +33,10 @@ from mock_server.pharia import handle_complete, handle_transcribe
 from mock_server.profile import MockConfigError, Profile, load_profile
 from mock_server.replies import JsonReply, Reply, StreamReply
 from mock_server.scenarios import Scenario, ScenarioError, parse_scenario_header
-from mock_server.schemas import SchemaStore
 from mock_server.state import STATE, MockState, current_trace
 
 __all__ = ["DEFAULT_MAX_BODY", "DEFECT_HEADER", "SCENARIO_HEADER", "build_app"]
 
-SCENARIO_HEADER = "X-Mock-Scenario"
 DEFECT_HEADER = "X-Mock-Defect"
 DEFAULT_MAX_BODY = 256 * 1024**2  # when the profile sets no limit: big enough for any sane image request
 

@@ -7,15 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from chatcert_data import data_dir
+from chatcert.wire.profiles import PROFILE_SCHEMA_ID, ProfileError, read_profile
+from chatcert.wire.schemas import SchemaStore
 from mock_server.errors import Shape
-from mock_server.schemas import SchemaStore
 
 __all__ = ["PROFILE_SCHEMA_ID", "MockConfigError", "Profile", "load_profile"]
-
-PROFILE_SCHEMA_ID = "tag:chatcert,2026:harness/profile"
 
 
 class MockConfigError(ValueError):
@@ -95,36 +91,12 @@ class Profile:
 
 
 def load_profile(name_or_path: str | Path, schemas: SchemaStore | None = None) -> Profile:
-    """Load `profiles/NAME.yaml` by name, or a YAML file by path."""
-    path = _locate(name_or_path)
+    """Load `profiles/NAME.yaml` by name, or a YAML file by path (the wire layer's reader)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-        # PyYAML's messages span lines; the CLI promises one.
-        raise MockConfigError(f"cannot read profile {path}: {' '.join(str(exc).split())}") from exc
-    except RecursionError:
-        raise MockConfigError(f"cannot read profile {path}: it nests too deeply") from None
-    if not isinstance(data, Mapping):
-        raise MockConfigError(f"profile {path} is not a mapping")
-    problem = (schemas or SchemaStore()).error(PROFILE_SCHEMA_ID, data)
-    if problem:
-        raise MockConfigError(f"profile {path} is invalid: {problem}")
+        path, data = read_profile(name_or_path, schemas)
+    except ProfileError as exc:
+        raise MockConfigError(str(exc)) from None
     for key in ("name", "model", "routes"):
         if key not in data:
             raise MockConfigError(f"profile {path} lacks {key!r}")
     return Profile.from_mapping(data)
-
-
-def _locate(name_or_path: str | Path) -> Path:
-    text = str(name_or_path)
-    if isinstance(name_or_path, Path) or "/" in text or "\\" in text or text.endswith((".yaml", ".yml")):
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise MockConfigError(f"profile file {path} does not exist")
-        return path
-    folder = data_dir("profiles")
-    path = folder / f"{text}.yaml"
-    if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
-        raise MockConfigError(f"unknown profile {text!r}; known: {known}")
-    return path

@@ -12,8 +12,17 @@ from typing import Any
 
 import yaml
 
+from chatcert.wire.scenario import (
+    COUNT_KEYS,
+    MS_KEYS,
+    SCENARIO_KEYS,
+    ScenarioError,
+    count,
+    milliseconds,
+    split_header,
+)
+from chatcert.wire.schemas import SchemaStore
 from mock_server.faults import FAULTS
-from mock_server.schemas import SchemaStore
 
 __all__ = [
     "SCENARIO_KEYS",
@@ -25,14 +34,6 @@ __all__ = [
 ]
 
 SCENARIO_SCHEMA_ID = "tag:chatcert,2026:harness/scenario"
-
-_MS_KEYS = ("ttft_ms", "itl_ms", "jitter_ms", "delay_ms", "stall_ms")
-_INT_KEYS = ("chunks", "status", "retry_after")
-SCENARIO_KEYS = (*_MS_KEYS, *_INT_KEYS, "fault")
-
-
-class ScenarioError(ValueError):
-    """A scenario header or file that cannot be used; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,10 @@ class Scenario:
         for key, value in values.items():
             if value is None:
                 continue
-            if key in _MS_KEYS:
-                fields[key] = _number(key, value)
-            elif key in _INT_KEYS:
-                fields[key] = _integer(key, value)
+            if key in MS_KEYS:
+                fields[key] = milliseconds(key, value)
+            elif key in COUNT_KEYS:
+                fields[key] = count(key, value)
             else:
                 fields[key] = _fault(value)
         status = fields.get("status")
@@ -79,19 +80,8 @@ class Scenario:
 
 
 def parse_scenario_header(text: str) -> Scenario:
-    """Parse `key=value;key=value` (blank segments and spaces are ignored)."""
-    values: dict[str, str] = {}
-    for segment in text.split(";"):
-        if not segment.strip():
-            continue
-        key, sep, value = segment.partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key or not value:
-            raise ScenarioError(f"scenario segment {segment.strip()!r} is not key=value")
-        if key in values:
-            raise ScenarioError(f"scenario key {key!r} given twice")
-        values[key] = value
-    return Scenario.from_mapping(values)
+    """Parse `key=value;key=value` (the wire layer's grammar) into a checked scenario."""
+    return Scenario.from_mapping(split_header(text))
 
 
 def load_scenario_file(path: str | Path) -> Scenario:
@@ -121,28 +111,6 @@ def load_scenario_file(path: str | Path) -> Scenario:
 def _schemas() -> SchemaStore:
     # Scenario files are read rarely (at start-up); one store, loaded on first use.
     return SchemaStore()
-
-
-def _number(key: str, value: Any) -> float:
-    try:
-        number = float(value) if not isinstance(value, bool) else float("nan")
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not number >= 0 or number == float("inf"):  # also rejects NaN
-        raise ScenarioError(f"{key}={value!r} must be a non-negative number of milliseconds")
-    return number
-
-
-def _integer(key: str, value: Any) -> int:
-    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ScenarioError(f"{key}={value!r} must be a non-negative integer")
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ScenarioError(f"{key}={value!r} must be a non-negative integer") from None
-    if number < 0:
-        raise ScenarioError(f"{key}={value!r} must be a non-negative integer")
-    return number
 
 
 def _fault(value: Any) -> str:

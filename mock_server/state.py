@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
+from chatcert.wire.schemas import SchemaStore
 from mock_server.journal import Journal
 from mock_server.profile import Profile
 from mock_server.scenarios import Scenario
-from mock_server.schemas import SchemaStore
 
 __all__ = ["STATE", "MockState", "Trace", "current_trace", "start_trace"]
 

@@ -14,8 +14,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from chatcert.wire.images import SUPPORTED_MIME, canonical_mime, parse_data_url, sniff
 from mock_server.exchange import Exchange
-from mock_server.images import SUPPORTED_MIME, canonical_mime, decode_data_url, sniff_image
 
 __all__ = ["ChatFacts", "check_chat", "check_image_bytes", "check_image_url", "optional_int", "tool_names"]
 
@@ -99,10 +99,10 @@ def check_image_url(ex: Exchange, image_url: Any, where: str) -> None:
     scheme = url.partition(":")[0].lower() if ":" in url else ""
     if scheme == "data":
         try:
-            mime, data = decode_data_url(url)
+            decoded = parse_data_url(url)
         except ValueError as exc:
             raise ex.invalid(f"{where}.url: {exc}", param=where) from None
-        check_image_bytes(ex, mime, data, where)
+        check_image_bytes(ex, decoded.mime, decoded.data, where)
     elif scheme == "file":
         raise ex.invalid(f"{where}.url: file:// URLs are not allowed", param=where)
     elif scheme in ("http", "https"):
@@ -121,7 +121,7 @@ def check_image_bytes(ex: Exchange, declared: str, data: bytes, where: str) -> N
         raise ex.invalid(
             f"{where}: unsupported image type {declared!r}; use {', '.join(SUPPORTED_MIME)}", where
         )
-    info = sniff_image(data)
+    info = sniff(data)
     if info is None:
         raise ex.invalid(f"{where}: the data is not a valid image", param=where)
     if info.mime != declared and ex.profile.image_mime_label == "checked":

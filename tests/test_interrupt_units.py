@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,30 @@ from chatcert.reporting.files import IN_PROGRESS, FileReporter
 from mock_server.runner import MockServer
 
 
-class _InterruptAfter:
-    """A reporter that delivers a real SIGINT to this process after `n` results."""
+def _real_sigint() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
 
-    def __init__(self, n: int) -> None:
+
+def _swallowed_sigint() -> None:
+    """A SIGINT whose exception is lost, as when it lands in a gc callback or a `__del__` (CI saw
+    Hypothesis's gc callback print "Exception ignored" and the run end 0)."""
+    with contextlib.suppress(interrupt.Interrupted):  # what the interpreter does to it there
+        interrupt._handler(signal.SIGINT, None)
+
+
+class _InterruptAfter:
+    """A reporter that delivers a SIGINT (`deliver`) to this process after `n` results."""
+
+    def __init__(self, n: int, deliver: Callable[[], None] = _real_sigint) -> None:
         self.n = n
+        self.deliver = deliver
 
     def on_start(self, run: Run) -> None:
         pass
 
     def on_result(self, run: Run, result: CheckResult) -> None:
         if len(run.results) == self.n:
-            os.kill(os.getpid(), signal.SIGINT)
+            self.deliver()
 
     def on_finish(self, run: Run) -> None:
         pass
@@ -109,29 +122,9 @@ def test_new_run_clears_previous_reports_and_marks_in_progress(tmp_path: Path) -
     assert "has not finished" in (tmp_path / IN_PROGRESS).read_text()
 
 
-class _SwallowedSignalAfter:
-    """A SIGINT whose exception is lost, as when it lands in a gc callback or a `__del__`
-    (CI saw Hypothesis's gc callback print "Exception ignored" and the run end 0)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def on_start(self, run: Run) -> None:
-        pass
-
-    def on_result(self, run: Run, result: CheckResult) -> None:
-        if len(run.results) == self.n:
-            # Suppressed: what the interpreter does to an exception raised inside a gc callback.
-            with contextlib.suppress(interrupt.Interrupted):
-                interrupt._handler(signal.SIGINT, None)
-
-    def on_finish(self, run: Run) -> None:
-        pass
-
-
 def test_a_swallowed_signal_still_stops_the_run(handlers: None) -> None:
     with MockServer(profile=load_profile("compatible").origin) as server:
-        run = run_certification(_config(server.url), [_SwallowedSignalAfter(3)])
+        run = run_certification(_config(server.url), [_InterruptAfter(3, _swallowed_sigint)])
     assert run.interrupted == "SIGINT"
     assert run.exit_code == 130
     assert len([r for r in run.results if not r.reason.startswith("interrupted")]) == 3

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from chatcert.wire.images import DataURL, ImageInfo, parse_data_url
+from chatcert.wire.images import sniff as sniff_image
 from mock_server import MockConfigError, Scenario, ScenarioError, load_scenario_file, parse_scenario_header
 from mock_server.defects import DEFECTS, Defect, register
 from mock_server.generation import minimal_instance, reply_text, split_tokens
-from mock_server.images import ImageInfo, decode_data_url, sniff_image
 from mock_server.journal import Journal, body_record, redact_headers, redact_query
 from mock_server.profile import load_profile
 from mock_server.runner import check_host
@@ -34,15 +35,19 @@ def webp(kind: bytes, payload: bytes) -> bytes:
 
 
 def test_sniff_recognises_each_format_and_its_size() -> None:
-    assert sniff_image(png_bytes(640, 480)) == ImageInfo("image/png", 640, 480)
-    assert sniff_image(jpeg(1024, 768)) == ImageInfo("image/jpeg", 1024, 768)
-    assert sniff_image(b"GIF89a" + struct.pack("<HH", 12, 34) + b"\x00" * 8) == ImageInfo("image/gif", 12, 34)
+    assert sniff_image(png_bytes(640, 480)) == ImageInfo("png", "image/png", 640, 480)
+    assert sniff_image(jpeg(1024, 768)) == ImageInfo("jpeg", "image/jpeg", 1024, 768)
+    assert sniff_image(b"GIF89a" + struct.pack("<HH", 12, 34) + b"\x00" * 8) == ImageInfo(
+        "gif", "image/gif", 12, 34
+    )
     lossy = b"\x00\x00\x00" + b"\x9d\x01\x2a" + struct.pack("<HH", 320, 200) + b"\x00" * 4
-    assert sniff_image(webp(b"VP8 ", lossy)) == ImageInfo("image/webp", 320, 200)
+    assert sniff_image(webp(b"VP8 ", lossy)) == ImageInfo("webp", "image/webp", 320, 200)
     bits = (100 - 1) | ((50 - 1) << 14)
-    assert sniff_image(webp(b"VP8L", b"\x2f" + struct.pack("<I", bits))) == ImageInfo("image/webp", 100, 50)
+    assert sniff_image(webp(b"VP8L", b"\x2f" + struct.pack("<I", bits))) == ImageInfo(
+        "webp", "image/webp", 100, 50
+    )
     extended = b"\x00" * 4 + (4999).to_bytes(3, "little") + (2999).to_bytes(3, "little")
-    assert sniff_image(webp(b"VP8X", extended)) == ImageInfo("image/webp", 5000, 3000)
+    assert sniff_image(webp(b"VP8X", extended)) == ImageInfo("webp", "image/webp", 5000, 3000)
 
 
 @pytest.mark.parametrize(
@@ -66,11 +71,11 @@ def test_sniff_refuses_non_images_and_damaged_headers(data: bytes) -> None:
 
 
 def test_decode_data_url() -> None:
-    assert decode_data_url(data_url(b"abc", "image/JPG")) == ("image/jpeg", b"abc")
-    assert decode_data_url("data:image/png;charset=x;base64,YWJj") == ("image/png", b"abc")
+    assert parse_data_url(data_url(b"abc", "image/JPG")) == DataURL("image/jpeg", b"abc")
+    assert parse_data_url("data:image/png;charset=x;base64,YWJj") == DataURL("image/png", b"abc")
     for bad in ("data:image/png,YWJj", "data:image/png;base64,", "data:image/png;base64,YW Jj", "nodata"):
         with pytest.raises(ValueError):
-            decode_data_url(bad)
+            parse_data_url(bad)
 
 
 # ---- scenarios ----------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from chatcert.wire import schemas as schemas_module
+from chatcert.wire.schemas import SchemaStore
 from chatcert_data import data_dir
-from mock_server import schemas as schemas_module
-from mock_server.schemas import SchemaStore
 
 REQUESTS = (
     "tag:chatcert,2026:openai/chat-request",

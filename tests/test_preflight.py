@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
+from chatcert._cli import _common
 from chatcert.cli import main
 from chatcert.preflight import PreflightReport, run_preflight
-from chatcert.preflight import rehearsal as rehearsal_module
 from chatcert_data import data_dir
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "liquidai"
@@ -125,7 +125,7 @@ class StandInMock:
 def standin(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[StandInMock]]:
     """Make every rehearsal (CLI included) use the stand-in mock."""
     StandInMock.instances = []
-    monkeypatch.setattr(rehearsal_module, "default_server_factory", StandInMock)
+    monkeypatch.setattr(_common, "mock_server_factory", StandInMock)
     yield StandInMock
 
 
@@ -177,7 +177,13 @@ def ids(report: PreflightReport, severity: str = "error") -> set[str]:
     return {f.id for f in report.findings if f.severity == severity}
 
 
+def _factory(profile: str) -> Any:
+    # Looked up at call time, so the `standin` fixture's replacement applies as it does in the CLI.
+    return _common.mock_server_factory(profile)
+
+
 def preflight(operation: Path, **kwargs: Any) -> PreflightReport:
+    kwargs.setdefault("server_factory", _factory)
     return run_preflight(operation, timeout=30, **kwargs)
 
 
@@ -531,7 +537,7 @@ def test_script_timeout(example: Path, standin: type[StandInMock]) -> None:
         "    args = parser.parse_args(argv)\n",
         "    args = parser.parse_args(argv)\n    import time\n\n    time.sleep(30)\n",
     )
-    report = run_preflight(example, timeout=1)
+    report = run_preflight(example, timeout=1, server_factory=_factory)
     assert {"script_timeout", "rehearsal_no_request"} <= ids(report)
 
 

@@ -18,7 +18,7 @@ import pytest
 from chatcert.errors import UsageError
 from chatcert.preflight import load_profile, validate_request
 from chatcert.preflight import syntax310 as syntax310_module
-from chatcert.preflight.images import ImageError, guess_mime_onboard, sniff_image
+from chatcert.preflight.images import ImageError, guess_mime_onboard, read_image
 from chatcert.preflight.jobcommand import parse_command
 from chatcert.preflight.payload import decode_data_url
 from chatcert.preflight.script import imports_of
@@ -53,15 +53,17 @@ def _jpeg(width: int, height: int) -> bytes:
 
 
 def test_sniff_formats() -> None:
-    assert sniff_image(_png(7, 5)) == sniff_image(_png(7, 5))
-    png = sniff_image(_png(7, 5))
+    assert read_image(_png(7, 5), complete=True) == read_image(_png(7, 5), complete=True)
+    png = read_image(_png(7, 5), complete=True)
     assert (png.format, png.mime, png.width, png.height) == ("png", "image/png", 7, 5)
-    jpeg = sniff_image(_jpeg(640, 480))
+    jpeg = read_image(_jpeg(640, 480), complete=True)
     assert (jpeg.mime, jpeg.width, jpeg.height) == ("image/jpeg", 640, 480)
-    gif = sniff_image(b"GIF89a" + struct.pack("<HH", 12, 34) + b"\x00" * 10)
+    gif = read_image(b"GIF89a" + struct.pack("<HH", 12, 34) + b"\x00" * 10, complete=True)
     assert (gif.mime, gif.width, gif.height) == ("image/gif", 12, 34)
     body = b"\x00\x00\x00" + b"\x9d\x01\x2a" + struct.pack("<HH", 100, 50)
-    webp = sniff_image(b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + struct.pack("<I", len(body)) + body)
+    webp = read_image(
+        b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + struct.pack("<I", len(body)) + body, complete=True
+    )
     assert (webp.mime, webp.width, webp.height) == ("image/webp", 100, 50)
 
 
@@ -78,14 +80,14 @@ def test_sniff_formats() -> None:
 )
 def test_sniff_rejects(data: bytes) -> None:
     with pytest.raises(ImageError):
-        sniff_image(data)
+        read_image(data, complete=True)
 
 
 def test_sniff_prefix_of_png_when_told_so() -> None:
     head = _png(300, 200)[:40]
     with pytest.raises(ImageError):
-        sniff_image(head)
-    assert sniff_image(head, complete=False).width == 300
+        read_image(head, complete=True)
+    assert read_image(head, complete=False).width == 300
 
 
 def test_onboard_mime_table_is_310s() -> None:
@@ -110,7 +112,7 @@ def test_data_urls() -> None:
             decode_data_url(bad)
     # the mock's journal cuts long strings: the start is still judged
     cut = decode_data_url(url[:90] + "\u2026[1234 more chars]")
-    assert cut.truncated and sniff_image(cut.data, complete=False).width == 2
+    assert cut.truncated and read_image(cut.data, complete=False).width == 2
 
 
 # ---------------------------------------------------------------------------------------- Python 3.10

@@ -25,7 +25,6 @@ from chatcert.strategies import (
     invalid_chat_requests,
     valid_chat_requests,
 )
-from mock_server.images import sniff_image
 
 PROFILES = ["openai", "compatible", "liquidai", "pharia", "libertai"]
 FAST = settings(max_examples=40, database=None, deadline=None, suppress_health_check=list(HealthCheck))
@@ -238,7 +237,7 @@ def test_encoders_write_decodable_images(
     encoder: Callable[[int, int], bytes], fmt: str, width: int, height: int
 ) -> None:
     data = encoder(width, height)
-    info = sniff_image(data)  # the mock's independent sniffer
+    info = sniff(data)  # the wire layer's reader, which the mock uses too
     assert info is not None and (info.width, info.height) == (width, height)
     pil = pytest.importorskip("PIL.Image")
     decoded = pil.open(io.BytesIO(data))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from chatcert.wire.images import canonical_mime, sniff
 from mock_server.defect_catalogue._edit import (
     chat_reply,
     content_parts,
@@ -20,7 +21,6 @@ from mock_server.defect_catalogue._edit import (
 )
 from mock_server.defects import TEXT_FIRST, Defect, DefectContext
 from mock_server.generation import IMAGE_TOKENS
-from mock_server.images import canonical_mime, sniff_image
 from mock_server.samples import data_url, png_bytes
 
 __all__ = ["VISION"]
@@ -100,7 +100,7 @@ def _crash_on_bad_base64(part: dict[str, Any], ctx: DefectContext) -> None:
 def _any_bytes_as_image(part: dict[str, Any], ctx: DefectContext) -> None:
     url = _url(part)
     data = _decoded(url) if url is not None else None
-    if data is not None and sniff_image(data) is None:
+    if data is not None and sniff(data) is None:
         part["image_url"] = {"url": data_url(png_bytes())}  # decoded "somehow" into a blank image
 
 

@@ -1,8 +1,8 @@
-"""Loads every JSON Schema under ``schemas/`` once and looks them up by ``$id``, offline."""
+"""The judge's view of the JSON Schemas: a `referencing` registry over the wire layer's schemas
+(`chatcert.wire.schemas.load_schemas`, the mock's too), validators by ``$id`` and readable errors."""
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from typing import Any
 
@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from chatcert_data import data_dir
+from chatcert.wire.schemas import load_schemas
 
 __all__ = ["SCHEMA_PREFIX", "registry", "schema_errors", "validator"]
 
@@ -19,10 +19,9 @@ SCHEMA_PREFIX = "tag:chatcert,2026:"
 
 @cache
 def registry() -> Registry[Any]:
-    resources = []
-    for path in sorted(data_dir("schemas").rglob("*.schema.json")):
-        contents = json.loads(path.read_text(encoding="utf-8"))
-        resources.append(Resource.from_contents(contents, default_specification=DRAFT202012))
+    resources = [
+        Resource.from_contents(c, default_specification=DRAFT202012) for c in load_schemas().values()
+    ]
     return Registry().with_resources((r.id(), r) for r in resources if r.id())  # type: ignore[misc]
 
 

@@ -5,14 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from chatcert._schemas import schema_errors
 from chatcert.errors import UsageError, did_you_mean
-from chatcert_data import data_dir
+from chatcert.wire.profiles import ProfileError, UnknownProfile, builtin_profiles, read_profile
 
 __all__ = ["CAPABILITIES", "Profile", "builtin_profiles", "load_profile"]
 
@@ -105,37 +101,15 @@ class Profile:
         return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def builtin_profiles() -> list[str]:
-    return sorted(p.stem for p in data_dir("profiles").glob("*.yaml"))
-
-
 def load_profile(name_or_path: str) -> Profile:
     """Load a built-in profile by name, or a user's profile file by path. Bad input -> UsageError."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml", ".json") or "/" in name_or_path:
-        path = candidate
-        if not path.is_file():
-            raise UsageError(f"profile file {name_or_path!r} not found")
-    else:
-        path = data_dir("profiles") / f"{name_or_path}.yaml"
-        if not path.is_file():
-            known = builtin_profiles()
-            hint = did_you_mean(name_or_path, known) or ";"
-            raise UsageError(f"unknown profile {name_or_path!r}{hint} built-in profiles: {', '.join(known)}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read profile {str(path)!r}: {exc}") from exc
-    except RecursionError:
-        raise UsageError(f"profile {str(path)!r} nests too deeply to parse") from None
-    except ValueError as exc:  # e.g. an integer over Python's 4300-digit limit
-        raise UsageError(f"profile {str(path)!r} cannot be parsed: {exc}") from None
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"profile {str(path)!r} is not valid YAML: {first}") from exc
-    if not isinstance(data, dict):
-        raise UsageError(f"profile {str(path)!r} must be a mapping, not {type(data).__name__}")
-    errors = schema_errors("harness/profile", data, limit=1)
-    if errors:
-        raise UsageError(f"profile {str(path)!r} is invalid: {errors[0]}")
+        path, data = read_profile(name_or_path)
+    except UnknownProfile as exc:
+        hint = did_you_mean(exc.name, exc.known) or ";"
+        raise UsageError(
+            f"unknown profile {exc.name!r}{hint} built-in profiles: {', '.join(exc.known)}"
+        ) from None
+    except ProfileError as exc:
+        raise UsageError(str(exc)) from None
     return Profile(name=str(data["name"]), raw=data, origin=str(path))

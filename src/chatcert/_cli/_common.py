@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import tempfile
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatcert.client import check_url
-from chatcert.errors import UsageError
+from chatcert.errors import HarnessError, UsageError
 from chatcert.keys import key_origin, load_api_key
+from chatcert.preflight.rehearsal import MockLike
 from chatcert.profiles import Profile, load_profile
 
 __all__ = [
@@ -187,3 +189,13 @@ def open_target(
     key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
     with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
         yield Endpoint(server.url, profile, key, True, True)
+
+
+def mock_server_factory(profile: str) -> contextlib.AbstractContextManager[MockLike]:
+    """chatcert's mock server serving `profile`: what a pre-flight rehearses against."""
+    try:
+        from mock_server.runner import MockServer
+    except ImportError as exc:
+        raise HarnessError(f"the mock server is not available ({exc}); run with --no-rehearsal") from exc
+    server: contextlib.AbstractContextManager[MockLike] = MockServer(profile=profile)
+    return server

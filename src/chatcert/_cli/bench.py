@@ -48,6 +48,7 @@ from chatcert.client import check_url
 from chatcert.errors import TargetError, UsageError
 from chatcert.keys import load_api_key
 from chatcert.profiles import Profile, load_profile
+from chatcert.wire.scenario import SCENARIO_HEADER
 
 _DEFAULT_SCENARIO = scenario_header(DEFAULT_SCENARIO)
 
@@ -325,7 +326,7 @@ def run(args: argparse.Namespace) -> int:
         if args.insecure:
             print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
         if args.target_is_mock and args.mock_scenario:
-            config.headers["X-Mock-Scenario"] = scenario_header(scenario)
+            config.headers[SCENARIO_HEADER] = scenario_header(scenario)
             config.scenario = scenario
         _check_outputs(args)
         record = run_bench(config)

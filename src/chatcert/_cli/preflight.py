@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcert import interrupt
+from chatcert._cli import _common
 from chatcert._cli._common import positive_float, writable_dir
 from chatcert.errors import UsageError
 from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, render_text, run_preflight, write_report
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         profile=args.profile,
         rehearsal=not args.no_rehearsal,
         timeout=args.timeout,
+        server_factory=_common.mock_server_factory,
     )
     with interrupt.shielded():  # a second signal must not cut the report of the first in half
         if args.report_dir:

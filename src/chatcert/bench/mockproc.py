@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from chatcert.errors import HarnessError, UsageError
+from chatcert.wire.scenario import ScenarioError, count, format_header, milliseconds, split_header
 
 __all__ = ["DEFAULT_SCENARIO", "MockProcess", "parse_scenario", "pin_cores", "scenario_header"]
 
@@ -31,27 +32,23 @@ _KEY_ENV = "CHATCERT_BENCH_MOCK_KEY"
 
 
 def parse_scenario(text: str) -> dict[str, float]:
-    """`ttft_ms=50;itl_ms=10;chunks=32;jitter_ms=0` -> a mapping (timing keys only)."""
-    out: dict[str, float] = {}
-    for segment in text.split(";"):
-        if not segment.strip():
-            continue
-        key, sep, value = (p.strip() for p in segment.partition("="))
-        if not sep or key not in _KEYS:
-            raise UsageError(f"--mock-scenario takes {'=N;'.join(_KEYS)}=N, not {segment.strip()!r}")
-        try:
-            number = float(value)
-        except ValueError:
-            raise UsageError(f"--mock-scenario {key}={value!r} is not a number") from None
-        if not number >= 0 or number == float("inf") or (key == "chunks" and not number.is_integer()):
-            raise UsageError(f"--mock-scenario {key}={value!r} must be a non-negative number")
-        out[key] = int(number) if key == "chunks" else number
+    """`ttft_ms=50;itl_ms=10;chunks=32;jitter_ms=0` -> a mapping (timing keys only), in the wire
+    layer's scenario grammar (the one the mock reads)."""
+    try:
+        values = split_header(text)
+        out: dict[str, float] = {}
+        for key, value in values.items():
+            if key not in _KEYS:
+                raise ScenarioError(f"takes {'=N;'.join(_KEYS)}=N, not {key}={value}")
+            out[key] = count(key, value) if key == "chunks" else milliseconds(key, value)
+    except ScenarioError as exc:
+        raise UsageError(f"--mock-scenario {exc}") from None
     return out
 
 
 def scenario_header(scenario: Mapping[str, float]) -> str:
     """The `X-Mock-Scenario` header value for `scenario`."""
-    return ";".join(f"{k}={v:g}" for k, v in scenario.items())
+    return format_header(scenario)
 
 
 def pin_cores(server_pid: int) -> dict[str, Any]:

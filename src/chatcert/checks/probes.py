@@ -11,6 +11,7 @@ from chatcert.context import DEFAULT_MAX_TOKENS, ProbeContext
 from chatcert.fetchtrap import FetchTrap, is_loopback_target
 from chatcert.images import data_url, fixture_image, make_png
 from chatcert.registry import probe
+from chatcert.wire.scenario import SCENARIO_HEADER
 
 PROMPT = "Say hello in five words."
 WRONG_KEY = "chatcert-wrong-key-0000"  # no provider issues keys of this form
@@ -614,7 +615,7 @@ def _fault(
 ) -> None:
     @probe(name, tokens=DEFAULT_MAX_TOKENS, mock_only=True, requires=requires)
     def send(ctx: ProbeContext) -> None:
-        ctx.chat(ctx.chat_body(PROMPT, stream=stream), label=label, headers={"X-Mock-Scenario": scenario})
+        ctx.chat(ctx.chat_body(PROMPT, stream=stream), label=label, headers={SCENARIO_HEADER: scenario})
 
     send.__doc__ = label
 

@@ -13,7 +13,6 @@ fuzz run sends before its search.
 
 from __future__ import annotations
 
-import base64
 import json
 import string
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from chatcert.fuzz import images
 from chatcert.fuzz.corpus import fixture_bytes
 from chatcert.fuzz.explicit import first_examples
 from chatcert.fuzz.rules import PayloadRules
-from chatcert.images import fixture_images, sniff
+from chatcert.images import data_url, fixture_images
 
 __all__ = [
     "FEATURES",
@@ -50,12 +49,6 @@ MAX_TOKENS = 8
 
 def text(min_size: int = 1, max_size: int = 40) -> st.SearchStrategy[str]:
     return st.text(alphabet=TEXT_ALPHABET, min_size=min_size, max_size=max_size)
-
-
-def data_url(data: bytes, mime: str | None = None) -> str:
-    info = sniff(data)
-    kind = mime or (info.mime if info else "application/octet-stream")
-    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
 _colour = st.tuples(

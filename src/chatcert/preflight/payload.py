@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcert.preflight.findings import Finding, error, warning
-from chatcert.preflight.images import ImageError, ImageInfo, guess_mime_local, guess_mime_onboard, sniff_image
+from chatcert.preflight.images import ImageError, ImageInfo, guess_mime_local, guess_mime_onboard, read_image
 from chatcert.preflight.profile import PreflightProfile
 from chatcert.preflight.schemas import SchemaUnavailable, validate_request
 
@@ -107,7 +107,7 @@ def check_image_file(
         yield error("image_unreadable", f"cannot read image {name}: {exc}", file=name)
         return
     try:
-        info = sniff_image(data)
+        info = read_image(data, complete=True)
     except ImageError as exc:
         yield error("image_undecodable", f"{name} is not a readable image: {exc}", file=name, bytes=len(data))
         return
@@ -276,7 +276,7 @@ def _image_part(
     if _known(image, known_images):
         return  # the same bytes were judged as a file already; do not report twice
     try:
-        info = sniff_image(image.data, complete=not image.truncated)
+        info = read_image(image.data, complete=not image.truncated)
     except ImageError as exc:
         if image.truncated:
             return  # the journal kept too little to judge; the mock itself decoded the whole image

@@ -9,7 +9,6 @@ refuses every peer but loopback. Whatever the mock journals is what the script w
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import os
 import posixpath
@@ -34,7 +33,6 @@ __all__ = [
     "ServerFactory",
     "check_outputs",
     "check_run",
-    "default_server_factory",
     "rehearse",
 ]
 
@@ -53,17 +51,6 @@ class MockLike(Protocol):
 
 
 ServerFactory = Callable[[str], contextlib.AbstractContextManager[MockLike]]
-
-
-def default_server_factory(profile: str) -> contextlib.AbstractContextManager[MockLike]:
-    """chatcert's mock server (`mock_server.runner.MockServer`) serving `profile`."""
-    try:
-        # Imported late: the core library must not need the mock server unless a rehearsal runs.
-        runner = importlib.import_module("mock_server.runner")
-    except ImportError as exc:
-        raise HarnessError(f"the mock server is not available ({exc}); run with --no-rehearsal") from exc
-    server: contextlib.AbstractContextManager[MockLike] = runner.MockServer(profile=profile)
-    return server
 
 
 @dataclass
@@ -157,11 +144,14 @@ def rehearse(
     timeout: float,
     server_factory: ServerFactory | None = None,
 ) -> RehearsalResult:
-    """Run the operation's job once against a mock of `mock_profile`; needs `op.job.script`."""
+    """Run the operation's job once against a server `server_factory(mock_profile)` starts (the CLI
+    passes chatcert's mock; the core library never imports the mock itself); needs `op.job.script`."""
     job = op.job
     if job is None or job.script is None:
         raise ValueError("the operation has no script to rehearse")
-    factory = server_factory or default_server_factory
+    if server_factory is None:
+        raise HarnessError("no server to rehearse against: pass server_factory, or run without rehearsal")
+    factory = server_factory
     with tempfile.TemporaryDirectory(prefix="chatcert-preflight-") as tmp:
         root = Path(tmp)
         volume, guard_dir, home = root / "volume", root / "guard", root / "home"

@@ -11,7 +11,7 @@ from pathlib import Path
 from chatcert.errors import UsageError
 from chatcert.interrupt import Interrupted, acknowledge
 from chatcert.preflight.findings import CheckLog, Finding, warning
-from chatcert.preflight.images import ImageError, sniff_image
+from chatcert.preflight.images import ImageError, read_image
 from chatcert.preflight.operation import (
     ONBOARD_SERVER,
     Operation,
@@ -324,7 +324,7 @@ def _static_request(op: Operation, main: Script | None) -> RequestEstimate:
     unknown = 0
     for up in _image_files(op):
         try:
-            info = sniff_image(up.local.read_bytes())
+            info = read_image(up.local.read_bytes(), complete=True)
             images.append((info.width, info.height))
         except (OSError, ImageError):
             unknown += 1

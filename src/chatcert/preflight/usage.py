@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatcert.preflight.images import ImageError, sniff_image
+from chatcert.preflight.images import ImageError, read_image
 from chatcert.preflight.payload import decode_data_url
 
 __all__ = [
@@ -157,7 +157,7 @@ def _image_size(part: dict[str, Any]) -> tuple[int, int] | None:
         return None
     try:
         image = decode_data_url(url)
-        info = sniff_image(image.data, complete=not image.truncated)
+        info = read_image(image.data, complete=not image.truncated)
     except (ValueError, ImageError):
         return None
     return info.width, info.height

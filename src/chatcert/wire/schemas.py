@@ -1,9 +1,11 @@
-"""Loads every `*.schema.json` under the data folder into a registry and validates by `$id`.
+"""The JSON Schemas by `$id`: loaded once from the data folder, for the mock and the judge alike.
 
-Validation is what a request costs the mock most (docs/mock-server.md has the figures), so each schema
-gets one pre-compiled validator, and, where the `jsonschema_rs` package is installed, a compiled one
-that decides valid requests in microseconds. The `jsonschema` validator stays the reference: it
-decides whatever the fast one rejects and writes every error message.
+`load_schemas()` reads every `*.schema.json`; chatcert's registry (`chatcert._schemas`) and the mock's
+`SchemaStore` are both built on it. Validation is what a request costs the mock most
+(docs/mock-server.md has the figures), so each schema gets one pre-compiled validator, and, where the
+`jsonschema_rs` package is installed, a compiled one that decides valid requests in microseconds. The
+`jsonschema` validator stays the reference: it decides whatever the fast one rejects and writes every
+error message.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,9 @@ from referencing.jsonschema import DRAFT202012
 
 from chatcert_data import data_dir
 
-__all__ = ["SchemaStore"]
+__all__ = ["SchemaStore", "load_schemas"]
 
-_LOG = logging.getLogger("mock_server")
+_LOG = logging.getLogger("chatcert.wire")
 _MAX_MESSAGE = 300  # jsonschema messages embed the instance repr; a data URL would flood the reply
 
 
@@ -37,29 +40,44 @@ def _optional(module: str) -> Any:
 _RUST = _optional("jsonschema_rs")
 
 
+def load_schemas(root: Path | None = None) -> dict[str, dict[str, Any]]:
+    """Every schema under `root` (default: the installed data folder) by its `$id`. An unreadable file
+    is skipped with a warning, never an error: the mock must start with what it has."""
+    return dict(_load(root)) if root is not None else dict(_default())
+
+
+@cache
+def _default() -> tuple[tuple[str, dict[str, Any]], ...]:
+    try:
+        folder = data_dir("schemas")
+    except FileNotFoundError:
+        return ()
+    return _load(folder)
+
+
+def _load(folder: Path) -> tuple[tuple[str, dict[str, Any]], ...]:
+    found = []
+    for path in sorted(folder.rglob("*.schema.json")):
+        try:
+            contents = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            _LOG.warning("skipping unreadable schema %s: %s", path, exc)
+            continue
+        schema_id = contents.get("$id") if isinstance(contents, dict) else None
+        if isinstance(schema_id, str):
+            found.append((schema_id, contents))
+    return tuple(found)
+
+
 class SchemaStore:
     """Schemas by `$id`; a missing schema is skipped (it may not be written yet), never an error."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self._schemas: dict[str, dict[str, Any]] = {}
         self._validators: dict[str, Draft202012Validator] = {}
         self._fast: dict[str, Any] = {}  # $id -> jsonschema_rs validator, or None where it cannot be used
         self._fast_registry: Any = None
-        resources: list[tuple[str, Resource[Any]]] = []
-        try:
-            folder = root or data_dir("schemas")
-        except FileNotFoundError:
-            folder = None
-        for path in sorted(folder.rglob("*.schema.json")) if folder else ():
-            try:
-                contents = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                _LOG.warning("mock_server: skipping unreadable schema %s: %s", path, exc)
-                continue
-            schema_id = contents.get("$id") if isinstance(contents, dict) else None
-            if isinstance(schema_id, str):
-                self._schemas[schema_id] = contents
-                resources.append((schema_id, Resource.from_contents(contents, DRAFT202012)))
+        self._schemas: dict[str, dict[str, Any]] = load_schemas(root)
+        resources = [(i, Resource.from_contents(c, DRAFT202012)) for i, c in self._schemas.items()]
         self._registry: Registry[Any] = Registry().with_resources(resources)
 
     def has(self, schema_id: str) -> bool:
@@ -105,6 +123,6 @@ class SchemaStore:
                     self._schemas[schema_id], registry=self._fast_registry, validate_formats=False
                 )
             except Exception as exc:  # a schema it cannot compile is left to the reference validator
-                _LOG.warning("mock_server: no fast validator for %s: %s", schema_id, exc)
+                _LOG.warning("no fast validator for %s: %s", schema_id, exc)
                 self._fast[schema_id] = None
         return self._fast[schema_id]
