@@ -15,9 +15,8 @@ SRC = ROOT / "src" / "chatcert"
 
 # The front ends of the core library: only they (and suites, tests) may import pytest or the CLI.
 FRONT_ENDS = ("chatcert.pytest_plugin", "chatcert.cli", "chatcert._cli", "chatcert.__main__")
-# Packages that build real third-party servers for the harness's own tests and CI; they may import
-# what the tests need, but nothing in the core imports them for a verdict.
-TEST_SERVERS = ("chatcert.realserver", "chatcert.vllmserver")
+# Test tooling that builds real third-party servers lives under tests/ and is not shipped.
+TEST_TOOLING = ("realserver", "vllmserver", "evil_server", "defects")
 
 
 def imports_of(source: str) -> Iterator[tuple[int, str]]:
@@ -53,7 +52,7 @@ def violation(layer: str, module: str) -> str | None:
         if _within(module, "chatcert", "mock_server", "suites") and not _within(module, "chatcert.wire"):
             return "the wire layer imports nothing above it"
     elif layer == "core":
-        if _within(module, *FRONT_ENDS, "pytest", "_pytest", "suites", "mock_server"):
+        if _within(module, *FRONT_ENDS, *TEST_TOOLING, "pytest", "_pytest", "suites", "mock_server"):
             return "the core library imports no front end, no pytest, no suite and no mock"
     elif layer == "front" and _within(module, "suites"):
         return "the plugin and CLI do not import the suites"
@@ -69,8 +68,6 @@ def _layer(path: Path) -> str:
     module = "chatcert." + path.relative_to(SRC).with_suffix("").as_posix().replace("/", ".")
     if _within(module, *FRONT_ENDS):
         return "front"
-    if _within(module, *TEST_SERVERS):
-        return "test-servers"
     return "core"
 
 

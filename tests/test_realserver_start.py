@@ -10,10 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from chatcert.realserver import RealServer, RealServerStartError
-from chatcert.realserver import _server as server_module
-from chatcert.realserver._model import ModelPaths
+from realserver import RealServer, RealServerStartError
+from realserver import _server as server_module
+from realserver._model import ModelPaths
 
 _FAKE = f"""#!{sys.executable}
 import json, os, signal, sys

@@ -12,8 +12,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from chatcert.realserver import (
+from realserver import (
     RealServer,
     RealServerUnavailable,
     base_model_chunks,

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from realserver import RealServer
 
 from chatcert.cli import main
-from chatcert.realserver import RealServer
 
 pytestmark = pytest.mark.real
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
+from realserver import RealServer
 
 import chatcert._cli.certify as certify_cli
 from chatcert.cli import main
 from chatcert.context import CheckContext
 from chatcert.engine import Run, RunConfig, run_certification, run_check
 from chatcert.outcomes import CheckResult, Outcome
-from chatcert.realserver import RealServer
 from chatcert.registry import all_checks
 
 pytestmark = pytest.mark.real

@@ -13,8 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-
-from chatcert.realserver import RealServer
+from realserver import RealServer
 
 pytestmark = pytest.mark.real
 

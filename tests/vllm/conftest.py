@@ -14,9 +14,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-
-from chatcert.realserver import RealServerUnavailable, base_model_chunks
-from chatcert.vllmserver import VllmServer, default_vllm_cache_dir, require_vllm
+from realserver import RealServerUnavailable, base_model_chunks
+from vllmserver import VllmServer, default_vllm_cache_dir, require_vllm
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vllmserver import VllmServer
 
 from chatcert.cli import main
-from chatcert.vllmserver import VllmServer
 
 pytestmark = pytest.mark.vllm
 

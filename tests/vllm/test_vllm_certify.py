@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from vllmserver import VllmServer
 
 import chatcert._cli.certify as certify_cli
 from chatcert.cli import main
 from chatcert.engine import Run, RunConfig, run_certification
 from chatcert.outcomes import CheckResult, Outcome
-from chatcert.vllmserver import VllmServer
 
 pytestmark = pytest.mark.vllm
 

@@ -44,7 +44,7 @@ from chatcert.bench.records import check_name, history_dir
 from chatcert.bench.report import gate_lines
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.budget import Budget
-from chatcert.client import check_url
+from chatcert.client import Target, check_url
 from chatcert.errors import TargetError, UsageError
 from chatcert.keys import load_api_key
 from chatcert.profiles import Profile, load_profile
@@ -244,11 +244,8 @@ def _levels(args: argparse.Namespace) -> list[LevelSpec]:
 
 
 def _auth_headers(profile: Profile, key: str | None) -> dict[str, str]:
-    if not key or profile.auth_scheme == "none":
-        return {}
-    if profile.auth_scheme == "x-api-key":
-        return {"x-api-key": key}
-    return {"Authorization": f"Bearer {key}"}
+    # The one way chatcert spells a key on the wire (the certify client's), not a second copy.
+    return Target("", profile.auth_scheme, key).auth_headers()
 
 
 def _check_outputs(args: argparse.Namespace) -> None:

@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from chatcert.realserver import RealServerUnavailable, assemble_base_model
-from chatcert.realserver import base_model_chunks as _base_model_chunks
+from realserver import RealServerUnavailable, assemble_base_model
+from realserver import base_model_chunks as _base_model_chunks
 
 __all__ = ["TEXT_RECIPE_VERSION", "VLLM_CHAT_TEMPLATE", "default_vllm_cache_dir", "prepare_text_model"]
 

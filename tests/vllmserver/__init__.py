@@ -5,7 +5,7 @@ Gemma 3 270M GGUF, which transformers dequantizes into a bf16 checkpoint here) a
 ``gguf`` (transformers' GGUF loader needs both). Text only: see docs/deviations-vllm.md for why there is
 no vision model yet. Nothing is downloaded at run time (``HF_HUB_OFFLINE=1``).
 
-    from chatcert.vllmserver import VllmServer
+    from vllmserver import VllmServer
 
     with VllmServer() as server:   # builds ~/.cache/chatcert/vllm once, starts on a free 127.0.0.1 port
         print(server.base_url)     # http://127.0.0.1:PORT/v1; model id: server.model_alias

