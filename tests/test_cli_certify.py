@@ -54,6 +54,7 @@ def test_unknown_profile_is_usage_error(capsys: pytest.CaptureFixture[str]) -> N
         (["certify", "--fuzzz"], "did you mean '--fuzz'?"),
         (["certify", "--only", "models_list_ok"], "did you mean '--check'?"),
         (["certify", "--url", "http://127.0.0.1:1"], "did you mean '--endpoint'?"),
+        (["certify", "--defect", "stream_missing_done"], "--defect is an option of 'chatcert mock'"),
         (["certify", "--max-requsts=3"], "did you mean '--max-requests'?"),
     ],
 )

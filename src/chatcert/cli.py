@@ -35,13 +35,24 @@ class _Parser(argparse.ArgumentParser):
         unknown = _UNRECOGNIZED.search(message)
         if unknown:
             # argparse reports a sub-command's unknown option from the top parser: look in every parser.
-            parsers = [self]
+            commands: dict[str, argparse.ArgumentParser] = {}
             for action in self._actions:
                 if isinstance(action, argparse._SubParsersAction):
-                    parsers += list(action.choices.values())
+                    commands.update(action.choices)
+            parsers = [self, *commands.values()]
             options = [o for parser in parsers for action in parser._actions for o in action.option_strings]
             flags = [word.split("=")[0] for word in unknown["given"].split() if word.startswith("--")]
-            return did_you_mean(flags[0], options) if flags else ""
+            if not flags:
+                return ""
+            # A real option of another command (`certify --defect`): say whose, not "did you mean" itself.
+            owners = [
+                name
+                for name, parser in commands.items()
+                if any(flags[0] in action.option_strings for action in parser._actions)
+            ]
+            if owners:
+                return f"; {flags[0]} is an option of " + " and ".join(f"'chatcert {o}'" for o in owners)
+            return did_you_mean(flags[0], options)
         return ""
 
 
