@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chatcert._models import Exchange
-from chatcert._schemas import schema_errors
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
@@ -34,28 +33,6 @@ def expect_client_error(
 
 def expect_success(ctx: CheckContext, probe: str, index: int = 0) -> dict[str, Any]:
     return ctx.body_object(probe, index, status=200)
-
-
-def error_shape_problems(profile_shape: str, body: Any) -> list[str]:
-    """Why `body` is not an error body in the profile's shape (empty when it is).
-
-    The `{"error": {...}}` form is judged as the OpenAI SDK reads it (errors/openai-envelope: a message,
-    with type/param/code optional and code a string, integer or null); whether all four keys of the
-    spec's Error object are there, with the documented types, is error_object_has_all_fields' finding.
-    The messages name the missing or mistyped key.
-    """
-    if profile_shape == "openai":
-        return schema_errors("errors/openai-envelope", body, limit=2)
-    if profile_shape == "detail":
-        return schema_errors("errors/detail", body, limit=2)
-    openai = schema_errors("errors/openai-envelope", body, limit=2)
-    detail = schema_errors("errors/detail", body, limit=2)
-    if not openai or not detail:
-        return []
-    if isinstance(body, dict) and "error" in body:
-        # An OpenAI-style body that misses a key: name that key, not the detail form it never tried.
-        return openai
-    return [f'neither {{"error": {{...}}}} ({openai[0]}) nor {{"detail": ...}} ({detail[0]})']
 
 
 def json_or_none(ex: Exchange) -> Any:

@@ -6,8 +6,9 @@ import re
 
 from chatcert._models import Exchange
 from chatcert._schemas import schema_errors
-from chatcert.checks._util import error_shape_problems, expect_client_error, json_or_none
+from chatcert.checks._util import expect_client_error, json_or_none
 from chatcert.context import CheckContext
+from chatcert.error_shapes import error_shape_problems
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
 

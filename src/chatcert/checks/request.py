@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from chatcert._models import Exchange
-from chatcert.checks._util import error_shape_problems, json_or_none, obj, register_rejection
+from chatcert.checks._util import json_or_none, obj, register_rejection
 from chatcert.context import CheckContext
+from chatcert.error_shapes import error_shape_problems
 from chatcert.registry import Level, check
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from chatcert._models import Exchange
 from chatcert._schemas import schema_errors
+from chatcert.error_shapes import error_shape_problems
 from chatcert.fuzz.findings import Role
 from chatcert.profiles import Profile
 
@@ -107,8 +108,6 @@ def _stream_problems(profile: Profile, ex: Exchange) -> list[str]:
 
 def judge_invalid(profile: Profile, ex: Exchange) -> Verdict:
     """An invalid payload: a 4xx with an error body in the profile's shape; never a 5xx, never a 2xx."""
-    from chatcert.checks._util import error_shape_problems  # here: chatcert.checks imports this module
-
     if ex.status is None:
         return Verdict(False, "no_response", f"an invalid payload got no HTTP response: {ex.error}")
     if ex.status >= 500:
