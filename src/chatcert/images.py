@@ -4,11 +4,10 @@ is the wire layer's (`chatcert.wire.images`, shared with the mock), re-exported 
 from __future__ import annotations
 
 import json
-import struct
 from functools import cache
 from pathlib import Path
 
-from chatcert.wire.images import DataURL, ImageInfo, data_url, parse_data_url, sniff
+from chatcert.wire.images import DataURL, ImageInfo, data_url, make_png, parse_data_url, sniff
 from chatcert_data import data_dir
 
 __all__ = [
@@ -47,19 +46,3 @@ def fixture_image(fmt: str, *, largest: bool = False) -> bytes:
     candidates.sort(key=lambda e: int(str(e.get("bytes", 0))))
     entry = candidates[-1] if largest else candidates[0]
     return Path(data_dir("fixtures") / "images" / str(entry["file"])).read_bytes()
-
-
-def make_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A real, solid-colour PNG of any size (compresses well, so huge sizes stay small)."""
-    import zlib
-
-    row = b"\x00" + bytes(rgb) * width
-    raw = zlib.compress(row * height, 9)
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-        )
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")

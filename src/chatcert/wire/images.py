@@ -22,6 +22,7 @@ __all__ = [
     "ImageInfo",
     "canonical_mime",
     "data_url",
+    "make_png",
     "parse_data_url",
     "read_image",
     "sniff",
@@ -189,3 +190,21 @@ def data_url(data: bytes, mime: str | None = None) -> str:
     info = sniff(data)
     kind = mime or (info.mime if info else "application/octet-stream")
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def make_png(width: int, height: int, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    """A real, solid-colour RGB PNG of any size (it compresses well, so huge sizes stay small)."""
+    row = b"\x00" + bytes(rgb) * width  # filter type 0, then the pixels
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height, 9))
+        + chunk(b"IEND", b"")
+    )
