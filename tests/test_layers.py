@@ -14,7 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "chatcert"
 
 # The front ends of the core library: only they (and suites, tests) may import pytest or the CLI.
-FRONT_ENDS = ("chatcert.pytest_plugin", "chatcert.cli", "chatcert._cli", "chatcert.__main__")
+FRONT_ENDS = (
+    "chatcert.pytest_plugin",
+    "chatcert.cli",
+    "chatcert._cli",
+    "chatcert.__main__",
+    "chatcert.targets",
+)
 # Test tooling that builds real third-party servers lives under tests/ and is not shipped.
 TEST_TOOLING = ("realserver", "vllmserver", "evil_server", "defects")
 

@@ -6,21 +6,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from chatcert.client import Bounds, Target, check_url
+from chatcert.client import Target
 from chatcert.diagnosis import Cause, diagnose
 from chatcert.engine import Run, RunConfig, run_check, start_run
 from chatcert.errors import ChatcertError
-from chatcert.keys import load_api_key
 from chatcert.outcomes import CheckResult, Outcome
 from chatcert.profiles import load_profile
 from chatcert.registry import all_checks, get_check
+from chatcert.targets import open_target
 
 __all__ = ["checks_of"]
 
@@ -87,39 +87,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def chatcert_run(request: pytest.FixtureRequest) -> Iterator[Run]:
     """One certification run for the whole session: each probe is sent at most once."""
     opt = request.config.getoption
-    try:
-        profile = load_profile(str(opt("--profile")))
-        endpoint = opt("--endpoint")
-        if endpoint:
-            key = load_api_key(opt("--api-key-env"), opt("--api-key-file"), profile.key_env)
-            config = RunConfig(
-                profile=profile,
-                model=opt("--model"),
-                target=Target(check_url(str(endpoint)), profile.auth_scheme, key),
-                target_is_mock=bool(opt("--target-is-mock")),
-                strict=bool(opt("--chatcert-strict")),
-                include_costly=bool(opt("--chatcert-costly")),
-                bounds=Bounds(),
+    with contextlib.ExitStack() as stack:
+        try:
+            profile = load_profile(str(opt("--profile")))
+            # The CLI's resolver: the endpoint as given, or the embedded mock for the session.
+            endpoint = stack.enter_context(
+                open_target(
+                    profile,
+                    endpoint=opt("--endpoint"),
+                    api_key_env=opt("--api-key-env"),
+                    api_key_file=opt("--api-key-file"),
+                    target_is_mock=bool(opt("--target-is-mock")),
+                )
             )
-            run = start_run(config)
-            yield run
-            _diagnose(request.config, run)
-            return
-        # As in the CLI: a key the user named must be readable, and then it is the mock's key.
-        named = None
-        if opt("--api-key-env") or opt("--api-key-file"):
-            named = load_api_key(opt("--api-key-env"), opt("--api-key-file"))
-    except ChatcertError as exc:
-        pytest.exit(f"chatcert: {exc}", returncode=2)
-    from mock_server.runner import MockServer
-
-    key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
-    with MockServer(profile=profile.origin, api_key=key) as server:
+        except ChatcertError as exc:
+            pytest.exit(f"chatcert: {exc}", returncode=2)
         config = RunConfig(
             profile=profile,
             model=opt("--model"),
-            target=Target(server.url, profile.auth_scheme, key),
-            target_is_mock=True,
+            target=Target(endpoint.url, profile.auth_scheme, endpoint.api_key, endpoint.verify_tls),
+            target_is_mock=endpoint.is_mock,
             strict=bool(opt("--chatcert-strict")),
             include_costly=bool(opt("--chatcert-costly")),
         )

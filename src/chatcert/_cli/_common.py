@@ -5,18 +5,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import secrets
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from chatcert.client import check_url
+from chatcert import targets
 from chatcert.errors import HarnessError, UsageError
-from chatcert.keys import key_origin, load_api_key
+from chatcert.keys import key_origin
 from chatcert.preflight.rehearsal import MockLike
 from chatcert.profiles import Profile, load_profile
+from chatcert.targets import Endpoint
 
 __all__ = [
     "Endpoint",
@@ -154,41 +153,28 @@ def parse_claims(items: list[str]) -> dict[str, bool]:
     return claims
 
 
-@dataclass
-class Endpoint:
-    url: str
-    profile: Profile
-    api_key: str | None
-    is_mock: bool
-    verify_tls: bool
-
-
 @contextmanager
 def open_target(
     args: argparse.Namespace, *, defects: tuple[str, ...] = (), scenario: str | None = None, warn: bool = True
 ) -> Iterator[Endpoint]:
-    """Resolve profile, key and URL; without --endpoint, run the embedded mock for the duration."""
+    """Resolve profile, key and URL from the options (chatcert.targets); without --endpoint, run the
+    embedded mock for the duration."""
     profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
-    if args.endpoint:
-        url = check_url(args.endpoint)
-        key = load_api_key(args.api_key_env, args.api_key_file, profile.key_env)
-        if args.insecure and warn:
-            import sys
+    if args.endpoint and args.insecure and warn:
+        import sys
 
-            print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
-        yield Endpoint(url, profile, key, bool(args.target_is_mock), not args.insecure)
-        return
-    from mock_server.runner import MockServer
-
-    # The embedded mock gets a one-off key when the profile needs one, and certify uses it. A key the
-    # user named is still read (an unset variable or unreadable file is an error, not silently ignored)
-    # and then serves as the mock's key, so the run exercises the user's key handling end to end.
-    named = None
-    if args.api_key_env or args.api_key_file:
-        named = load_api_key(args.api_key_env, args.api_key_file)
-    key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
-    with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
-        yield Endpoint(server.url, profile, key, True, True)
+        print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
+    with targets.open_target(
+        profile,
+        endpoint=args.endpoint,
+        api_key_env=args.api_key_env,
+        api_key_file=args.api_key_file,
+        target_is_mock=bool(getattr(args, "target_is_mock", False)),
+        insecure=bool(getattr(args, "insecure", False)),
+        defects=defects,
+        scenario=scenario,
+    ) as endpoint:
+        yield endpoint
 
 
 def mock_server_factory(profile: str) -> contextlib.AbstractContextManager[MockLike]:

@@ -1,0 +1,57 @@
+"""Resolving what to certify: a user's endpoint (URL checked, key read), or chatcert's embedded mock
+started for the duration. One resolver for the command line and the pytest plugin; it sits with them
+in the front layer, since it may start the mock (the core library never does)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from chatcert.client import check_url
+from chatcert.keys import load_api_key
+from chatcert.profiles import Profile
+
+__all__ = ["Endpoint", "open_target"]
+
+
+@dataclass
+class Endpoint:
+    url: str
+    profile: Profile
+    api_key: str | None
+    is_mock: bool
+    verify_tls: bool
+
+
+@contextmanager
+def open_target(
+    profile: Profile,
+    *,
+    endpoint: str | None,
+    api_key_env: str | None = None,
+    api_key_file: str | None = None,
+    target_is_mock: bool = False,
+    insecure: bool = False,
+    defects: tuple[str, ...] = (),
+    scenario: str | None = None,
+) -> Iterator[Endpoint]:
+    """The endpoint as given, or (without one) the embedded mock serving `profile` until the block ends.
+
+    Raises UsageError for an unusable URL or a named key that cannot be read.
+    """
+    if endpoint:
+        url = check_url(endpoint)
+        key = load_api_key(api_key_env, api_key_file, profile.key_env)
+        yield Endpoint(url, profile, key, target_is_mock, not insecure)
+        return
+    from mock_server.runner import MockServer
+
+    # The embedded mock gets a one-off key when the profile needs one, and the run uses it. A key the
+    # user named is still read (an unset variable or unreadable file is an error, not silently ignored)
+    # and then serves as the mock's key, so the run exercises the user's key handling end to end.
+    named = load_api_key(api_key_env, api_key_file) if api_key_env or api_key_file else None
+    key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
+    with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
+        yield Endpoint(server.url, profile, key, True, True)
