@@ -39,9 +39,10 @@ def level_standing(run: Run) -> dict[str, str]:
     """Each certification level and its standing, in the catalogue's order."""
     out = {}
     left_out = set(run.info.get("left_out", ()))
+    narrowed_areas = {c.area for c in all_checks() if c.id in left_out} if left_out else set()
     for level, areas in LEVELS.items():
         results = [r for r in run.results if r.area in areas]
-        narrowed = any(c.area in areas for c in all_checks() if c.id in left_out)
+        narrowed = bool(narrowed_areas.intersection(areas))
         if any(r.blocking for r in results):
             out[level] = NOT_EARNED
         elif incompleteness(results):
