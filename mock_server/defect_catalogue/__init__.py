@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from mock_server.defect_catalogue.cases import CASES
 from mock_server.defect_catalogue.request import REQUEST
 from mock_server.defect_catalogue.response import RESPONSE, USAGE
 from mock_server.defect_catalogue.routes import ANTHROPIC, COMPLETIONS, DISCOVERY, ERRORS, MODELS
@@ -19,6 +20,7 @@ __all__ = ["CATALOGUE"]
 CATALOGUE: list[Defect] = [
     *TRANSPORT,
     *REQUEST,
+    *CASES,
     *RESPONSE,
     *USAGE,
     *STREAMING,

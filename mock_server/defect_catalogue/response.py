@@ -112,13 +112,6 @@ def _without(*keys: str) -> Callable[[dict[str, Any]], None]:
     return apply
 
 
-def _schema_less_as_json_object(body: dict[str, Any]) -> None:
-    found = body.get("response_format")
-    asked: dict[str, Any] = found if isinstance(found, dict) else {}
-    if asked.get("type") == "json_schema" and not isinstance(asked.get("json_schema"), dict):
-        body["response_format"] = {"type": "json_object"}
-
-
 def _usage(doc: dict[str, Any]) -> dict[str, Any] | None:
     usage = doc.get("usage")
     return usage if isinstance(usage, dict) else None
@@ -271,13 +264,6 @@ RESPONSE = [
         "response_format is ignored: JSON mode answers in prose",
         request=_chat_request(_without("response_format")),
         catches=("json_object_response_parses",),
-        capabilities=("response_format",),
-    ),
-    Defect(
-        "json_schema_without_schema_accepted",
-        "response_format json_schema without a schema is served as json_object",
-        request=_chat_request(_schema_less_as_json_object),
-        catches=("json_schema_without_schema_rejected",),
         capabilities=("response_format",),
     ),
 ]

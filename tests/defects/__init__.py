@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from defects.fakes import Defect
+from chatcert.wire.cases import load_cases
+from defects.fakes import Defect, rejection_defects
 from defects.fuzz import FUZZ
 from defects.other_routes import ANTHROPIC, COMPLETIONS, DISCOVERY, ERRORS, FAULTS, PHARIA
 from defects.response_usage import RESPONSE, USAGE
@@ -20,7 +21,11 @@ __all__ = ["ALL_DEFECTS", "PROFILE", "Defect"]
 
 PROFILE = Path(__file__).with_name("selftest-profile.yaml")
 
+# Each data-driven case (fixtures/cases/) brings its defects: its request served (200) or crashed on (500).
+CASES: list[Defect] = [d for case in load_cases() if case.rejects for d in rejection_defects(case.check)]
+
 ALL_DEFECTS: list[Defect] = [
+    *CASES,
     *DISCOVERY,
     *TRANSPORT,
     *REQUEST,

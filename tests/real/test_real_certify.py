@@ -69,6 +69,7 @@ EXPECTED_NON_STRICT: dict[str, str] = {
     "n_zero_rejected": "n: 0 -> 200",
     "temperature_out_of_range_rejected": "temperature: 3 -> 200",
     "top_p_out_of_range_rejected": "top_p: 1.5 -> 500 'less_than_equal' plus a traceback fragment",
+    "presence_penalty_out_of_range_rejected": "presence_penalty: 3 -> 500 'less_than_equal' plus a traceback",
     "too_many_stop_sequences_rejected": "five stop strings -> 200",
     "stream_options_without_stream_rejected": "stream_options with stream false -> 200",
     "wrong_content_type_rejected": "Content-Type: text/plain -> 500 'model_attributes_type', body echoed",

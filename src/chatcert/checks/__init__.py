@@ -2,6 +2,7 @@
 
 from chatcert.checks import (  # noqa: F401
     anthropic,
+    cases,
     completions,
     discovery,
     errors,

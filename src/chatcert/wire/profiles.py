@@ -5,13 +5,12 @@ their typed views on this one reader, so both read the same file the same way.""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from chatcert.wire.schemas import SchemaStore
+from chatcert.wire.schemas import SchemaStore, default_store
 from chatcert_data import data_dir
 
 __all__ = ["PROFILE_SCHEMA_ID", "ProfileError", "UnknownProfile", "builtin_profiles", "read_profile"]
@@ -30,12 +29,6 @@ class UnknownProfile(ProfileError):
         super().__init__(f"unknown profile {name!r}; known: {', '.join(known)}")
         self.name = name
         self.known = known
-
-
-@cache
-def _default_store() -> SchemaStore:
-    # One store per process: building its registry each time a profile is loaded would repeat work.
-    return SchemaStore()
 
 
 def builtin_profiles() -> list[str]:
@@ -77,7 +70,7 @@ def read_profile(name_or_path: str | Path, schemas: SchemaStore | None = None) -
         raise ProfileError(f"profile {str(path)!r} cannot be parsed: {exc}") from None
     if not isinstance(data, Mapping):
         raise ProfileError(f"profile {str(path)!r} must be a mapping, not {type(data).__name__}")
-    problem = (schemas or _default_store()).error(PROFILE_SCHEMA_ID, data)
+    problem = (schemas or default_store()).error(PROFILE_SCHEMA_ID, data)
     if problem:
         raise ProfileError(f"profile {str(path)!r} is invalid: {problem}")
     return path, dict(data)

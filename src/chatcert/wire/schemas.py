@@ -24,7 +24,7 @@ from referencing.jsonschema import DRAFT202012
 
 from chatcert_data import data_dir
 
-__all__ = ["SchemaStore", "load_schemas"]
+__all__ = ["SchemaStore", "default_store", "load_schemas"]
 
 _LOG = logging.getLogger("chatcert.wire")
 _MAX_MESSAGE = 300  # jsonschema messages embed the instance repr; a data URL would flood the reply
@@ -126,3 +126,10 @@ class SchemaStore:
                 _LOG.warning("no fast validator for %s: %s", schema_id, exc)
                 self._fast[schema_id] = None
         return self._fast[schema_id]
+
+
+@cache
+def default_store() -> SchemaStore:
+    """The store of the installed schemas, one per process: building its registry each time a profile
+    or a case is read would repeat the work."""
+    return SchemaStore()

@@ -1,0 +1,70 @@
+"""Defects generated from the request cases (`fixtures/cases/<area>/*.json`), two per case.
+
+A case names a request a server must reject; the two ways a real server gets that wrong are serving it
+(`<probe>_accepted`: the request is answered as if it were a plain valid one) and crashing on it
+(`<probe>_500`). Both are built from the case file the judge builds its probe from, so a new case file
+brings its live defects with it and the mutation score covers it with no code here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatcert.wire.cases import Case, load_cases
+from mock_server.defect_catalogue._edit import server_error
+from mock_server.defects import Defect, DefectContext
+
+__all__ = ["CASES", "case_defects"]
+
+
+def _plain_request(body: dict[str, Any], ctx: DefectContext) -> dict[str, Any]:
+    """The valid request a lenient server makes of the case's: its model (or the profile's), one user
+    message, and the body's own stream flag and token cap where they are usable."""
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    plain: dict[str, Any] = {
+        "model": model or (ctx.profile.model if ctx.profile is not None else "local"),
+        "messages": [{"role": "user", "content": "Say hello."}],
+    }
+    if isinstance(body.get("stream"), bool):
+        plain["stream"] = body["stream"]
+    cap = body.get("max_tokens")
+    if isinstance(cap, int) and not isinstance(cap, bool) and cap > 0:
+        plain["max_tokens"] = cap
+    return plain
+
+
+def case_defects(case: Case) -> list[Defect]:
+    """The two live defects of one case."""
+
+    def accept(body: Any, ctx: DefectContext) -> Any:
+        if ctx.route == "chat" and case.matches(body):
+            return _plain_request(body, ctx)
+        return body
+
+    def crash(body: Any, ctx: DefectContext) -> Any:
+        if ctx.route == "chat" and case.matches(body):
+            raise server_error(f"unhandled request ({case.label})")
+        return body
+
+    source = f"fixtures/cases/{case.area}/{case.path.name}"
+    return [
+        Defect(
+            f"{case.probe}_accepted",
+            f"{case.label}: answered as a plain request instead of refused",
+            request=accept,
+            catches=(case.check,),
+            capabilities=case.requires,
+            reference=source,
+        ),
+        Defect(
+            f"{case.probe}_500",
+            f"{case.label}: crashes the server (500) instead of a 4xx",
+            request=crash,
+            catches=(case.check,),
+            capabilities=case.requires,
+            reference=source,
+        ),
+    ]
+
+
+CASES: list[Defect] = [d for case in load_cases() if case.rejects for d in case_defects(case)]
