@@ -9,8 +9,6 @@ to something that does not exist. See docs/traceability.md.
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -187,32 +185,11 @@ def parse_catalogue(markdown: str) -> list[Rule]:
     return rules
 
 
-def _finding_id(node: ast.AST) -> str | None:
-    """The id of an `error("id", ...)` / `warning("id", ...)` call (findings.error or a bare name)."""
-    if not isinstance(node, ast.Call) or not node.args:
-        return None
-    func = node.func
-    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-    first = node.args[0]
-    if name in ("error", "warning") and isinstance(first, ast.Constant) and isinstance(first.value, str):
-        return first.value
-    return None
-
-
 def preflight_finding_ids() -> frozenset[str]:
-    """Finding ids `chatcert preflight` can report, read from its source (not imported).
+    """Finding ids `chatcert preflight` can report: its registered catalogue."""
+    from chatcert.preflight.catalogue import FINDINGS
 
-    Findings are created inline by error()/warning() calls, not registered, so the source is the list.
-    """
-    spec = importlib.util.find_spec("chatcert.preflight")
-    if spec is None or not spec.submodule_search_locations:
-        return frozenset()
-    ids: set[str] = set()
-    for folder in spec.submodule_search_locations:
-        for path in sorted(Path(folder).glob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-            ids.update(i for i in map(_finding_id, ast.walk(tree)) if i is not None)
-    return frozenset(ids)
+    return frozenset(FINDINGS)
 
 
 def seed_file(seeds_dir: Path, seed: str) -> Path | None:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chatcert.preflight.catalogue import finding_rule
+
 __all__ = ["AREAS", "CheckLog", "CheckRecord", "Finding", "Findings", "Severity", "error", "warning"]
 
 Severity = Literal["error", "warning"]
@@ -24,17 +26,35 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "severity": self.severity, "message": self.message, "evidence": self.evidence}
+        rule = finding_rule(self.id)
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "level": rule.level.value,
+            "source": rule.source,
+            "message": self.message,
+            "evidence": self.evidence,
+        }
+
+
+def _finding(id_: str, severity: Severity, message: str, evidence: dict[str, Any]) -> Finding:
+    # Registered ids only, at the severity their level allows: the catalogue is the complete list.
+    rule = finding_rule(id_)
+    if severity not in rule.severities:
+        raise ValueError(
+            f"preflight finding {id_!r} is {rule.level.value}: it cannot be reported as {severity}"
+        )
+    return Finding(id_, severity, message, evidence)
 
 
 def error(id_: str, message: str, /, **evidence: Any) -> Finding:
     """A finding that makes the verdict NO-GO."""
-    return Finding(id_, "error", message, evidence)
+    return _finding(id_, "error", message, evidence)
 
 
 def warning(id_: str, message: str, /, **evidence: Any) -> Finding:
     """A finding worth reading that does not block the uplink."""
-    return Finding(id_, "warning", message, evidence)
+    return _finding(id_, "warning", message, evidence)
 
 
 Findings = list[Finding]
