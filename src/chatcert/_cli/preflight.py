@@ -12,7 +12,8 @@ from chatcert import interrupt
 from chatcert._cli import _common
 from chatcert._cli._common import positive_float, writable_dir
 from chatcert.errors import UsageError
-from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, render_text, run_preflight, write_report
+from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, run_preflight
+from chatcert.reporting.preflight import render_text, write_report
 
 __all__ = ["register", "run"]
 

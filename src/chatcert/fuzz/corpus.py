@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcert.images import fixture_images
+from chatcert.wire.images import data_url
 from chatcert_data import data_dir
 
 __all__ = ["CorpusCase", "fixture_bytes", "load_corpus", "substitute"]
@@ -53,8 +54,8 @@ def substitute(value: Any) -> Any:
         if not match:
             return value
         kind, file = match.groups()
-        encoded = base64.b64encode(fixture_bytes(file)).decode()
-        return f"data:{_mime(file)};base64,{encoded}" if kind == "image" else encoded
+        raw = fixture_bytes(file)
+        return data_url(raw, _mime(file)) if kind == "image" else base64.b64encode(raw).decode()
     if isinstance(value, list):
         return [substitute(v) for v in value]
     if isinstance(value, dict):

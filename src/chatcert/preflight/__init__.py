@@ -2,6 +2,7 @@
 
 `run_preflight(...)` checks an Operation file (or a script + image + prompt), rehearses the script
 against the mock server on loopback, and returns a `PreflightReport` whose `verdict` is GO or NO-GO.
+Its text view and `preflight.json` are written by `chatcert.reporting.preflight`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from chatcert.preflight.findings import CheckRecord, Finding
 from chatcert.preflight.operation import ONBOARD_SERVER, Operation, load_operation
 from chatcert.preflight.profile import PreflightProfile, load_profile
 from chatcert.preflight.rehearsal import MockLike, RehearsalResult, ServerFactory, rehearse
-from chatcert.preflight.runner import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, run_preflight, write_report
+from chatcert.preflight.runner import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, run_preflight
 from chatcert.preflight.schemas import validate_request
 from chatcert.preflight.usage import UsageEstimate
-from chatcert.preflight.verdict import GO, NO_GO, PreflightReport, render_text
+from chatcert.preflight.verdict import GO, NO_GO, PreflightReport
 
 __all__ = [
     "DEFAULT_PROMPT",
@@ -33,8 +34,6 @@ __all__ = [
     "load_operation",
     "load_profile",
     "rehearse",
-    "render_text",
     "run_preflight",
     "validate_request",
-    "write_report",
 ]

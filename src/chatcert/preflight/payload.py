@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import re
@@ -16,6 +15,7 @@ from chatcert.preflight.findings import Finding, error, warning
 from chatcert.preflight.images import ImageError, ImageInfo, guess_mime_local, guess_mime_onboard, read_image
 from chatcert.preflight.profile import PreflightProfile
 from chatcert.preflight.schemas import SchemaUnavailable, validate_request
+from chatcert.wire.images import decode_base64, split_data_url
 
 __all__ = [
     "DecodedImage",
@@ -28,9 +28,8 @@ __all__ = [
     "known_image_keys",
 ]
 
-_DATA_URL = re.compile(
-    r"^data:(?P<mime>[a-zA-Z0-9.+-]+/[a-zA-Z0-9.+-]+)(?P<params>(;[^;,]+)*);base64,(?P<b64>.*)$", re.DOTALL
-)
+# The MIME type a data: URL must name for the seed's script to have built it (type/subtype).
+_MIME = re.compile(r"[a-z0-9.+-]+/[a-z0-9.+-]+")
 # JSON around the image in the seed's request: messages, roles, the prompt, max_tokens... generous.
 _REQUEST_OVERHEAD_BYTES = 1024
 
@@ -52,29 +51,23 @@ class DecodedImage:
 def decode_data_url(url: str) -> DecodedImage:
     """Split a `data:<mime>;base64,<payload>` URL; ValueError naming the defect if it is malformed."""
     cut = _CUT.search(url)
-    if cut is not None:
-        # Only the start survived the journal: decode whole 4-character groups, judge the header only.
-        url = url[: cut.start()]
-        match = _DATA_URL.match(url)
-        if match is None:
-            raise ValueError(f"not of the form data:<mime>;base64,<payload>: {url[:40]!r}...")
-        b64 = match["b64"][: len(match["b64"]) // 4 * 4]
-        try:
-            data = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"the base64 payload does not decode: {exc}") from exc
-        return DecodedImage(match["mime"].lower(), data, truncated=True, b64_prefix=b64)
-    match = _DATA_URL.match(url)
-    if match is None:
-        head = url[:40] + ("..." if len(url) > 40 else "")
+    # Only the start may have survived the journal: then decode whole 4-character groups and judge
+    # the header only.
+    whole = url if cut is None else url[: cut.start()]
+    parts = split_data_url(whole)
+    if parts is None or not parts.base64 or _MIME.fullmatch(parts.mime) is None:
+        head = whole[:40] + ("..." if len(whole) > 40 or cut is not None else "")
         raise ValueError(f"not of the form data:<mime>;base64,<payload>: {head!r}")
+    b64 = parts.payload if cut is None else parts.payload[: len(parts.payload) // 4 * 4]
     try:
-        data = base64.b64decode(match["b64"], validate=True)
-    except (binascii.Error, ValueError) as exc:
+        data = decode_base64(b64)
+    except ValueError as exc:
         raise ValueError(f"the base64 payload does not decode: {exc}") from exc
+    if cut is not None:
+        return DecodedImage(parts.mime, data, truncated=True, b64_prefix=b64)
     if not data:
         raise ValueError("the base64 payload is empty")
-    return DecodedImage(match["mime"].lower(), data, b64_prefix=match["b64"][:4096])
+    return DecodedImage(parts.mime, data, b64_prefix=b64[:4096])
 
 
 def estimated_request_bytes(image_bytes: int, prompt: str) -> int:

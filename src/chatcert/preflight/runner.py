@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import posixpath
 from functools import partial
 from pathlib import Path
@@ -48,7 +46,7 @@ from chatcert.preflight.stdlib310 import IMAGE_TYPES_310
 from chatcert.preflight.usage import RequestEstimate, UsageEstimate, estimate_request
 from chatcert.preflight.verdict import PreflightReport
 
-__all__ = ["DEFAULT_PROMPT", "DEFAULT_TIMEOUT_S", "run_preflight", "write_report"]
+__all__ = ["DEFAULT_PROMPT", "DEFAULT_TIMEOUT_S", "run_preflight"]
 
 DEFAULT_PROMPT = "describe this"  # seed 000's example prompt
 DEFAULT_TIMEOUT_S = 60.0
@@ -336,18 +334,3 @@ def _static_request(op: Operation, main: Script | None) -> RequestEstimate:
     except ValueError:
         max_tokens = None
     return RequestEstimate(len(prompt), images, 1, max_tokens, unknown)
-
-
-def write_report(report: PreflightReport, directory: str | Path) -> Path:
-    """Write `preflight.json` into `directory` (created if needed); return its path."""
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / "preflight.json"
-        # Written beside and renamed into place: a reader never sees half a report.
-        part = folder / ".preflight.json.part"
-        part.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        os.replace(part, path)
-    except OSError as exc:
-        raise UsageError(f"cannot write the report into {folder}: {exc}") from exc
-    return path

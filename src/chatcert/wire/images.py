@@ -168,21 +168,43 @@ class DataURL:
 _DATA_URL = re.compile(r"data:([^,;]*)((?:;[^,;]*)*),(.*)", re.DOTALL)
 
 
-def parse_data_url(url: str) -> DataURL:
-    """Split `data:<mime>;base64,<data>` into its MIME type and bytes; ValueError says what is wrong."""
+@dataclass(frozen=True)
+class DataURLParts:
+    """A `data:` URL split, not decoded: what each side reads before judging or decoding it."""
+
+    mime: str  # as written, lower-cased and stripped ("" when the URL names none)
+    base64: bool  # the `;base64` parameter is present
+    payload: str  # everything after the first comma
+
+
+def split_data_url(url: str) -> DataURLParts | None:
+    """`data:<mime>[;params],<payload>` split into its parts; None when `url` is no data: URL at all."""
     match = _DATA_URL.fullmatch(url)
     if match is None:
-        raise ValueError("data URL is malformed (expected data:<mime>;base64,<data>)")
+        return None
     mime, params, payload = match.groups()
-    if "base64" not in {p.strip().lower() for p in params.split(";")}:
-        raise ValueError("data URL is not base64-encoded (missing ;base64)")
-    if not payload:
-        raise ValueError("data URL carries no data")
+    flags = {p.strip().lower() for p in params.split(";")}
+    return DataURLParts(mime.strip().lower(), "base64" in flags, payload)
+
+
+def decode_base64(payload: str) -> bytes:
+    """Strict base64 (no stray characters, right padding); ValueError when it does not decode."""
     try:
-        data = base64.b64decode(payload, validate=True)
+        return base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise ValueError("data URL payload is not valid base64") from None
-    return DataURL(canonical_mime(mime), data)
+
+
+def parse_data_url(url: str) -> DataURL:
+    """Split `data:<mime>;base64,<data>` into its MIME type and bytes; ValueError says what is wrong."""
+    parts = split_data_url(url)
+    if parts is None:
+        raise ValueError("data URL is malformed (expected data:<mime>;base64,<data>)")
+    if not parts.base64:
+        raise ValueError("data URL is not base64-encoded (missing ;base64)")
+    if not parts.payload:
+        raise ValueError("data URL carries no data")
+    return DataURL(canonical_mime(parts.mime), decode_base64(parts.payload))
 
 
 def data_url(data: bytes, mime: str | None = None) -> str:
