@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from chatcert.wire.images import canonical_mime, sniff
+from chatcert.wire.images import canonical_mime, decode_base64, sniff, split_data_url
 from mock_server.defect_catalogue._edit import (
     chat_reply,
     content_parts,
@@ -46,21 +44,14 @@ def _url(part: dict[str, Any]) -> str | None:
     return url if isinstance(url, str) else None
 
 
-def _split_data_url(url: str) -> tuple[str, str] | None:
-    """(declared MIME, base64 payload) of a base64 data: URL, else None."""
-    head, sep, payload = url.partition(",")
-    if not sep or not head.lower().startswith("data:") or ";base64" not in head.lower():
-        return None
-    return head[5:].split(";", 1)[0], payload
-
-
 def _decoded(url: str) -> bytes | None:
-    parts = _split_data_url(url)
-    if parts is None:
+    """The bytes of a base64 data: URL; None when it is none or does not decode."""
+    parts = split_data_url(url)
+    if parts is None or not parts.base64:
         return None
     try:
-        return base64.b64decode(parts[1], validate=True)
-    except (binascii.Error, ValueError):
+        return decode_base64(parts.payload)
+    except ValueError:
         return None
 
 
@@ -93,7 +84,8 @@ def _fetch_loopback_urls(part: dict[str, Any], ctx: DefectContext) -> None:
 
 def _crash_on_bad_base64(part: dict[str, Any], ctx: DefectContext) -> None:
     url = _url(part)
-    if url is not None and _split_data_url(url) is not None and _decoded(url) is None:
+    parts = split_data_url(url) if url is not None else None
+    if parts is not None and parts.base64 and _decoded(url or "") is None:
         raise server_error("binascii.Error: Incorrect padding")
 
 
@@ -105,8 +97,8 @@ def _any_bytes_as_image(part: dict[str, Any], ctx: DefectContext) -> None:
 
 
 def _refuse_webp(part: dict[str, Any], ctx: DefectContext) -> None:
-    split = _split_data_url(_url(part) or "")
-    if split is not None and canonical_mime(split[0]) == "image/webp":
+    parts = split_data_url(_url(part) or "")
+    if parts is not None and parts.base64 and canonical_mime(parts.mime) == "image/webp":
         raise invalid(ctx, "Unsupported image format: webp (use PNG or JPEG)", param="messages")
 
 
