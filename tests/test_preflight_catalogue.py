@@ -76,3 +76,14 @@ def test_a_finding_is_created_only_at_a_severity_its_level_allows() -> None:
         error(should, "m")
     with pytest.raises(KeyError, match="not registered"):
         error("no_such_finding", "m")
+
+
+def test_a_check_record_reports_its_outcome_on_certifys_ladder() -> None:
+    from chatcert.preflight.findings import CheckRecord
+
+    must = next(r.id for r in FINDINGS.values() if r.level is Level.MUST)
+    should = next(r.id for r in FINDINGS.values() if r.level is Level.SHOULD)
+    assert CheckRecord("c", "payload", "s").to_dict()["outcome"] == "passed"
+    assert CheckRecord("c", "payload", "s", [warning(should, "m")]).to_dict()["outcome"] == "non_strict"
+    assert CheckRecord("c", "payload", "s", [error(must, "m")]).to_dict()["outcome"] == "failed"
+    assert CheckRecord("c", "payload", "s", skipped="why").to_dict()["outcome"] == "skipped"

@@ -1,9 +1,10 @@
 """Defects generated from the request cases (`fixtures/cases/<area>/*.json`), two per case.
 
-A case names a request a server must reject; the two ways a real server gets that wrong are serving it
-(`<probe>_accepted`: the request is answered as if it were a plain valid one) and crashing on it
-(`<probe>_500`). Both are built from the case file the judge builds its probe from, so a new case file
-brings its live defects with it and the mutation score covers it with no code here.
+A case names a request a server must reject, or one it must answer. A rejection goes wrong when it is
+served (`<probe>_accepted`: answered as if it were a plain valid request) or crashed on
+(`<probe>_500`); an answer, when it is refused (`<probe>_refused`, a 4xx) or crashed on. Both are built
+from the case file the judge builds its probe from, so a new case file brings its live defects with it
+and the mutation score covers it with no code here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from chatcert.wire.cases import Case, load_cases
-from mock_server.defect_catalogue._edit import server_error
+from mock_server.defect_catalogue._edit import invalid, server_error
 from mock_server.defects import Defect, DefectContext
 
 __all__ = ["CASES", "case_defects"]
@@ -34,7 +35,8 @@ def _plain_request(body: dict[str, Any], ctx: DefectContext) -> dict[str, Any]:
 
 
 def case_defects(case: Case) -> list[Defect]:
-    """The two live defects of one case."""
+    """The two live defects of one case: served or crashed on (a rejection), refused or crashed on
+    (a request to answer)."""
 
     def accept(body: Any, ctx: DefectContext) -> Any:
         if ctx.route == "chat" and case.matches(body):
@@ -46,7 +48,30 @@ def case_defects(case: Case) -> list[Defect]:
             raise server_error(f"unhandled request ({case.label})")
         return body
 
+    def refuse(body: Any, ctx: DefectContext) -> Any:
+        if ctx.route == "chat" and case.matches(body):
+            raise invalid(ctx, f"unsupported request ({case.label})", param="messages")
+        return body
+
     source = f"fixtures/cases/{case.area}/{case.path.name}"
+    crashes = Defect(
+        f"{case.probe}_500",
+        f"{case.label}: crashes the server (500) instead of {'a 4xx' if case.rejects else 'answering'}",
+        request=crash,
+        catches=(case.check,),
+        capabilities=case.requires,
+        reference=source,
+    )
+    if not case.rejects:
+        refused = Defect(
+            f"{case.probe}_refused",
+            f"{case.label}: refused with a 4xx instead of answered",
+            request=refuse,
+            catches=(case.check,),
+            capabilities=case.requires,
+            reference=source,
+        )
+        return [refused, crashes]
     return [
         Defect(
             f"{case.probe}_accepted",
@@ -56,15 +81,8 @@ def case_defects(case: Case) -> list[Defect]:
             capabilities=case.requires,
             reference=source,
         ),
-        Defect(
-            f"{case.probe}_500",
-            f"{case.label}: crashes the server (500) instead of a 4xx",
-            request=crash,
-            catches=(case.check,),
-            capabilities=case.requires,
-            reference=source,
-        ),
+        crashes,
     ]
 
 
-CASES: list[Defect] = [d for case in load_cases() if case.rejects for d in case_defects(case)]
+CASES: list[Defect] = [d for case in load_cases() for d in case_defects(case)]

@@ -3,10 +3,9 @@ is the wire layer's (`chatcert.wire.images`, shared with the mock), re-exported 
 
 from __future__ import annotations
 
-import json
-from functools import cache
 from pathlib import Path
 
+from chatcert.wire.fixtures import fixture_images
 from chatcert.wire.images import DataURL, ImageInfo, data_url, make_png, parse_data_url, sniff
 from chatcert_data import data_dir
 
@@ -20,15 +19,6 @@ __all__ = [
     "parse_data_url",
     "sniff",
 ]
-
-
-@cache
-def fixture_images() -> tuple[dict[str, object], ...]:
-    """The entries of fixtures/images/MANIFEST.json (file, format, mime, width, height, ...)."""
-    manifest = data_dir("fixtures") / "images" / "MANIFEST.json"
-    doc = json.loads(manifest.read_text(encoding="utf-8"))
-    entries = doc["images"] if isinstance(doc, dict) else doc
-    return tuple(entries)
 
 
 def fixture_image(fmt: str, *, largest: bool = False) -> bytes:

@@ -184,11 +184,9 @@ REQUEST = [
         "500",
     ),
     D("wrong_content_type_rejected", "bad_gateway_502", on("wrong_content_type", status(502)), "502"),
-    *acceptance_defects("text_content_parts_accepted"),
     *acceptance_defects("system_message_accepted", 0),
     *acceptance_defects("developer_message_accepted", 1),
     *acceptance_defects("multi_turn_accepted", 2),
-    *acceptance_defects("extension_params_tolerated"),
     D(
         "healthy_after_rejected_request",
         "next_request_fails_503",

@@ -138,11 +138,7 @@ _simple(
     n=2,
     stream=True,
 )
-_simple(
-    "chat_text_parts", "content as text parts", content=[text_part("Say hello"), text_part("in five words.")]
-)
 _simple("chat_unknown_field", "unknown top-level field", content=PROMPT, x_chatcert_unknown_field=True)
-_simple("chat_extensions", "vendor extensions", content=PROMPT, cache_prompt=False, top_k=40)
 _simple("chat_nul", "NUL and odd unicode in content", content="Repeat: a\u0000b \u202e\U0001f600 \ufffe")
 _simple(
     "chat_json_object",
@@ -459,52 +455,15 @@ def _image_first(fmt: str, detail: str | None = None) -> Any:
     return lambda ctx: [image_part(data_url(fixture_image(fmt)), detail), text_part("Describe this image.")]
 
 
-_vision("vision_png", "PNG data URL, image first", _image_first("png"))
-_vision("vision_jpeg", "JPEG data URL", _image_first("jpeg"))
-_vision("vision_gif", "GIF data URL", _image_first("gif"))
-_vision("vision_webp", "WebP data URL", _image_first("webp"))
-_vision(
-    "vision_png_large",
-    "larger PNG (RGBA or grayscale variant)",
-    lambda ctx: [image_part(data_url(fixture_image("png", largest=True))), text_part("Describe this image.")],
-)
 _vision(
     "vision_text_first",
     "text before image",
     lambda ctx: [text_part("Describe this image."), image_part(png_url())],
 )
 _vision(
-    "vision_two_images",
-    "two images in one message",
-    lambda ctx: [
-        image_part(png_url()),
-        image_part(data_url(fixture_image("jpeg"))),
-        text_part("Compare these images."),
-    ],
-)
-_vision("vision_detail_low", "image_url.detail low", _image_first("png", "low"))
-_vision(
     "vision_text_baseline",
     "the vision prompt without its image",
     lambda ctx: [text_part("Describe this image.")],
-)
-_vision(
-    "vision_bare_string",
-    "image_url as a bare string",
-    lambda ctx: [{"type": "image_url", "image_url": png_url()}, text_part("Describe this image.")],
-)
-_vision(
-    "vision_bad_base64",
-    "data URL with broken base64",
-    lambda ctx: [image_part("data:image/png;base64,iVBORw0KGgo!!!notbase64***"), text_part("Describe.")],
-)
-_vision(
-    "vision_non_image",
-    "data URL whose bytes are not an image",
-    lambda ctx: [
-        image_part("data:image/png;base64,SGVsbG8sIEkgYW0gbm90IGFuIGltYWdlLg=="),
-        text_part("Describe."),
-    ],
 )
 _vision(
     "vision_mime_mismatch",
@@ -528,13 +487,6 @@ _vision(
         image_part(data_url(make_png(int(ctx.profile.limit("max_image_width") or 4000) + 1, 1))),
         text_part("Describe this image."),
     ],
-)
-
-
-_vision(
-    "vision_raw_base64",
-    "bare base64 PNG as image_url.url (no data: prefix)",
-    lambda ctx: [image_part(png_url().split(",", 1)[1]), text_part("Describe this image.")],
 )
 
 

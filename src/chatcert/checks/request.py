@@ -90,14 +90,6 @@ def wrong_content_type_rejected(ctx: CheckContext) -> None:
 
 
 _accepts(
-    "text_content_parts_accepted",
-    "chat_text_parts",
-    "content as an array of text parts is accepted.",
-    Level.MUST,
-    "SPEC ChatCompletionRequestUserMessage.content array of parts; llama.cpp",
-    ("REQ4",),
-)
-_accepts(
     "system_message_accepted",
     "chat_roles",
     "A system message before the user message is accepted.",
@@ -123,14 +115,6 @@ _accepts(
     "SPEC messages array; SEED-B 'same flow as the OpenAI API'",
     ("REQ5",),
     index=2,
-)
-_accepts(
-    "extension_params_tolerated",
-    "chat_extensions",
-    "Vendor extensions (cache_prompt, top_k) are accepted or ignored, never a 5xx.",
-    Level.SHOULD,
-    "SEED-L 'cache_prompt: false'; llama.cpp server parameters",
-    ("REQ11", "PL1", "T4", "T8"),
 )
 
 

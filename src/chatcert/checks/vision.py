@@ -115,46 +115,6 @@ def _has_byte_limit(profile: Profile) -> str | None:
 
 
 _accepts(
-    "vision_png_data_url_accepted",
-    "vision_png",
-    "A PNG data: URL, image before text, is answered.",
-    Level.MUST,
-    "SEED-L 'image_url.url must be a base64-encoded data: URL'; SEED-P; SEED-B",
-    ("V1", "V2", "PL1"),
-)
-_accepts(
-    "vision_jpeg_data_url_accepted",
-    "vision_jpeg",
-    "A JPEG data: URL is answered.",
-    Level.MUST,
-    "SEED-P (files/cat.jpg); llama.cpp test_vision_api",
-    ("V1",),
-)
-_accepts(
-    "vision_gif_data_url_accepted",
-    "vision_gif",
-    "A GIF data: URL is answered.",
-    Level.SHOULD,
-    "SPEC image_url (png, jpeg, webp, non-animated gif)",
-    ("V3",),
-)
-_accepts(
-    "vision_webp_data_url_accepted",
-    "vision_webp",
-    "A WebP data: URL is answered.",
-    Level.SHOULD,
-    "SPEC image_url (png, jpeg, webp, non-animated gif)",
-    ("V3",),
-)
-_accepts(
-    "vision_png_variant_accepted",
-    "vision_png_large",
-    "A larger PNG variant (RGBA/grayscale) is answered.",
-    Level.SHOULD,
-    "vLLM TEST_IMAGE_ASSETS (palette, RGBA)",
-    ("V3",),
-)
-_accepts(
     "vision_text_first_accepted",
     "vision_text_first",
     "Text before the image is answered too.",
@@ -164,52 +124,12 @@ _accepts(
     applies=_any_part_order,
 )
 _accepts(
-    "vision_multiple_images_accepted",
-    "vision_two_images",
-    "Two images in one message are answered.",
-    Level.SHOULD,
-    "SEED-P 'Any number of input images is supported'",
-    ("V9",),
-)
-_accepts(
-    "vision_detail_accepted",
-    "vision_detail_low",
-    "image_url.detail low is accepted or ignored.",
-    Level.SHOULD,
-    "SPEC ChatCompletionRequestMessageContentPartImage.image_url.detail",
-    ("V10",),
-)
-_accepts(
     "vision_multi_turn_accepted",
     "vision_multi_turn",
     "A follow-up after an image turn is answered.",
     Level.SHOULD,
     "vLLM test_vision multi-turn",
     ("V12",),
-)
-_rejects(
-    "vision_bare_string_image_url_rejected",
-    "vision_bare_string",
-    "image_url given as a bare string instead of {url} is rejected with a 4xx.",
-    Level.MUST,
-    "vLLM test_error_on_invalid_image_url_type; SPEC image_url object",
-    ("V4",),
-)
-_rejects(
-    "vision_bad_base64_rejected",
-    "vision_bad_base64",
-    "A data: URL with broken base64 is rejected with a 4xx.",
-    Level.MUST,
-    "llama.cpp test_vision_api (malformed)",
-    ("V5",),
-)
-_rejects(
-    "vision_non_image_bytes_rejected",
-    "vision_non_image",
-    "A data: URL whose bytes are not an image is rejected with a 4xx.",
-    Level.MUST,
-    "llama.cpp test_vision_api (non-image)",
-    ("V5",),
 )
 _rejects(
     "vision_mime_mismatch_rejected",
@@ -259,18 +179,6 @@ def vision_file_url_rejected(ctx: CheckContext) -> None:
         actual=f"{ex.status} {ex.excerpt(300)}",
         exchange=ex,
     )
-
-
-_rejects(
-    "vision_raw_base64_url_rejected",
-    "vision_raw_base64",
-    "A bare base64 string (no data: prefix) as image_url.url is rejected with a 4xx.",
-    Level.SHOULD,
-    "SPEC ChatCompletionRequestMessageContentPartImage image_url.url format: uri (a bare base64 string is "
-    "no URI; the description also says 'or the base64 encoded image data', hence SHOULD); seen accepted "
-    "by a real server",
-    ("V5",),
-)
 
 
 @check(

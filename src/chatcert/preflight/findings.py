@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from chatcert.outcomes import Outcome
 from chatcert.preflight.catalogue import finding_rule
 
 __all__ = ["AREAS", "CheckLog", "CheckRecord", "Finding", "Findings", "Severity", "error", "warning"]
@@ -59,6 +60,13 @@ def warning(id_: str, message: str, /, **evidence: Any) -> Finding:
 
 Findings = list[Finding]
 
+_OUTCOMES = {
+    "pass": Outcome.PASSED,
+    "fail": Outcome.FAILED,
+    "warn": Outcome.NON_STRICT,
+    "skipped": Outcome.SKIPPED,
+}
+
 
 @dataclass
 class CheckRecord:
@@ -78,11 +86,17 @@ class CheckRecord:
             return "fail"
         return "warn" if self.findings else "pass"
 
+    @property
+    def outcome(self) -> Outcome:
+        """The status on certify's outcome ladder: an error fails, a warning is a SHOULD not held."""
+        return _OUTCOMES[self.status]
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "name": self.name,
             "area": self.area,
             "status": self.status,
+            "outcome": self.outcome.value,
             "summary": self.summary,
             "findings": [f.to_dict() for f in self.findings],
         }

@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatcert.wire.fixtures import substitute
 from chatcert.wire.schemas import default_store
 from chatcert_data import data_dir
 
@@ -43,19 +44,26 @@ class Case:
     label: str
     set: Mapping[str, Any]
     drop: tuple[str, ...]
-    status: str | tuple[int, ...]  # "4xx", or the client errors allowed
+    content: Any  # the user message's content (placeholders filled in), or None for the basic prompt
+    status: str | int | tuple[int, ...]  # "4xx", the client errors allowed, or 200 (answered)
+    answer: str | None  # with 200: "text", the answer's content must be a non-empty string
     path: Path
 
     def build(self, base: Mapping[str, Any]) -> dict[str, Any]:
-        """The case's request: `base` (the basic chat body) with `set` merged in and `drop` removed."""
+        """The case's request: `base` (the basic chat body) with the user message's content replaced,
+        `set` merged in and `drop` removed. A deep copy: callers may edit it."""
         body = {k: v for k, v in base.items() if k not in self.drop}
-        body.update(json.loads(json.dumps(dict(self.set))))  # a deep copy: callers may edit the body
-        return body
+        if self.content is not None:
+            body["messages"] = [{"role": "user", "content": self.content}]
+        body.update(self.set)
+        return json.loads(json.dumps(body))  # type: ignore[no-any-return]
 
     def matches(self, body: Any) -> bool:
-        """Whether a request body is this case's request: every `set` member equal, every `drop` absent.
-        The mock reads it to serve this case's defect on exactly this request."""
+        """Whether a request body is this case's request: its content, every `set` member equal, every
+        `drop` absent. The mock reads it to serve this case's defect on exactly this request."""
         if not isinstance(body, dict):
+            return False
+        if self.content is not None and body.get("messages") != [{"role": "user", "content": self.content}]:
             return False
         return all(k in body and body[k] == v for k, v in self.set.items()) and not any(
             k in body for k in self.drop
@@ -63,7 +71,7 @@ class Case:
 
     @property
     def rejects(self) -> bool:
-        """Every case so far expects a client error; the schema keeps room for other answers."""
+        """The case expects a client error (else it expects the request answered)."""
         return self.status == "4xx" or isinstance(self.status, tuple)
 
 
@@ -88,11 +96,20 @@ def read_case(path: Path, area: str | None = None) -> Case:
         requires=tuple(data.get("requires", ())),
         probe=request["probe"],
         label=request["label"],
-        set=request.get("set", {}),
+        set=_filled(path, request.get("set", {})),
         drop=tuple(request.get("drop", ())),
-        status=status if isinstance(status, str) else tuple(status),
+        content=_filled(path, request.get("content")),
+        status=tuple(status) if isinstance(status, list) else status,
+        answer=data["expect"].get("answer"),
         path=path,
     )
+
+
+def _filled(path: Path, value: Any) -> Any:
+    try:
+        return substitute(value)
+    except LookupError as exc:
+        raise CaseError(f"{path}: {exc}") from None
 
 
 def load_cases(root: Path | None = None) -> tuple[Case, ...]:
