@@ -144,3 +144,19 @@ def test_one_new_case_file_is_a_check_caught_by_its_own_defects(
     crashed = judge(("frequency_penalty_below_range_selftest_500",))
     assert crashed.outcome is Outcome.NON_STRICT
     assert "got 500" in crashed.message and "unhandled request" in crashed.actual
+
+
+def test_every_check_has_one_of_two_forms() -> None:
+    """A check is a case file, or a function named for its id in its area's module: never a closure
+    built by a factory, which would hide the check from a reader of either place."""
+    cases = {c.check for c in load_cases()}
+    for found in registry.all_checks():
+        if found.id in cases:
+            assert found.func.__module__ == "chatcert.checks.cases", found.id
+            continue
+        made_by = found.func.__name__
+        assert made_by == found.id, f"{found.id} is registered by a factory ({made_by})"
+        module = {"pharia": "providers"}.get(found.area, found.area)  # provider routes share one module
+        assert found.func.__module__ == f"chatcert.checks.{module}", (
+            f"{found.id} lives in {found.func.__module__}, not in its area's module"
+        )

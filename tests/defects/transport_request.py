@@ -7,7 +7,6 @@ import json
 from chatcert._models import Exchange, SSEEvent
 from defects.fakes import (
     Defect,
-    acceptance_defects,
     body,
     events,
     header,
@@ -184,9 +183,6 @@ REQUEST = [
         "500",
     ),
     D("wrong_content_type_rejected", "bad_gateway_502", on("wrong_content_type", status(502)), "502"),
-    *acceptance_defects("system_message_accepted", 0),
-    *acceptance_defects("developer_message_accepted", 1),
-    *acceptance_defects("multi_turn_accepted", 2),
     D(
         "healthy_after_rejected_request",
         "next_request_fails_503",

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from chatcert._models import Exchange
 from chatcert.context import CheckContext
-from chatcert.profiles import Profile
-from chatcert.registry import Level, check
 
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
@@ -84,37 +81,6 @@ def index_of(choice: Any) -> int | None:
     """A choice's integer index, or None when it is missing or not an integer."""
     value = obj(choice).get("index", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def register_rejection(
-    area: str,
-    check_id: str,
-    probe: str,
-    doc: str,
-    level: Level,
-    source: str,
-    rules: tuple[str, ...],
-    *,
-    requires: tuple[str, ...] = (),
-    applies: Callable[[Profile], str | None] | None = None,
-    allowed: tuple[int, ...] = (),
-) -> None:
-    """Register a check that `probe` is answered with a 4xx (one of `allowed` when given)."""
-
-    def judge(ctx: CheckContext) -> None:
-        expect_client_error(ctx, probe, allowed=allowed)
-
-    check(
-        area=area,
-        level=level,
-        source=source,
-        probes=(probe,),
-        rules=rules,
-        requires=requires,
-        applies=applies,
-        check_id=check_id,
-        doc=doc,
-    )(judge)
 
 
 def require_usage_totals(ctx: CheckContext, usage: dict[str, Any], what: str, exchange: Exchange) -> None:

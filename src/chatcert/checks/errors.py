@@ -171,51 +171,59 @@ def payment_required_has_x402_body(ctx: CheckContext) -> None:
     )
 
 
-def _fault_has_error_body(check_id: str, status: int, rules: tuple[str, ...], source: str) -> None:
-    """Register: the mock's `status` answer carries an error body in the profile's shape."""
-
-    def judge(ctx: CheckContext) -> None:
-        ex = ctx.ex(f"fault_{status}")
-        ctx.require(
-            ex.status == status,
-            f"expected {status}",
-            expected=str(status),
-            actual=str(ex.status),
-            exchange=ex,
-        )
-        problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
-        ctx.require(
-            not problems,
-            f"{status} body not an error body",
-            expected=ctx.profile.error_shape,
-            actual=ex.excerpt(200),
-            exchange=ex,
-        )
-
-    check(
-        area="errors",
-        level=Level.SHOULD,
-        probes=(f"fault_{status}",),
-        mock_only=True,
-        rules=rules,
-        source=source,
-        check_id=check_id,
-        doc=f"A {status} carries an error body in the profile's shape.",
-    )(judge)
+def _fault_has_error_body(ctx: CheckContext, status: int) -> None:
+    """The mock's `status` answer carries an error body in the profile's shape."""
+    ex = ctx.ex(f"fault_{status}")
+    ctx.require(
+        ex.status == status, f"expected {status}", expected=str(status), actual=str(ex.status), exchange=ex
+    )
+    problems = error_shape_problems(ctx.profile.error_shape, json_or_none(ex))
+    ctx.require(
+        not problems,
+        f"{status} body not an error body",
+        expected=ctx.profile.error_shape,
+        actual=ex.excerpt(200),
+        exchange=ex,
+    )
 
 
-_fault_has_error_body(
-    "unavailable_503_has_error_body",
-    503,
-    ("E6", "PB1"),
-    "SEED-B '503 All servers failed for this model — Retry shortly'",
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_503",),
+    mock_only=True,
+    rules=("E6", "PB1"),
+    source="SEED-B '503 All servers failed for this model — Retry shortly'",
 )
-_fault_has_error_body(
-    "server_error_has_error_body", 500, ("E1",), "SPEC ErrorResponse (server errors carry a body too)"
+def unavailable_503_has_error_body(ctx: CheckContext) -> None:
+    """A 503 carries an error body in the profile's shape."""
+    _fault_has_error_body(ctx, 503)
+
+
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_500",),
+    mock_only=True,
+    rules=("E1",),
+    source="SPEC ErrorResponse (server errors carry a body too)",
 )
-_fault_has_error_body(
-    "payload_too_large_has_error_body", 413, ("T9",), "RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB"
+def server_error_has_error_body(ctx: CheckContext) -> None:
+    """A 500 carries an error body in the profile's shape."""
+    _fault_has_error_body(ctx, 500)
+
+
+@check(
+    area="errors",
+    level=Level.SHOULD,
+    probes=("fault_413",),
+    mock_only=True,
+    rules=("T9",),
+    source="RFC 9110 §15.5.14 Content Too Large; SEED-P 128MiB",
 )
+def payload_too_large_has_error_body(ctx: CheckContext) -> None:
+    """A 413 carries an error body in the profile's shape."""
+    _fault_has_error_body(ctx, 413)
 
 
 # Probes a server must answer with a 4xx and no model involved: their error bodies and their timing.

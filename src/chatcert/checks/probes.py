@@ -166,23 +166,6 @@ def chat_max_completion_tokens(ctx: ProbeContext) -> None:
     ctx.chat(body, label="max_completion_tokens=3")
 
 
-@probe("chat_roles", requests=3, tokens=3 * DEFAULT_MAX_TOKENS)
-def chat_roles(ctx: ProbeContext) -> None:
-    """system + user; developer + user; a multi-turn conversation."""
-    sys_body = ctx.chat_body(PROMPT)
-    sys_body["messages"].insert(0, {"role": "system", "content": "You are terse."})
-    ctx.chat(sys_body, label="system message")
-    dev_body = ctx.chat_body(PROMPT)
-    dev_body["messages"].insert(0, {"role": "developer", "content": "You are terse."})
-    ctx.chat(dev_body, label="developer message")
-    turns = ctx.chat_body("And now in French.")
-    turns["messages"][:0] = [
-        {"role": "user", "content": PROMPT},
-        {"role": "assistant", "content": "Hello there."},
-    ]
-    ctx.chat(turns, label="multi-turn")
-
-
 @probe("unauthenticated", free=True)
 def unauthenticated(ctx: ProbeContext) -> None:
     """A chat request without credentials."""

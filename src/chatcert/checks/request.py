@@ -5,63 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from chatcert._models import Exchange
-from chatcert.checks._util import json_or_none, obj, register_rejection
+from chatcert.checks._util import expect_client_error, json_or_none, obj
 from chatcert.context import CheckContext
 from chatcert.error_shapes import error_shape_problems
 from chatcert.registry import Level, check
 
-
-def _rejects(
-    check_id: str,
-    probe: str,
-    doc: str,
-    level: Level,
-    source: str,
-    rules: tuple[str, ...],
-    requires: tuple[str, ...] = (),
-) -> None:
-    register_rejection("request", check_id, probe, doc, level, source, rules, requires=requires)
-
-
-def _accepts(
-    check_id: str,
-    probe: str,
-    doc: str,
-    level: Level,
-    source: str,
-    rules: tuple[str, ...],
-    index: int | None = None,
-) -> None:
-    """Register a check that every exchange of `probe` (or one of them) is answered 200."""
-
-    def judge(ctx: CheckContext) -> None:
-        exchanges = ctx.exchanges(probe) if index is None else [ctx.ex(probe, index)]
-        for ex in exchanges:
-            ctx.require_status(ex, 200, f"{ex.label}: not accepted")
-
-    check(
-        area="request", level=level, source=source, probes=(probe,), rules=rules, check_id=check_id, doc=doc
-    )(judge)
-
-
 SPEC_REQ = "SPEC CreateChatCompletionRequest"
+
+
 # The plain rejections of a chat body are data: fixtures/cases/request/*.json (chatcert.checks.cases).
-_rejects(
-    "malformed_json_rejected",
-    "malformed_json",
-    "A body that is not JSON is rejected with a 4xx, not a 5xx.",
-    Level.MUST,
-    "vLLM test_non_object_body_validation; ST negative_data_rejection",
-    ("N3", "T4"),
+@check(
+    area="request",
+    level=Level.MUST,
+    source="vLLM test_non_object_body_validation; ST negative_data_rejection",
+    probes=("malformed_json",),
+    rules=("N3", "T4"),
 )
-_rejects(
-    "non_object_body_rejected",
-    "non_object_body",
-    "A JSON array body is rejected with a 4xx.",
-    Level.MUST,
-    "vLLM test_non_object_body_validation",
-    ("N3",),
+def malformed_json_rejected(ctx: CheckContext) -> None:
+    """A body that is not JSON is rejected with a 4xx, not a 5xx."""
+    expect_client_error(ctx, "malformed_json")
+
+
+@check(
+    area="request",
+    level=Level.MUST,
+    source="vLLM test_non_object_body_validation",
+    probes=("non_object_body",),
+    rules=("N3",),
 )
+def non_object_body_rejected(ctx: CheckContext) -> None:
+    """A JSON array body is rejected with a 4xx."""
+    expect_client_error(ctx, "non_object_body")
 
 
 @check(
@@ -87,35 +61,6 @@ def wrong_content_type_rejected(ctx: CheckContext) -> None:
         actual=f"{ex.status} {ex.excerpt(300)}",
         exchange=ex,
     )
-
-
-_accepts(
-    "system_message_accepted",
-    "chat_roles",
-    "A system message before the user message is accepted.",
-    Level.MUST,
-    "SPEC ChatCompletionRequestSystemMessage",
-    ("REQ5",),
-    index=0,
-)
-_accepts(
-    "developer_message_accepted",
-    "chat_roles",
-    "A developer message is accepted.",
-    Level.SHOULD,
-    "SPEC ChatCompletionRequestDeveloperMessage",
-    ("REQ5",),
-    index=1,
-)
-_accepts(
-    "multi_turn_accepted",
-    "chat_roles",
-    "A user/assistant/user conversation is accepted.",
-    Level.MUST,
-    "SPEC messages array; SEED-B 'same flow as the OpenAI API'",
-    ("REQ5",),
-    index=2,
-)
 
 
 @check(

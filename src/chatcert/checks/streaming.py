@@ -83,45 +83,41 @@ def stream_events_are_json(ctx: CheckContext) -> None:
         )
 
 
-def _chunks_match(tier: str, level: Level, strict_level: Level | None, source: str, doc: str) -> None:
-    """Register: every chunk validates against the `tier` chunk schema."""
-
-    def judge(ctx: CheckContext) -> None:
-        for chunk in _chunks(ctx):
-            ctx.require_valid(
-                f"openai/{tier}/chat-chunk",
-                chunk,
-                f"chunk does not match the {tier} schema",
-                ctx.ex("chat_stream"),
-            )
-
-    check(
-        area="streaming",
-        level=level,
-        strict_level=strict_level,
-        requires=STREAM,
-        probes=("chat_stream",),
-        rules=("S2",),
-        source=source,
-        check_id=f"stream_chunks_match_{tier}_schema",
-        doc=doc,
-    )(judge)
+def _chunks_match(ctx: CheckContext, tier: str) -> None:
+    for chunk in _chunks(ctx):
+        ctx.require_valid(
+            f"openai/{tier}/chat-chunk",
+            chunk,
+            f"chunk does not match the {tier} schema",
+            ctx.ex("chat_stream"),
+        )
 
 
-_chunks_match(
-    "compatible",
-    Level.MUST,
-    None,
-    f"{SPEC}, relaxed per catalogue N2 (compatible tier)",
-    "Every chunk validates against the compatible-tier chunk schema.",
+@check(
+    area="streaming",
+    level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S2",),
+    source=f"{SPEC}, relaxed per catalogue N2 (compatible tier)",
 )
-_chunks_match(
-    "strict",
-    Level.SHOULD,
-    Level.MUST,
-    f"{SPEC} (nullable normalised, catalogue N1)",
-    "Every chunk validates against the official (strict-tier) chunk schema.",
+def stream_chunks_match_compatible_schema(ctx: CheckContext) -> None:
+    """Every chunk validates against the compatible-tier chunk schema."""
+    _chunks_match(ctx, "compatible")
+
+
+@check(
+    area="streaming",
+    level=Level.SHOULD,
+    strict_level=Level.MUST,
+    requires=STREAM,
+    probes=("chat_stream",),
+    rules=("S2",),
+    source=f"{SPEC} (nullable normalised, catalogue N1)",
 )
+def stream_chunks_match_strict_schema(ctx: CheckContext) -> None:
+    """Every chunk validates against the official (strict-tier) chunk schema."""
+    _chunks_match(ctx, "strict")
 
 
 @check(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from chatcert.checks._util import expect_client_error, expect_success, message_of, register_rejection
+from chatcert.checks._util import expect_client_error, expect_success, message_of
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
@@ -21,55 +19,6 @@ def _accepted(ctx: CheckContext, probe: str) -> None:
         expected="non-empty text",
         actual=content,
         exchange=ctx.ex(probe),
-    )
-
-
-def _accepts(
-    check_id: str,
-    probe: str,
-    doc: str,
-    level: Level,
-    source: str,
-    rules: tuple[str, ...],
-    applies: Callable[[Profile], str | None] | None = None,
-) -> None:
-    def judge(ctx: CheckContext) -> None:
-        _accepted(ctx, probe)
-
-    check(
-        area="vision",
-        level=level,
-        requires=VISION,
-        probes=(probe,),
-        rules=rules,
-        applies=applies,
-        source=source,
-        check_id=check_id,
-        doc=doc,
-    )(judge)
-
-
-def _rejects(
-    check_id: str,
-    probe: str,
-    doc: str,
-    level: Level,
-    source: str,
-    rules: tuple[str, ...],
-    applies: Callable[[Profile], str | None] | None = None,
-    allowed: tuple[int, ...] = (),
-) -> None:
-    register_rejection(
-        "vision",
-        check_id,
-        probe,
-        doc,
-        level,
-        source,
-        rules,
-        requires=VISION,
-        applies=applies,
-        allowed=allowed,
     )
 
 
@@ -114,33 +63,47 @@ def _has_byte_limit(profile: Profile) -> str | None:
     return None if profile.limit("max_request_bytes") else "profile states no request size limit"
 
 
-_accepts(
-    "vision_text_first_accepted",
-    "vision_text_first",
-    "Text before the image is answered too.",
-    Level.MUST,
-    "SEED-P curl example (text part first); SEED-B vision example",
-    ("V2",),
+@check(
+    area="vision",
+    level=Level.MUST,
+    requires=VISION,
+    probes=("vision_text_first",),
+    rules=("V2",),
     applies=_any_part_order,
+    source="SEED-P curl example (text part first); SEED-B vision example",
 )
-_accepts(
-    "vision_multi_turn_accepted",
-    "vision_multi_turn",
-    "A follow-up after an image turn is answered.",
-    Level.SHOULD,
-    "vLLM test_vision multi-turn",
-    ("V12",),
+def vision_text_first_accepted(ctx: CheckContext) -> None:
+    """Text before the image is answered too."""
+    _accepted(ctx, "vision_text_first")
+
+
+@check(
+    area="vision",
+    level=Level.SHOULD,
+    requires=VISION,
+    probes=("vision_multi_turn",),
+    rules=("V12",),
+    source="vLLM test_vision multi-turn",
 )
-_rejects(
-    "vision_mime_mismatch_rejected",
-    "vision_mime_mismatch",
-    "Bytes that disagree with the declared MIME are rejected with a 4xx (profiles that check MIME).",
-    Level.SHOULD,
-    "profile limits.image_mime_label: checked; SEED-L MIME from mimetypes.guess_type (client side); "
-    "catalogue PL2",
-    ("V5", "PL2"),
+def vision_multi_turn_accepted(ctx: CheckContext) -> None:
+    """A follow-up after an image turn is answered."""
+    _accepted(ctx, "vision_multi_turn")
+
+
+@check(
+    area="vision",
+    level=Level.SHOULD,
+    requires=VISION,
+    probes=("vision_mime_mismatch",),
+    rules=("V5", "PL2"),
     applies=_checks_mime,
+    source="profile limits.image_mime_label: checked; SEED-L MIME from mimetypes.guess_type (client side); "
+    "catalogue PL2",
 )
+def vision_mime_mismatch_rejected(ctx: CheckContext) -> None:
+    """Bytes that disagree with the declared MIME are rejected with a 4xx (profiles that check MIME)."""
+    expect_client_error(ctx, "vision_mime_mismatch")
+
 
 # What a server that opened the path says: Python's urlopen/open, C's strerror, Go's os.Open.
 _FILE_READ_SIGNS = (
@@ -206,35 +169,47 @@ def image_url_not_fetched_by_server(ctx: CheckContext) -> None:
         )
 
 
-_rejects(
-    "vision_external_url_rejected",
-    "vision_external_url",
-    "An external image link is rejected with a 4xx.",
-    Level.PROFILE,
-    "SEED-P 'External links to images are not supported'; SEED-L data: URL only",
-    ("V6", "PP1"),
+@check(
+    area="vision",
+    level=Level.PROFILE,
+    requires=VISION,
+    probes=("vision_external_url",),
+    rules=("V6", "PP1"),
     applies=_external_rejected,
+    source="SEED-P 'External links to images are not supported'; SEED-L data: URL only",
 )
-_rejects(
-    "vision_oversize_dimensions_rejected",
-    "vision_oversize_dimensions",
-    "An image over the profile's pixel limit is rejected with a 4xx.",
-    Level.PROFILE,
-    "SEED-P 'resolution of 4000x4000 pixels or smaller'",
-    ("V8", "PP1"),
-    applies=_has_pixel_limit,
-)
+def vision_external_url_rejected(ctx: CheckContext) -> None:
+    """An external image link is rejected with a 4xx."""
+    expect_client_error(ctx, "vision_external_url")
 
 
-_accepts(
-    "vision_max_dimensions_accepted",
-    "vision_max_dimensions",
-    "An image exactly at the profile's pixel limit (Pharia: 4000x4000) is answered.",
-    Level.PROFILE,
-    "SEED-P 'Input images need to be base64 encoded and have a resolution of 4000x4000 pixels or smaller'",
-    ("V8", "PP1"),
+@check(
+    area="vision",
+    level=Level.PROFILE,
+    requires=VISION,
+    probes=("vision_oversize_dimensions",),
+    rules=("V8", "PP1"),
     applies=_has_pixel_limit,
+    source="SEED-P 'resolution of 4000x4000 pixels or smaller'",
 )
+def vision_oversize_dimensions_rejected(ctx: CheckContext) -> None:
+    """An image over the profile's pixel limit is rejected with a 4xx."""
+    expect_client_error(ctx, "vision_oversize_dimensions")
+
+
+@check(
+    area="vision",
+    level=Level.PROFILE,
+    requires=VISION,
+    probes=("vision_max_dimensions",),
+    rules=("V8", "PP1"),
+    applies=_has_pixel_limit,
+    source="SEED-P 'Input images need to be base64 encoded and have a resolution of 4000x4000 pixels or "
+    "smaller'",
+)
+def vision_max_dimensions_accepted(ctx: CheckContext) -> None:
+    """An image exactly at the profile's pixel limit (Pharia: 4000x4000) is answered."""
+    _accepted(ctx, "vision_max_dimensions")
 
 
 @check(
