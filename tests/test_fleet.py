@@ -1,0 +1,175 @@
+"""Fleets: `chatcert certify --fleet FILE` certifies entries in parallel into a matrix (loopback only)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatcert._schemas import schema_errors
+from chatcert.cli import main
+
+SECRET = "sk-fleet-canary-3f9a7c1e5b2d4860"
+
+
+def _fleet(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _certify(fleet: Path, out: Path, *extra: str) -> int:
+    return main(["certify", "--fleet", str(fleet), "--report-dir", str(out), *extra])
+
+
+THREE = """
+- name: alpha
+- name: broken
+  defects: [stream_missing_done]
+- name: gamma
+  profile: openai
+  key_env: CHATCERT_FLEET_TEST_KEY
+"""
+
+
+def test_a_fleet_with_one_defect_has_it_in_the_right_cell_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCERT_FLEET_TEST_KEY", SECRET)
+    out = tmp_path / "reports"
+    code = _certify(_fleet(tmp_path, THREE), out, "--area", "streaming", "--area", "transport", "-j", "3")
+    captured = capsys.readouterr()
+    assert code == 1, captured.out + captured.err
+    matrix = json.loads((out / "matrix.json").read_text())
+    assert schema_errors("harness/fleet-matrix", matrix) == []
+    rows = {r["entry"]: r for r in matrix["entries"]}
+    assert list(rows) == ["alpha", "broken", "gamma"]  # the file's order, whatever finished first
+    statuses = {n: r["status"] for n, r in rows.items()}
+    assert statuses == {"alpha": "passed", "broken": "failed", "gamma": "passed"}
+    for check in ("stream_ends_with_done", "stream_done_sent_once"):
+        assert rows["broken"]["cells"][check]["outcome"] == "failed"
+        assert rows["alpha"]["cells"][check]["outcome"] == "passed"
+        assert rows["gamma"]["cells"][check]["outcome"] == "passed"
+    # Only the defect's checks failed, in that row only.
+    failing = {
+        (name, check)
+        for name, row in rows.items()
+        for check, cell in row["cells"].items()
+        if cell["outcome"] == "failed"
+    }
+    assert failing == {("broken", "stream_ends_with_done"), ("broken", "stream_done_sent_once")}
+    # The failing checks are the first columns.
+    assert {c["id"] for c in matrix["checks"][:2]} == {"stream_ends_with_done", "stream_done_sent_once"}
+    # gamma's key reached its mock (the authorised request passed) ...
+    assert rows["gamma"]["cells"]["authorized_request_succeeds"]["outcome"] == "passed"
+    # ... and each entry has its own full report folder.
+    for name in rows:
+        assert rows[name]["report_dir"] == name
+        for file in ("results.json", "junit.xml", "report.html", "badge.svg"):
+            assert (out / name / file).is_file()
+        doc = json.loads((out / name / "results.json").read_text())
+        assert doc["exit_code"] == (1 if name == "broken" else 0)
+    html = (out / "matrix.html").read_text()
+    assert "broken" in html and "stream_ends_with_done" in html and 'href="broken/report.html"' in html
+    # A progress line per entry, and one stderr line naming the failed entry.
+    assert sum(line.startswith("[") and "/3] " in line for line in captured.out.splitlines()) == 3
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and "broken (failed)" in err[0]
+
+
+def test_the_key_never_appears_in_output_or_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCERT_FLEET_TEST_KEY", SECRET)
+    fleet = _fleet(
+        tmp_path,
+        """
+- name: keyed
+  profile: openai
+  key_env: CHATCERT_FLEET_TEST_KEY
+- name: refused
+  endpoint: http://127.0.0.1:1
+  key_env: CHATCERT_FLEET_TEST_KEY
+""",
+    )
+    out = tmp_path / "reports"
+    code = _certify(fleet, out, "--area", "transport", "--timeout", "5")
+    captured = capsys.readouterr()
+    assert code == 1
+    rows = {r["entry"]: r for r in json.loads((out / "matrix.json").read_text())["entries"]}
+    assert rows["keyed"]["status"] == "passed"
+    assert rows["keyed"]["cells"]["authorized_request_succeeds"]["outcome"] == "passed"
+    assert rows["refused"]["status"] == "unreachable"
+    texts = [captured.out, captured.err, *(p.read_text() for p in out.rglob("*") if p.is_file())]
+    assert not [t for t in texts if SECRET in t]
+
+
+def test_a_gateway_counts_once_per_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`models: [...]` makes one entry per model; `models: all` asks the models route (the mock lists
+    only "default"). The mock refuses a model it does not serve: that row fails, the others pass."""
+    text = "- name: gw\n  models: [default, no-such-model]\n- name: listed\n  models: all\n"
+    fleet = _fleet(tmp_path, text)
+    out = tmp_path / "reports"
+    assert _certify(fleet, out, "--area", "transport", "-q") == 1
+    rows = {r["entry"]: r for r in json.loads((out / "matrix.json").read_text())["entries"]}
+    assert list(rows) == ["gw--default", "gw--no-such-model", "listed--default"]
+    assert [r["model"] for r in rows.values()] == ["default", "no-such-model", "default"]
+    assert [r["status"] for r in rows.values()] == ["passed", "failed", "passed"]
+    assert "gw--no-such-model (failed)" in capsys.readouterr().err
+
+
+def test_a_fleet_that_passes_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "reports"
+    assert _certify(_fleet(tmp_path, "- {}\n- profile: openai\n"), out, "--area", "transport", "-q") == 0
+    matrix = json.loads((out / "matrix.json").read_text())
+    assert matrix["exit_code"] == 0 and matrix["summary"] == {"entries": 2, "passed": 2, "failed": 0}
+    assert [r["entry"] for r in matrix["entries"]] == ["mock-1", "mock-2"]
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (None, "cannot read fleet file"),
+        ("- name: [unclosed\n", "is not valid YAML"),
+        ("- name: a\n  colour: blue\n", "schema harness/fleet"),
+        ("[]\n", "schema harness/fleet"),
+        ("- profile: liquidia\n", "unknown profile 'liquidia'"),
+        ("- key_env: CHATCERT_FLEET_UNSET_VARIABLE\n", "CHATCERT_FLEET_UNSET_VARIABLE (key_env) is not set"),
+        ("- name: a\n- name: a\n", "two entries are named 'a'"),
+        ("- defects: [no_such_defect]\n", "unknown defect(s) 'no_such_defect'"),
+        ("- endpoint: http://127.0.0.1:1\n  defects: [stream_missing_done]\n", "embedded mock only"),
+        ("- endpoint: http://127.0.0.1:1\n  profile: openai\n", "is paid"),
+    ],
+)
+def test_a_bad_fleet_file_exits_2_with_one_line_and_sends_nothing(
+    text: str | None, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = tmp_path / "missing.yaml" if text is None else _fleet(tmp_path, text)
+    out = tmp_path / "reports"
+    assert _certify(fleet, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not (out / "matrix.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--endpoint", "http://127.0.0.1:1"], "--endpoint (or CHATCERT_ENDPOINT) cannot be combined"),
+        (["--dry-run"], "--dry-run cannot be combined"),
+        (["--check", "no_such_check"], "unknown check id 'no_such_check'"),
+    ],
+)
+def test_options_that_clash_with_a_fleet_exit_2(
+    extra: list[str], needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _certify(_fleet(tmp_path, "- name: a\n"), tmp_path / "r", *extra) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+
+
+def test_jobs_without_a_fleet_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["certify", "-j", "2"]) == 2
+    assert "--fleet" in capsys.readouterr().err
