@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from chatcert._schemas import schema_errors
 from chatcert.cli import main
+from chatcert.pytest_plugin import _entry_of
 
 SECRET = "sk-fleet-canary-3f9a7c1e5b2d4860"
 
@@ -173,3 +179,73 @@ def test_options_that_clash_with_a_fleet_exit_2(
 def test_jobs_without_a_fleet_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["certify", "-j", "2"]) == 2
     assert "--fleet" in capsys.readouterr().err
+
+
+# ---- the same through pytest: `pytest suites --fleet FILE -n N` (pytest-xdist) -------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CHATCERT_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_pytest_suites_over_a_fleet_with_xdist_one_target_per_entry(tmp_path: Path) -> None:
+    fleet = _fleet(
+        tmp_path, "- name: alpha\n- name: broken\n  defects: [stream_missing_done]\n- name: gamma\n"
+    )
+    junit = tmp_path / "junit.xml"
+    proc = _pytest("suites/test_streaming.py", "--fleet", str(fleet), "-n", "2", "-v", f"--junitxml={junit}")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    outcomes: dict[str, str] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        failed = case.find("failure") is not None or case.find("error") is not None
+        outcomes[case.get("name", "")] = (
+            "failed" if failed else ("skipped" if case.find("skipped") is not None else "passed")
+        )
+    checks = {name.split("[", 1)[1].split("-", 1)[1].rstrip("]") for name in outcomes}
+    assert {"stream_ends_with_done", "stream_done_sent_once"} <= checks
+    for check in checks:  # every check once per entry, the id naming the entry
+        for entry in ("alpha", "broken", "gamma"):
+            assert f"test_streaming[{entry}-{check}]" in outcomes
+    bad = {name for name, outcome in outcomes.items() if outcome == "failed"}
+    assert bad == {
+        "test_streaming[broken-stream_ends_with_done]",
+        "test_streaming[broken-stream_done_sent_once]",
+    }
+    # Each entry's tests ran on one worker (one run, one embedded mock per entry).
+    workers: dict[str, set[str]] = {}
+    for line in proc.stdout.splitlines():
+        found = re.match(r"\[(gw\d+)\] .*(?:PASSED|FAILED|SKIPPED|XFAIL).* .*test_streaming\[([a-z]+)-", line)
+        if found:
+            workers.setdefault(found.group(2), set()).add(found.group(1))
+    assert set(workers) == {"alpha", "broken", "gamma"}
+    assert all(len(w) == 1 for w in workers.values()), workers
+
+
+def test_pytest_with_a_bad_fleet_file_exits_2(tmp_path: Path) -> None:
+    proc = _pytest("suites/test_streaming.py", "--fleet", str(_fleet(tmp_path, "- profile: liquidia\n")))
+    assert proc.returncode == 2
+    assert "unknown profile 'liquidia'" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "expected"),
+    [
+        ("suites/test_x.py::test_x[a-check_one]", "a"),
+        ("suites/test_x.py::test_x[a-b-check_one]", "a-b"),
+        ("suites/test_x.py::test_x[check_one-a-b]", "a-b"),
+        ("suites/test_x.py::test_x[ab-check_one]", None),
+        ("suites/test_x.py::test_x", None),
+    ],
+)
+def test_a_test_id_names_its_entry(nodeid: str, expected: str | None) -> None:
+    assert _entry_of(nodeid, ["a", "a-b"]) == expected
