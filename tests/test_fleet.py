@@ -14,7 +14,10 @@ import pytest
 
 from chatcert._schemas import schema_errors
 from chatcert.cli import main
+from chatcert.fleet import EntryOutcome, FleetSettings, load_fleet, run_fleet
+from chatcert.interrupt import Interrupted
 from chatcert.pytest_plugin import _entry_of
+from chatcert.targets import open_entry
 
 SECRET = "sk-fleet-canary-3f9a7c1e5b2d4860"
 
@@ -249,3 +252,33 @@ def test_pytest_with_a_bad_fleet_file_exits_2(tmp_path: Path) -> None:
 )
 def test_a_test_id_names_its_entry(nodeid: str, expected: str | None) -> None:
     assert _entry_of(nodeid, ["a", "a-b"]) == expected
+
+
+def test_a_gateway_whose_model_list_cannot_be_read_is_an_unreachable_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fleet = _fleet(tmp_path, "- name: ok\n- name: gone\n  endpoint: http://127.0.0.1:1\n  models: all\n")
+    out = tmp_path / "reports"
+    assert _certify(fleet, out, "--area", "transport", "--timeout", "5") == 1
+    rows = {r["entry"]: r for r in json.loads((out / "matrix.json").read_text())["entries"]}
+    assert rows["gone"]["status"] == "unreachable" and rows["gone"]["cells"] == {}
+    assert "models: all" in rows["gone"]["message"]
+    assert rows["ok"]["status"] == "passed"
+    assert "gone (unreachable)" in capsys.readouterr().err
+
+
+def test_an_interrupted_fleet_marks_entries_not_started_and_keeps_the_finished(tmp_path: Path) -> None:
+    """Ctrl-C reaches the main thread while it waits for the entries: what finished stays, what did not
+    start is `not_run`, and the result says it was interrupted (exit 130)."""
+    entries = load_fleet(_fleet(tmp_path, "- name: one\n- name: two\n- name: three\n"))
+    settings = FleetSettings(report_dir=tmp_path / "reports", areas=("transport",))
+
+    def interrupt_after_the_first(outcome: EntryOutcome, done: int, total: int) -> None:
+        raise Interrupted("SIGINT")
+
+    result = run_fleet(entries, settings, open_entry, jobs=1, on_done=interrupt_after_the_first)
+    assert result.interrupted == "SIGINT" and result.exit_code == 130
+    statuses = [o.status for o in result.outcomes]
+    assert statuses[0] == "passed" and "not_run" in statuses
+    assert (tmp_path / "reports" / "one" / "results.json").is_file()
+    assert not (tmp_path / "reports" / "three").exists()

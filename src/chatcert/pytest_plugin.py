@@ -98,7 +98,10 @@ def _load_fleet(config: pytest.Config) -> None:
     except ChatcertError as exc:
         pytest.exit(f"chatcert: {exc}", returncode=2)
     if failed:
-        pytest.exit(f"chatcert: fleet entry {failed[0].entry.name}: {failed[0].message}", returncode=2)
+        pytest.exit(
+            f"chatcert: fleet entry {failed[0].entry.name}: {failed[0].message}",
+            returncode=failed[0].exit_code,
+        )
     config.stash[_FLEET] = entries
 
 

@@ -41,7 +41,9 @@ def register(sub: Any) -> None:
         "print a verdict per check and write results.json, junit.xml, report.html and "
         "badge.svg. Exit 0 when every MUST check ran and passed, 1 when one failed, did not "
         "run (budget, stop: the certificate is 'incomplete') or the target is unreachable, 2 "
-        "for unusable input (also a paid profile with no budget decision), 3 when the harness broke.",
+        "for unusable input (also a paid profile with no budget decision), 3 when the harness broke. "
+        "With --fleet FILE, every entry of the file is certified (several at a time, -j N) into a folder "
+        "of its own, and a matrix of entries x checks is written beside them.",
     )
     add_target_options(p, target_is_mock="the --endpoint is a chatcert mock: also run mock-only fault checks")
     fl = p.add_argument_group(
