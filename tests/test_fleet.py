@@ -87,6 +87,28 @@ def test_a_fleet_with_one_defect_has_it_in_the_right_cell_and_exits_1(
     assert len(err) == 1 and "broken (failed)" in err[0]
 
 
+def test_root_causes_come_first_and_their_dependents_name_them(tmp_path: Path) -> None:
+    fleet = _fleet(tmp_path, "- name: ok\n- name: legacy\n  defects: [error_legacy_vllm_shape]\n")
+    out = tmp_path / "reports"
+    assert _certify(fleet, out, "--area", "errors", "--area", "request", "-q") == 1
+    matrix = json.loads((out / "matrix.json").read_text())
+    columns = [c["id"] for c in matrix["checks"]]
+    assert matrix["checks"][0]["id"] == "rejections_carry_error_body"
+    assert matrix["checks"][0]["root_cause"] is True
+    legacy = {r["entry"]: r for r in matrix["entries"]}["legacy"]
+    assert [c["id"] for c in legacy["causes"]] == ["rejections_carry_error_body"]
+    assert legacy["cells"]["error_body_matches_profile_shape"] == {
+        "outcome": "failed",
+        "caused_by": "rejections_carry_error_body",
+    }
+    # The dependent failure comes after the root cause, before every check that passed everywhere.
+    passed_everywhere = [
+        c for c in columns if all(r["cells"][c]["outcome"] == "passed" for r in matrix["entries"])
+    ]
+    assert columns.index("error_body_matches_profile_shape") < min(map(columns.index, passed_everywhere))
+    assert "rejections_carry_error_body" in (out / "matrix.html").read_text().split("<table>")[0]
+
+
 def test_the_key_never_appears_in_output_or_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

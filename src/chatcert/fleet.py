@@ -37,6 +37,7 @@ from chatcert.interrupt import Interrupted, exit_code_for
 from chatcert.keys import load_api_key
 from chatcert.outcomes import CheckResult
 from chatcert.profiles import Profile, load_profile
+from chatcert.registry import all_checks, all_probes
 from chatcert.reporting.files import FileReporter
 
 __all__ = [
@@ -421,6 +422,9 @@ def run_fleet(
     their current check with a partial report, and the result says it was interrupted. `earlier`:
     outcomes decided before the runs (a `models: all` list that could not be read), kept in order first.
     """
+    # The check catalogue loads on first use; load it here, once, not from several threads at a time.
+    all_checks()
+    all_probes()
     stop = threading.Event()
     signame: list[str] = []
     total = len(entries)

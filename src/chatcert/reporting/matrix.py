@@ -2,7 +2,8 @@
 
 Built from each entry's results.json as written (already redacted), so the matrix says exactly what the
 entries' own reports say. Columns put root causes first: checks that are a root cause somewhere, then
-checks failing on their own somewhere, then failures that follow from a cause, then the rest; a cell
+checks failing on their own somewhere, then failures that follow from a cause, then broken SHOULDs
+(`non_strict`), then the rest; a cell
 that follows from a root cause names it (`caused_by`), as the entry's report does.
 """
 
@@ -44,9 +45,11 @@ def _columns(outcomes: list[EntryOutcome]) -> list[dict[str, Any]]:
                 tier = 1
             elif bad:
                 tier = 2
-            else:
+            elif r["outcome"] == "non_strict" and not r.get("waived"):
                 tier = 3
-            rank[r["id"]] = min(rank.get(r["id"], 3), tier)
+            else:
+                tier = 4
+            rank[r["id"]] = min(rank.get(r["id"], 4), tier)
     order = {cid: i for i, cid in enumerate(meta)}
     ids = sorted(meta, key=lambda cid: (rank[cid], order[cid]))
     return [{**meta[cid], "root_cause": rank[cid] == 0} for cid in ids]
