@@ -419,7 +419,8 @@ def run_fleet(
 
     Runs are I/O-bound and the engine is synchronous, so each runs in a thread of its own. On Ctrl-C
     (Interrupted in the main thread) the entries not started are `not_run`, the running ones stop after
-    their current check with a partial report, and the result says it was interrupted. `earlier`:
+    their current check with a partial report (a signal cannot cut a worker thread's request short:
+    that takes at most the request's deadline), and the result says it was interrupted. `earlier`:
     outcomes decided before the runs (a `models: all` list that could not be read), kept in order first.
     """
     # The check catalogue loads on first use; load it here, once, not from several threads at a time.
@@ -428,6 +429,7 @@ def run_fleet(
     stop = threading.Event()
     signame: list[str] = []
     total = len(entries)
+    ended = 0  # runs that ended (not those never started)
     by_entry: dict[str, EntryOutcome] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="chatcert-fleet") as pool:
         pending: dict[Future[EntryOutcome], FleetEntry] = {
@@ -440,8 +442,9 @@ def run_fleet(
                     outcome = future.result()
                     by_entry[outcome.entry.name] = outcome
                     del pending[future]
+                    ended += 1
                     if on_done is not None:
-                        on_done(outcome, len(by_entry), total)
+                        on_done(outcome, ended, total)
             except Interrupted as exc:
                 if not signame:
                     signame.append(exc.signame)
