@@ -225,35 +225,44 @@ def _pytest(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_pytest_suites_over_a_fleet_with_xdist_one_target_per_entry(tmp_path: Path) -> None:
     fleet = _fleet(
-        tmp_path, "- name: alpha\n- name: broken\n  defects: [stream_missing_done]\n- name: gamma\n"
+        tmp_path,
+        "- name: alpha\n- name: broken\n  defects: [stream_missing_done]\n"
+        "- name: legacy\n  defects: [error_legacy_vllm_shape]\n",
     )
     junit = tmp_path / "junit.xml"
-    proc = _pytest("suites/test_streaming.py", "--fleet", str(fleet), "-n", "2", "-v", f"--junitxml={junit}")
+    suites = ("suites/test_streaming.py", "suites/test_request.py", "suites/test_errors.py")
+    proc = _pytest(*suites, "--fleet", str(fleet), "-n", "2", "-v", f"--junitxml={junit}")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     outcomes: dict[str, str] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         failed = case.find("failure") is not None or case.find("error") is not None
-        outcomes[case.get("name", "")] = (
-            "failed" if failed else ("skipped" if case.find("skipped") is not None else "passed")
-        )
-    checks = {name.split("[", 1)[1].split("-", 1)[1].rstrip("]") for name in outcomes}
-    assert {"stream_ends_with_done", "stream_done_sent_once"} <= checks
-    for check in checks:  # every check once per entry, the id naming the entry
-        for entry in ("alpha", "broken", "gamma"):
-            assert f"test_streaming[{entry}-{check}]" in outcomes
+        skipped = case.find("skipped") is not None
+        outcomes[case.get("name", "")] = "failed" if failed else ("skipped" if skipped else "passed")
+    tests = {re.sub(r"\[[a-z]+-", "[", name) for name in outcomes}
+    assert (
+        "test_streaming[stream_ends_with_done]" in tests
+        and "test_request[rejections_carry_error_body]" in tests
+    )
+    for test in tests:  # every check once per entry, the id naming the entry
+        for entry in ("alpha", "broken", "legacy"):
+            assert test.replace("[", f"[{entry}-") in outcomes
     bad = {name for name, outcome in outcomes.items() if outcome == "failed"}
     assert bad == {
         "test_streaming[broken-stream_ends_with_done]",
         "test_streaming[broken-stream_done_sent_once]",
+        "test_request[legacy-rejections_carry_error_body]",
+        "test_errors[legacy-error_body_matches_profile_shape]",
     }
-    # Each entry's tests ran on one worker (one run, one embedded mock per entry).
+    # Each entry's tests ran on one worker (one run, one embedded mock per entry) ...
     workers: dict[str, set[str]] = {}
     for line in proc.stdout.splitlines():
-        found = re.match(r"\[(gw\d+)\] .*(?:PASSED|FAILED|SKIPPED|XFAIL).* .*test_streaming\[([a-z]+)-", line)
+        found = re.match(r"\[(gw\d+)\] .*(?:PASSED|FAILED|SKIPPED|XFAIL).* .*::test_\w+\[([a-z]+)-", line)
         if found:
             workers.setdefault(found.group(2), set()).add(found.group(1))
-    assert set(workers) == {"alpha", "broken", "gamma"}
+    assert set(workers) == {"alpha", "broken", "legacy"}
     assert all(len(w) == 1 for w in workers.values()), workers
+    # ... and the workers' root causes reach the controller's summary, named after the entry, once.
+    assert proc.stdout.count("CAUSE legacy: rejections_carry_error_body:") == 1
 
 
 def test_pytest_with_a_bad_fleet_file_exits_2(tmp_path: Path) -> None:

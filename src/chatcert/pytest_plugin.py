@@ -237,8 +237,28 @@ def _diagnose(config: pytest.Config, run: Run, entry: str | None = None) -> None
     config.stash[_CAUSES] = [*config.stash.get(_CAUSES, []), *causes]
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """An xdist worker hands its runs' root causes to the controller, which prints the summary."""
+    output = getattr(session.config, "workeroutput", None)
+    if output is not None:
+        output["chatcert_causes"] = [c.as_dict() for c in session.config.stash.get(_CAUSES, [])]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist's controller: a worker finished; keep its root causes for the terminal summary."""
+    config: pytest.Config = node.config
+    found = getattr(node, "workeroutput", {}).get("chatcert_causes", [])
+    config.stash[_CAUSES] = [*config.stash.get(_CAUSES, []), *(Cause(**c) for c in found)]
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    causes = config.stash.get(_CAUSES, [])
+    # Under xdist, workers that ran parts of one target each name its causes: name each once.
+    merged: dict[tuple[str, str], Cause] = {}
+    for c in config.stash.get(_CAUSES, []):
+        seen = merged.setdefault((c.id, c.message), Cause(c.id, c.kind, c.message, []))
+        seen.dependents.extend(d for d in c.dependents if d not in seen.dependents)
+    causes = list(merged.values())
     if not causes:
         return
     terminalreporter.section("chatcert root causes")
