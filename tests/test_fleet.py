@@ -313,3 +313,9 @@ def test_an_interrupted_fleet_marks_entries_not_started_and_keeps_the_finished(t
     assert statuses[0] == "passed" and "not_run" in statuses
     assert (tmp_path / "reports" / "one" / "results.json").is_file()
     assert not (tmp_path / "reports" / "three").exists()
+
+
+def test_entries_without_a_name_are_named_after_host_port_and_model(tmp_path: Path) -> None:
+    text = "- endpoint: http://127.0.0.1:8000\n  model: org/m 1\n- endpoint: https://example.com\n- {}\n"
+    names = [e.name for e in load_fleet(_fleet(tmp_path, text))]
+    assert names == ["127.0.0.1_8000--org_m_1", "example.com_443", "mock-3"]

@@ -34,7 +34,7 @@ from chatcert.client import Bounds, Client, Target
 from chatcert.engine import Run, RunConfig, run_certification
 from chatcert.errors import ChatcertError, UsageError
 from chatcert.interrupt import Interrupted, exit_code_for
-from chatcert.keys import load_api_key
+from chatcert.keys import key_origin, load_api_key
 from chatcert.outcomes import CheckResult
 from chatcert.profiles import Profile, load_profile
 from chatcert.registry import all_checks, all_probes
@@ -125,11 +125,14 @@ def _slug(text: str) -> str:
 
 
 def _default_name(raw: dict[str, Any], index: int) -> str:
+    """mock-N for the embedded mock, else host_port; with the model when the entry names one."""
     endpoint = raw.get("endpoint")
     if not endpoint:
-        return f"mock-{index + 1}"
-    parts = urlsplit(str(endpoint))
-    return _slug(f"{parts.hostname or 'host'}_{parts.port or (443 if parts.scheme == 'https' else 80)}")
+        base = f"mock-{index + 1}"
+    else:
+        parts = urlsplit(str(endpoint))
+        base = f"{parts.hostname or 'host'}_{parts.port or (443 if parts.scheme == 'https' else 80)}"
+    return _slug(f"{base}--{raw['model']}" if raw.get("model") else base)
 
 
 def load_fleet(
@@ -332,7 +335,9 @@ def certify_entry(
                 strict=settings.strict,
                 waivers=dict(settings.waivers),
                 allow_incomplete=settings.allow_incomplete,
-                key_source=f"environment variable {entry.key_env}" if entry.key_env else "",
+                key_source=key_origin(entry.key_env, None, entry.profile.key_env)
+                if entry.endpoint
+                else "the embedded mock's key",
                 options={"report_dir": str(folder), "api_key_env": entry.key_env},
             )
             run = run_certification(config, [FileReporter(folder), _StopWhenAsked(stop, signame)])
