@@ -265,10 +265,17 @@ def test_pytest_suites_over_a_fleet_with_xdist_one_target_per_entry(tmp_path: Pa
     assert proc.stdout.count("CAUSE legacy: rejections_carry_error_body:") == 1
 
 
-def test_pytest_with_a_bad_fleet_file_exits_2(tmp_path: Path) -> None:
-    proc = _pytest("suites/test_streaming.py", "--fleet", str(_fleet(tmp_path, "- profile: liquidia\n")))
+@pytest.mark.parametrize(
+    ("text", "extra", "needle"),
+    [
+        ("- profile: liquidia\n", [], "unknown profile 'liquidia'"),
+        ("- {}\n", ["--model", "m"], "--model cannot be combined with --fleet"),
+    ],
+)
+def test_pytest_with_a_bad_fleet_exits_2(text: str, extra: list[str], needle: str, tmp_path: Path) -> None:
+    proc = _pytest("suites/test_streaming.py", "--fleet", str(_fleet(tmp_path, text)), *extra)
     assert proc.returncode == 2
-    assert "unknown profile 'liquidia'" in proc.stdout + proc.stderr
+    assert needle in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -90,8 +90,12 @@ def _load_fleet(config: pytest.Config) -> None:
     if not path:
         return
     try:
-        if config.getoption("--endpoint"):
-            raise ChatcertError("--endpoint (or CHATCERT_ENDPOINT) cannot be combined with --fleet")
+        for option in ("--endpoint", "--model", "--api-key-env", "--api-key-file", "--target-is-mock"):
+            if config.getoption(option):
+                shown = "--endpoint (or CHATCERT_ENDPOINT)" if option == "--endpoint" else option
+                raise ChatcertError(
+                    f"{shown} cannot be combined with --fleet: the fleet file names each entry's target"
+                )
         entries = load_fleet(str(path), default_profile=str(config.getoption("--profile")))
         check_defects(entries)
         entries, failed = expand_models(entries, open_entry, Bounds())
