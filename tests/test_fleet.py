@@ -189,7 +189,8 @@ def test_a_bad_fleet_file_exits_2_with_one_line_and_sends_nothing(
     ("extra", "needle"),
     [
         (["--endpoint", "http://127.0.0.1:1"], "--endpoint (or CHATCERT_ENDPOINT) cannot be combined"),
-        (["--dry-run"], "--dry-run cannot be combined"),
+        (["--model", "m"], "--model cannot be combined"),
+        (["--fuzz"], "--fuzz cannot be combined"),
         (["--check", "no_such_check"], "unknown check id 'no_such_check'"),
     ],
 )
@@ -199,6 +200,26 @@ def test_options_that_clash_with_a_fleet_exit_2(
     assert _certify(_fleet(tmp_path, "- name: a\n"), tmp_path / "r", *extra) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
+
+
+def test_a_dry_run_plans_every_entry_and_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATCERT_FLEET_TEST_KEY", SECRET)
+    text = (
+        "- name: paid\n  endpoint: http://127.0.0.1:1\n  profile: openai\n"
+        "  key_env: CHATCERT_FLEET_TEST_KEY\n- name: local\n"
+    )
+    out = tmp_path / "reports"
+    assert _certify(_fleet(tmp_path, text), out, "--dry-run", "--area", "streaming") == 0
+    printed = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in printed.splitlines()[1:-1]}
+    assert set(lines) == {"paid", "local"}
+    assert "http://127.0.0.1:1 (openai, " in lines["paid"] and "embedded mock (compatible, " in lines["local"]
+    requests = [int(re.search(r": (\d+) request", line).group(1)) for line in lines.values()]  # type: ignore[union-attr]
+    assert all(n > 0 for n in requests)
+    assert f"total: {sum(requests)} request(s)" in printed
+    assert SECRET not in printed and not out.exists()
 
 
 def test_jobs_without_a_fleet_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

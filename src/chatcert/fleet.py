@@ -31,7 +31,7 @@ from chatcert._redact import Redactor
 from chatcert._schemas import schema_errors
 from chatcert.budget import Budget
 from chatcert.client import Bounds, Client, Target
-from chatcert.engine import Run, RunConfig, run_certification
+from chatcert.engine import Run, RunConfig, plan, run_certification
 from chatcert.errors import ChatcertError, UsageError
 from chatcert.interrupt import Interrupted, exit_code_for
 from chatcert.keys import key_origin, load_api_key
@@ -50,6 +50,7 @@ __all__ = [
     "expand_models",
     "fleet_redactor",
     "load_fleet",
+    "plan_entry",
     "run_fleet",
 ]
 
@@ -314,6 +315,55 @@ class _StopWhenAsked:
         pass
 
 
+def entry_config(entry: FleetEntry, settings: FleetSettings, target: Resolved) -> RunConfig:
+    """The run configuration of one entry: its target, profile, model and budget, the fleet's options."""
+    return RunConfig(
+        profile=entry.profile,
+        model=entry.model,
+        target=Target(target.url, entry.profile.auth_scheme, target.api_key, target.verify_tls),
+        target_is_mock=target.is_mock,
+        bounds=settings.bounds,
+        budget=Budget(max_requests=entry.max_requests, max_tokens=entry.max_tokens),
+        areas=settings.areas,
+        only=settings.only,
+        exclude=settings.exclude,
+        include_costly=settings.include_costly,
+        strict=settings.strict,
+        waivers=dict(settings.waivers),
+        allow_incomplete=settings.allow_incomplete,
+        key_source=key_origin(entry.key_env, None, entry.profile.key_env)
+        if entry.endpoint
+        else "the embedded mock's key",
+        options={"report_dir": str(settings.report_dir / entry.name), "api_key_env": entry.key_env},
+    )
+
+
+@dataclass
+class _Planned:
+    url: str
+    api_key: str | None
+    is_mock: bool
+    verify_tls: bool = True
+
+
+def plan_entry(entry: FleetEntry, settings: FleetSettings) -> tuple[int, int, int, int]:
+    """For --dry-run, sending nothing: (requests, at most tokens, checks that would run, checks skipped).
+
+    Whether a key is there is read from the environment as a run would; the embedded mock always has one
+    when its profile needs one. The budget is not applied: this is what a full run would spend.
+    """
+    if entry.endpoint:
+        key = load_api_key(entry.key_env, None, entry.profile.key_env)
+        target = _Planned(entry.endpoint, key, False)
+    else:
+        target = _Planned("http://127.0.0.1", "mock" if entry.profile.auth_scheme != "none" else None, True)
+    rows = plan(entry_config(entry, settings, target), bool(target.api_key))
+    requests = sum(r[2] for r in rows)
+    tokens = sum(r[3] for r in rows)
+    skipped = sum(r[1] is not None for r in rows)
+    return requests, tokens, len(rows) - skipped, skipped
+
+
 def certify_entry(
     entry: FleetEntry, settings: FleetSettings, opener: Opener, stop: threading.Event, signame: list[str]
 ) -> EntryOutcome:
@@ -321,25 +371,7 @@ def certify_entry(
     folder = settings.report_dir / entry.name
     try:
         with opener(entry) as target:
-            config = RunConfig(
-                profile=entry.profile,
-                model=entry.model,
-                target=Target(target.url, entry.profile.auth_scheme, target.api_key, target.verify_tls),
-                target_is_mock=target.is_mock,
-                bounds=settings.bounds,
-                budget=Budget(max_requests=entry.max_requests, max_tokens=entry.max_tokens),
-                areas=settings.areas,
-                only=settings.only,
-                exclude=settings.exclude,
-                include_costly=settings.include_costly,
-                strict=settings.strict,
-                waivers=dict(settings.waivers),
-                allow_incomplete=settings.allow_incomplete,
-                key_source=key_origin(entry.key_env, None, entry.profile.key_env)
-                if entry.endpoint
-                else "the embedded mock's key",
-                options={"report_dir": str(folder), "api_key_env": entry.key_env},
-            )
+            config = entry_config(entry, settings, target)
             run = run_certification(config, [FileReporter(folder), _StopWhenAsked(stop, signame)])
             url = run.client.redactor.url(target.url)
     except ChatcertError as exc:

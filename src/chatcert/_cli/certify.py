@@ -51,7 +51,8 @@ def register(sub: Any) -> None:
         "With --fleet, each entry of FILE (endpoint, profile, model, key_env; no endpoint: the embedded "
         "mock) is certified into REPORT_DIR/<entry>/, and REPORT_DIR/matrix.json and matrix.html hold "
         "the entry x check matrix. Exit 1 when any entry failed or was unreachable. --profile is the "
-        "default for entries without one; --max-requests/--max-tokens are each entry's budget.",
+        "default for entries without one; --max-requests/--max-tokens are each entry's budget; "
+        "--dry-run prints what each entry would send.",
     )
     fl.add_argument(
         "--fleet", metavar="FILE", help="certify every entry of this fleet YAML (schema harness/fleet)"

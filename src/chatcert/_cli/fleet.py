@@ -5,17 +5,21 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+from pathlib import Path
 
 from chatcert._cli._common import writable_dir
+from chatcert._redact import Redactor
 from chatcert.client import Bounds
 from chatcert.errors import UsageError
 from chatcert.fleet import (
     EntryOutcome,
+    FleetEntry,
     FleetSettings,
     default_jobs,
     expand_models,
     fleet_redactor,
     load_fleet,
+    plan_entry,
     run_fleet,
 )
 from chatcert.reporting.matrix import MATRIX_FILES, matrix_document, write_matrix
@@ -33,9 +37,46 @@ _SINGLE_TARGET = {
     "target_is_mock": "--target-is-mock",
     "insecure": "--insecure",
     "follow_servers": "--follow-servers",
-    "dry_run": "--dry-run",
     "fuzz": "--fuzz",
 }
+
+
+def _settings(args: argparse.Namespace, waivers: dict[str, str], root: Path) -> FleetSettings:
+    return FleetSettings(
+        report_dir=root,
+        bounds=Bounds(
+            deadline_s=args.timeout,
+            stall_s=min(args.stall_timeout, args.timeout),
+            max_body_bytes=args.max_body_bytes,
+            run_deadline_s=args.run_timeout,
+        ),
+        areas=tuple(args.area),
+        only=tuple(args.check),
+        exclude=tuple(args.exclude),
+        include_costly=args.costly,
+        strict=args.strict,
+        waivers=waivers,
+        allow_incomplete=args.allow_incomplete,
+    )
+
+
+def _dry_run(entries: list[FleetEntry], settings: FleetSettings) -> int:
+    """Send nothing: what each entry's full run would send (its budget may stop it sooner)."""
+    redact = Redactor()
+    print(f"dry run: nothing is sent. {len(entries)} fleet entr{'y' if len(entries) == 1 else 'ies'}")
+    total_r = total_t = 0
+    for entry in entries:
+        requests, tokens, run, skipped = plan_entry(entry, settings)
+        where = redact.url(entry.endpoint) if entry.endpoint else "embedded mock"
+        per_model = " per listed model (models: all, listed when run)" if entry.models == "all" else ""
+        print(
+            f"  {entry.name:<32} {where} ({entry.profile.name}, {entry.model_name}): {requests} request(s), "
+            f"<= {tokens} tokens, {run} checks ({skipped} skipped){per_model}"
+        )
+        total_r += requests
+        total_t += tokens
+    print(f"total: {total_r} request(s), at most {total_t} output tokens (models: all entries counted once)")
+    return 0
 
 
 def run_fleet_command(args: argparse.Namespace, waivers: dict[str, str]) -> int:
@@ -50,7 +91,8 @@ def run_fleet_command(args: argparse.Namespace, waivers: dict[str, str]) -> int:
     entries = load_fleet(
         args.fleet,
         default_profile=args.profile,
-        no_budget=args.no_budget,
+        # A dry run spends nothing: a paid entry needs no budget decision to be planned.
+        no_budget=args.no_budget or args.dry_run,
         max_requests=args.max_requests,
         max_tokens=args.max_tokens,
     )
@@ -62,27 +104,14 @@ def run_fleet_command(args: argparse.Namespace, waivers: dict[str, str]) -> int:
     for name in [*waivers, *[c for c in [*args.check, *args.exclude] if not c.endswith("*")]]:
         if name not in known:
             raise UsageError(f"unknown check id {name!r} (see 'chatcert checks')")
+    if args.dry_run:
+        return _dry_run(entries, _settings(args, waivers, Path(args.report_dir)))
     root = writable_dir(args.report_dir, "--report-dir")
     for name in MATRIX_FILES:  # never an older fleet's matrix beside this run's reports
         (root / name).unlink(missing_ok=True)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    bounds = Bounds(
-        deadline_s=args.timeout,
-        stall_s=min(args.stall_timeout, args.timeout),
-        max_body_bytes=args.max_body_bytes,
-        run_deadline_s=args.run_timeout,
-    )
-    settings = FleetSettings(
-        report_dir=root,
-        bounds=bounds,
-        areas=tuple(args.area),
-        only=tuple(args.check),
-        exclude=tuple(args.exclude),
-        include_costly=args.costly,
-        strict=args.strict,
-        waivers=waivers,
-        allow_incomplete=args.allow_incomplete,
-    )
+    settings = _settings(args, waivers, root)
+    bounds = settings.bounds
     redact = fleet_redactor(entries)
     entries, unlisted = expand_models(entries, open_entry, bounds)
     for outcome in unlisted:
