@@ -18,6 +18,7 @@ from chatcert.fleet import EntryOutcome, FleetSettings, load_fleet, run_fleet
 from chatcert.interrupt import Interrupted
 from chatcert.pytest_plugin import _entry_of
 from chatcert.targets import open_entry
+from chatcert_data import data_dir
 
 SECRET = "sk-fleet-canary-3f9a7c1e5b2d4860"
 
@@ -183,6 +184,22 @@ def test_a_bad_fleet_file_exits_2_with_one_line_and_sends_nothing(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and needle in err[0], err
     assert not (out / "matrix.json").exists()
+
+
+def test_models_all_needs_a_models_route_and_a_profile_path_is_relative_to_the_fleet_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    compatible = (data_dir("profiles") / "compatible.yaml").read_text(encoding="utf-8")
+    assert "  models: /v1/models\n" in compatible
+    (tmp_path / "no-models.yaml").write_text(
+        compatible.replace("  models: /v1/models\n", ""), encoding="utf-8"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fleet = _fleet(tmp_path, "- profile: no-models.yaml\n  models: all\n")
+    assert main(["certify", "--fleet", str(fleet), "--report-dir", str(elsewhere)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "models: all needs a models route" in err[0], err
 
 
 @pytest.mark.parametrize(

@@ -216,6 +216,10 @@ def _entries(
             "or pass --max-requests/--max-tokens or --no-budget"
         )
     models = raw.get("models")
+    if models == "all" and profile.route("models") is None:
+        raise UsageError(
+            f"fleet {where}: models: all needs a models route; profile {profile.name!r} has none"
+        )
     entry = FleetEntry(
         name=str(raw.get("name") or _default_name(raw, index)),
         profile=profile,
