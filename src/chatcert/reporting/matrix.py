@@ -117,6 +117,7 @@ h1{font-size:22px}table{border-collapse:collapse;background:#fff}
 th,td{border:1px solid #ddd;padding:3px 6px;font-size:12px;text-align:center;white-space:nowrap}
 th.check{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;max-height:260px}
 th.check.root{background:#f3e5f5}td.entry{text-align:left}td.entry small{color:#555}
+td.entry,thead th:first-child{position:sticky;left:0;background:#fff;z-index:1}
 .passed{background:#e6f4ea;color:#1b7f3b}.failed,.errored{background:#fce8e6;color:#b3261e;font-weight:600}
 .non_strict{background:#fff4e0;color:#a15c00}.skipped,.disabled{color:#888}
 .caused{background:#fbeff0;color:#b3261e;font-weight:400;font-style:italic}
@@ -177,8 +178,8 @@ def render_matrix_html(doc: dict[str, Any]) -> str:
         + (f'<h2>Root causes and problems</h2><ul class="causes">{"".join(causes)}</ul>' if causes else "")
         + f"<table><thead><tr><th>entry</th>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
         f"<p><small>chatcert {e(doc['chatcert_version'])}, finished {e(doc['finished_at'])}. Columns: root"
-        " causes first (shaded header), then failures, then the rest; an italic cell follows from a root"
-        " cause.</small></p></body></html>\n"
+        " causes first (shaded header), then failures, then failures that follow from a root cause"
+        " (italic), then warnings, then the rest.</small></p></body></html>\n"
     )
 
 
