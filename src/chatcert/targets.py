@@ -5,15 +5,17 @@ in the front layer, since it may start the mock (the core library never does).""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from chatcert.client import check_url
+from chatcert.errors import UsageError
+from chatcert.fleet import FleetEntry
 from chatcert.keys import load_api_key
 from chatcert.profiles import Profile
 
-__all__ = ["Endpoint", "open_target"]
+__all__ = ["Endpoint", "check_defects", "open_entry", "open_target"]
 
 
 @dataclass
@@ -55,3 +57,34 @@ def open_target(
     key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
     with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
         yield Endpoint(server.url, profile, key, True, True)
+
+
+def check_defects(entries: Iterable[FleetEntry]) -> None:
+    """Every defect a fleet entry asks its embedded mock for exists (UsageError before anything runs)."""
+    named = [e for e in entries if e.defects]
+    if not named:
+        return
+    from mock_server.defects import DEFECTS
+
+    for entry in named:
+        unknown = [d for d in entry.defects if d not in DEFECTS]
+        if unknown:
+            raise UsageError(
+                f"fleet entry {entry.name!r}: unknown defect(s) {', '.join(map(repr, unknown))}; "
+                "list them with 'chatcert mock --list-defects'"
+            )
+
+
+@contextmanager
+def open_entry(entry: FleetEntry) -> Iterator[Endpoint]:
+    """A fleet entry's target (chatcert.fleet): its endpoint with the key from its `key_env`, or an
+    embedded mock of its own (showing the entry's `defects`) for the duration."""
+    check_defects([entry])
+    with open_target(
+        entry.profile,
+        endpoint=entry.endpoint,
+        api_key_env=entry.key_env,
+        insecure=entry.insecure,
+        defects=entry.defects,
+    ) as endpoint:
+        yield endpoint

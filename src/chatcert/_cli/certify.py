@@ -41,9 +41,29 @@ def register(sub: Any) -> None:
         "print a verdict per check and write results.json, junit.xml, report.html and "
         "badge.svg. Exit 0 when every MUST check ran and passed, 1 when one failed, did not "
         "run (budget, stop: the certificate is 'incomplete') or the target is unreachable, 2 "
-        "for unusable input (also a paid profile with no budget decision), 3 when the harness broke.",
+        "for unusable input (also a paid profile with no budget decision), 3 when the harness broke. "
+        "With --fleet FILE, every entry of the file is certified (several at a time, -j N) into a folder "
+        "of its own, and a matrix of entries x checks is written beside them.",
     )
     add_target_options(p, target_is_mock="the --endpoint is a chatcert mock: also run mock-only fault checks")
+    fl = p.add_argument_group(
+        "fleet (many targets in parallel; see README 'Fleets')",
+        "With --fleet, each entry of FILE (endpoint, profile, model, key_env; no endpoint: the embedded "
+        "mock) is certified into REPORT_DIR/<entry>/, and REPORT_DIR/matrix.json and matrix.html hold "
+        "the entry x check matrix. Exit 1 when any entry failed or was unreachable. --profile is the "
+        "default for entries without one; --max-requests/--max-tokens are each entry's budget; "
+        "--dry-run prints what each entry would send.",
+    )
+    fl.add_argument(
+        "--fleet", metavar="FILE", help="certify every entry of this fleet YAML (schema harness/fleet)"
+    )
+    fl.add_argument(
+        "-j",
+        "--jobs",
+        type=positive_int,
+        metavar="N",
+        help="with --fleet: entries certified at the same time [default: min(4, entries)]",
+    )
     sel = p.add_argument_group("selection")
     sel.add_argument(
         "--area", action="append", default=[], choices=AREAS, help="only checks of this area (repeatable)"
@@ -172,6 +192,12 @@ def _waivers(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     waivers = _waivers(args.waive)
+    if args.fleet:
+        from chatcert._cli.fleet import run_fleet_command
+
+        return run_fleet_command(args, waivers)
+    if args.jobs:
+        raise UsageError("-j/--jobs applies to --fleet only")
     if not args.dry_run:
         writable_dir(args.report_dir, "--report-dir")
         # Before the target even starts: a run interrupted this early leaves no older verdict behind.
