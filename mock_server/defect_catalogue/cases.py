@@ -13,7 +13,7 @@ from typing import Any
 
 from chatcert.wire.cases import Case, load_cases
 from mock_server.defect_catalogue._edit import invalid, server_error
-from mock_server.defects import Defect, DefectContext
+from mock_server.defects import Defect, DefectContext, RequestHook
 
 __all__ = ["CASES", "case_defects"]
 
@@ -39,8 +39,11 @@ def case_defects(case: Case) -> list[Defect]:
     (a request to answer)."""
 
     def accept(body: Any, ctx: DefectContext) -> Any:
+        return _plain_request(body, ctx) if ctx.route == "chat" and case.matches(body) else body
+
+    def refuse(body: Any, ctx: DefectContext) -> Any:
         if ctx.route == "chat" and case.matches(body):
-            return _plain_request(body, ctx)
+            raise invalid(ctx, f"unsupported request ({case.label})", param="messages")
         return body
 
     def crash(body: Any, ctx: DefectContext) -> Any:
@@ -48,40 +51,24 @@ def case_defects(case: Case) -> list[Defect]:
             raise server_error(f"unhandled request ({case.label})")
         return body
 
-    def refuse(body: Any, ctx: DefectContext) -> Any:
-        if ctx.route == "chat" and case.matches(body):
-            raise invalid(ctx, f"unsupported request ({case.label})", param="messages")
-        return body
-
-    source = f"fixtures/cases/{case.area}/{case.path.name}"
-    crashes = Defect(
-        f"{case.probe}_500",
-        f"{case.label}: crashes the server (500) instead of {'a 4xx' if case.rejects else 'answering'}",
-        request=crash,
-        catches=(case.check,),
-        capabilities=case.requires,
-        reference=source,
-    )
-    if not case.rejects:
-        refused = Defect(
-            f"{case.probe}_refused",
-            f"{case.label}: refused with a 4xx instead of answered",
-            request=refuse,
+    def defect(suffix: str, what: str, hook: RequestHook) -> Defect:
+        return Defect(
+            f"{case.probe}_{suffix}",
+            f"{case.label}: {what}",
+            request=hook,
             catches=(case.check,),
             capabilities=case.requires,
-            reference=source,
+            reference=f"fixtures/cases/{case.area}/{case.path.name}",
         )
-        return [refused, crashes]
+
+    if case.rejects:
+        return [
+            defect("accepted", "answered as a plain request instead of refused", accept),
+            defect("500", "crashes the server (500) instead of a 4xx", crash),
+        ]
     return [
-        Defect(
-            f"{case.probe}_accepted",
-            f"{case.label}: answered as a plain request instead of refused",
-            request=accept,
-            catches=(case.check,),
-            capabilities=case.requires,
-            reference=source,
-        ),
-        crashes,
+        defect("refused", "refused with a 4xx instead of answered", refuse),
+        defect("500", "crashes the server (500) instead of answering", crash),
     ]
 
 
