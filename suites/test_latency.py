@@ -17,7 +17,6 @@ ttft_ms=50;itl_ms=10;chunks=32;jitter_ms=0).
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,13 +26,12 @@ from chatcert.bench import (
     DEFAULT_SCENARIO,
     BenchConfig,
     LevelSpec,
-    MockProcess,
     load_payloads,
     parse_scenario,
     run_bench,
 )
-from chatcert.keys import load_api_key
 from chatcert.profiles import load_profile
+from chatcert.targets import open_target
 
 pytestmark = [pytest.mark.latency]
 
@@ -61,25 +59,18 @@ def latency_record(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
         profile=profile.name,
         include_usage=profile.claims_capability("stream_usage"),
     )
-    endpoint = opt("--endpoint")
-    if endpoint:
-        key = load_api_key(opt("--api-key-env"), opt("--api-key-file"), profile.key_env)
-        config.base_url = str(endpoint).rstrip("/")
-        config.headers = _auth(profile.auth_scheme, key)
+    with open_target(
+        profile,
+        endpoint=opt("--endpoint"),
+        api_key_env=opt("--api-key-env"),
+        api_key_file=opt("--api-key-file"),
+        mock_process=scenario,
+    ) as target:
+        config.base_url, config.is_mock, config.machine = target.url, target.is_mock, target.machine
+        config.headers = target.auth_headers()
+        if target.is_mock:
+            config.scenario = scenario
         yield run_bench(config)
-        return
-    key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
-    with MockProcess(profile.origin, scenario, api_key=key) as mock:
-        config.base_url, config.is_mock, config.scenario = mock.url, True, scenario
-        config.headers = _auth(profile.auth_scheme, key)
-        config.machine = {"pinning": mock.pinning}
-        yield run_bench(config)
-
-
-def _auth(scheme: str, key: str | None) -> dict[str, str]:
-    if not key or scheme == "none":
-        return {}
-    return {"x-api-key": key} if scheme == "x-api-key" else {"Authorization": f"Bearer {key}"}
 
 
 def _level(record: dict[str, Any], label: str) -> dict[str, Any]:

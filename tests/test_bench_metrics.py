@@ -34,10 +34,10 @@ from chatcert.bench.progress import ProgressBar
 from chatcert.bench.records import level_record, run_record
 from chatcert.bench.scheduler import LevelOutcome
 from chatcert.bench.selfcheck import assess
-from chatcert.bench.svg import cdf_chart, line_chart
 from chatcert.bench.transport import Connection, RawResponse, TransportError, build_request
 from chatcert.errors import UsageError
 from chatcert.images import make_png
+from chatcert.reporting.charts import cdf_chart, line_chart
 
 # -- percentiles and summaries ----------------------------------------------------------------------
 
@@ -489,7 +489,7 @@ def test_charts_are_well_formed_svg_with_one_curve_per_series() -> None:
 
 def test_a_long_run_at_256_streams_keeps_bench_json_small_and_its_statistics_exact(tmp_path: Path) -> None:
     """Issue 16: 60 s at 256 streams (about 43,000 requests of 32 chunks) made a 56 MB bench.json."""
-    from chatcert.bench.report import write_report
+    from chatcert.reporting.bench import write_report
 
     rng = random.Random(7)
     drivers = {

@@ -1,4 +1,4 @@
-"""chatcert.bench.svg: the axes hold every value they draw, and a narrow distribution is not squashed."""
+"""chatcert.reporting.charts: the axes hold every value they draw; a narrow distribution is not squashed."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatcert.bench.report import trend_series
-from chatcert.bench.svg import axis_range, cdf_chart, line_chart, nice_ticks
+from chatcert.reporting.bench import trend_series
+from chatcert.reporting.charts import axis_range, cdf_chart, line_chart, nice_ticks
 
 _NS = "{http://www.w3.org/2000/svg}"
 _FINITE = st.floats(min_value=-1e9, max_value=1e9, allow_nan=False, allow_infinity=False)

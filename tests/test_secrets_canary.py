@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-import chatcert._cli.bench as bench_cli
+import chatcert.targets as targets_module
 import mock_server.runner
 from chatcert._models import RequestSpec
 from chatcert._redact import REDACTED, Redactor
@@ -257,7 +257,7 @@ def test_the_embedded_mocks_one_off_key_never_leaks(
                 keys.append(self.api_key)
 
     monkeypatch.setattr(mock_server.runner, "MockServer", RecordingServer)
-    monkeypatch.setattr(bench_cli, "MockProcess", RecordingProcess)
+    monkeypatch.setattr(targets_module, "MockProcess", RecordingProcess)
     caplog.set_level(logging.DEBUG)
     replay_file = workdir / "replay.json"
     replay_file.write_text(json.dumps(replay_document("pharia")))

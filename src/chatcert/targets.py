@@ -5,11 +5,13 @@ in the front layer, since it may start the mock (the core library never does).""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from chatcert.client import check_url
+from chatcert.bench.mockproc import MockProcess
+from chatcert.client import Target, check_url
 from chatcert.errors import UsageError
 from chatcert.fleet import FleetEntry
 from chatcert.keys import load_api_key
@@ -25,6 +27,11 @@ class Endpoint:
     api_key: str | None
     is_mock: bool
     verify_tls: bool
+    machine: dict[str, Any] = field(default_factory=dict)  # facts for a bench record, e.g. core pinning
+
+    def auth_headers(self) -> dict[str, str]:
+        """The key as the profile spells it on the wire (the certify client's one way)."""
+        return Target(self.url, self.profile.auth_scheme, self.api_key).auth_headers()
 
 
 @contextmanager
@@ -38,10 +45,15 @@ def open_target(
     insecure: bool = False,
     defects: tuple[str, ...] = (),
     scenario: str | None = None,
+    mock_process: Mapping[str, float] | None = None,
+    pin: bool = True,
 ) -> Iterator[Endpoint]:
     """The endpoint as given, or (without one) the embedded mock serving `profile` until the block ends.
 
-    Raises UsageError for an unusable URL or a named key that cannot be read.
+    `mock_process` (a timing scenario) starts the mock in a process of its own instead, pinned to a
+    core of its own where `pin` allows: what a latency run needs, so the client's loop and the server's
+    never share a core or a GIL. Raises UsageError for an unusable URL or a named key that cannot be
+    read.
     """
     if endpoint:
         url = check_url(endpoint)
@@ -55,6 +67,10 @@ def open_target(
     # and then serves as the mock's key, so the run exercises the user's key handling end to end.
     named = load_api_key(api_key_env, api_key_file) if api_key_env or api_key_file else None
     key = (named or secrets.token_urlsafe(24)) if profile.auth_scheme != "none" else None
+    if mock_process is not None:
+        with MockProcess(profile.origin, mock_process, api_key=key, pin=pin) as process:
+            yield Endpoint(process.url, profile, key, True, True, {"pinning": process.pinning})
+        return
     with MockServer(profile=profile.origin, api_key=key, defects=defects, scenario=scenario) as server:
         yield Endpoint(server.url, profile, key, True, True)
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
-from chatcert import interrupt
+from chatcert import interrupt, targets
 from chatcert._cli._common import (
     add_no_budget,
     add_target_options,
@@ -23,13 +22,11 @@ from chatcert.bench import (
     DEFAULT_SCENARIO,
     BenchConfig,
     LevelSpec,
-    MockProcess,
     NullProgress,
     ProgressBar,
     caveats,
     check_record,
     compare,
-    console_table,
     load_payloads,
     load_saved,
     parse_rules,
@@ -38,16 +35,13 @@ from chatcert.bench import (
     save_run,
     saved_runs,
     scenario_header,
-    write_report,
 )
 from chatcert.bench.records import check_name, history_dir
-from chatcert.bench.report import gate_lines
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.budget import Budget
-from chatcert.client import Target, check_url
 from chatcert.errors import TargetError, UsageError
-from chatcert.keys import load_api_key
-from chatcert.profiles import Profile, load_profile
+from chatcert.profiles import load_profile
+from chatcert.reporting.bench import console_table, gate_lines, write_report
 from chatcert.wire.scenario import SCENARIO_HEADER
 
 _DEFAULT_SCENARIO = scenario_header(DEFAULT_SCENARIO)
@@ -243,11 +237,6 @@ def _levels(args: argparse.Namespace) -> list[LevelSpec]:
     ]
 
 
-def _auth_headers(profile: Profile, key: str | None) -> dict[str, str]:
-    # The one way chatcert spells a key on the wire (the certify client's), not a second copy.
-    return Target("", profile.auth_scheme, key).auth_headers()
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Where the results go must be writable before the run, not found out after it (exit 2, not 3).
 
@@ -314,27 +303,30 @@ def run(args: argparse.Namespace) -> int:
         loop=args.loop,
         kernel_stamps=args.stamps == "kernel",
     )
-    if args.endpoint:
-        config.base_url = check_url(args.endpoint)
-        key = load_api_key(args.api_key_env, args.api_key_file, profile.key_env)
-        config.headers = _auth_headers(profile, key)
-        config.verify_tls = not args.insecure
-        config.is_mock = bool(args.target_is_mock)
-        if args.insecure:
+    _check_outputs(args)
+    with targets.open_target(
+        profile,
+        endpoint=args.endpoint,
+        api_key_env=args.api_key_env,
+        api_key_file=args.api_key_file,
+        target_is_mock=bool(args.target_is_mock),
+        insecure=args.insecure,
+        mock_process=scenario,
+        pin=not args.no_pin,
+    ) as target:
+        config.base_url, config.is_mock = target.url, target.is_mock
+        config.verify_tls, config.headers, config.machine = (
+            target.verify_tls,
+            target.auth_headers(),
+            target.machine,
+        )
+        if args.insecure and args.endpoint:
             print("chatcert: WARNING: TLS certificate verification is OFF (--insecure)", file=sys.stderr)
-        if args.target_is_mock and args.mock_scenario:
-            config.headers[SCENARIO_HEADER] = scenario_header(scenario)
+        if not args.endpoint or (args.target_is_mock and args.mock_scenario):
+            if args.endpoint:  # a mock of the user's own: the scenario travels in each request
+                config.headers[SCENARIO_HEADER] = scenario_header(scenario)
             config.scenario = scenario
-        _check_outputs(args)
         record = run_bench(config)
-    else:
-        key = secrets.token_urlsafe(24) if profile.auth_scheme != "none" else None
-        _check_outputs(args)
-        with MockProcess(profile.origin, scenario, api_key=key, pin=not args.no_pin) as mock:
-            config.base_url, config.is_mock, config.scenario = mock.url, True, scenario
-            config.headers = _auth_headers(profile, key)
-            config.machine = {"pinning": mock.pinning}
-            record = run_bench(config)
     check_record(record)
     if record.get("interrupted"):
         return _interrupted(args, record)

@@ -18,7 +18,6 @@ from chatcert.bench.mockproc import DEFAULT_SCENARIO, MockProcess, parse_scenari
 from chatcert.bench.payloads import Payload, image_bucket, load_payloads
 from chatcert.bench.progress import NullProgress, Progress, ProgressBar
 from chatcert.bench.records import check_record, history_dir, load_saved, save_run, saved_runs
-from chatcert.bench.report import console_table, write_report
 from chatcert.bench.runner import BenchConfig, run_bench, run_bench_async
 from chatcert.bench.scheduler import LevelSpec
 from chatcert.bench.selfcheck import ClientLimits
@@ -40,7 +39,6 @@ __all__ = [
     "caveats",
     "check_record",
     "compare",
-    "console_table",
     "history_dir",
     "image_bucket",
     "load_payloads",
@@ -55,5 +53,4 @@ __all__ = [
     "scenario_header",
     "steady_window",
     "summarize",
-    "write_report",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from chatcert.bench.gate import Comparison, value_of
-from chatcert.bench.svg import cdf_chart, line_chart
+from chatcert.reporting.charts import cdf_chart, line_chart
 
 __all__ = ["console_table", "gate_lines", "trend_series", "write_report"]
 
