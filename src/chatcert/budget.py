@@ -26,6 +26,17 @@ class Budget:
     tokens_spent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        # A thread lock does not cross into a worker process; each copy gets its own (chatcert.bench.workers
+        # shares one budget between processes through shared memory instead).
+        state = dict(self.__dict__)
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def reserve(self, wanted_tokens: int) -> int:
         """Count one request and reserve up to `wanted_tokens`; return the tokens granted."""
         with self._lock:

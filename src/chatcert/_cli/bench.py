@@ -31,13 +31,13 @@ from chatcert.bench import (
     load_saved,
     parse_rules,
     parse_scenario,
-    run_bench,
     save_run,
     saved_runs,
     scenario_header,
 )
 from chatcert.bench.records import check_name, history_dir
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
+from chatcert.bench.workers import run_bench_on_workers
 from chatcert.budget import Budget
 from chatcert.errors import TargetError, UsageError
 from chatcert.profiles import load_profile
@@ -69,6 +69,19 @@ def _temperature(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number, 0 or more")
+    return value
+
+
+def _workers(text: str) -> int:
+    """`--workers`: a count, or 0 for auto (resolved once the mock's cores are known)."""
+    if text == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of workers or auto, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("--workers must be at least 1 (or auto)")
     return value
 
 
@@ -154,6 +167,14 @@ def register(sub: Any) -> None:
     )
     req.add_argument(
         "--no-pin", action="store_true", help="do not pin the mock and the client to separate cores"
+    )
+    req.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N|auto",
+        help="client processes, each pinned to a core of its own with its own event loop, sharing each "
+        "level's concurrency or rate; auto: the usable cores less the embedded mock's [default: 1]",
     )
     req.add_argument(
         "--loop",
@@ -326,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
             if args.endpoint:  # a mock of the user's own: the scenario travels in each request
                 config.headers[SCENARIO_HEADER] = scenario_header(scenario)
             config.scenario = scenario
-        record = run_bench(config)
+        record = run_bench_on_workers(config, args.workers, warn=_warn)
     check_record(record)
     if record.get("interrupted"):
         return _interrupted(args, record)

@@ -23,7 +23,7 @@ from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES, Pool
 from chatcert.budget import Budget
 from chatcert.errors import UsageError
 
-__all__ = ["BenchConfig", "loop_name", "run_bench", "run_bench_async"]
+__all__ = ["BenchConfig", "bench_record", "loop_name", "open_run", "run_bench", "run_bench_async"]
 
 
 @dataclass
@@ -69,9 +69,8 @@ def loop_name() -> str:
     return "asyncio"
 
 
-async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
-    """Run every level on the running loop; return the run record (with samples)."""
-    machine = {**machine_info(), **config.machine}
+def open_run(config: BenchConfig, machine: dict[str, Any]) -> tuple[Pool, Scheduler]:
+    """The connection pool and the scheduler one process measures with (the driver's, or a worker's)."""
     plan = RequestPlan(
         url=config.base_url.rstrip("/") + config.route,
         headers={
@@ -105,6 +104,13 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
         common_drivers={"host": machine["host"], "chatcert_version": __version__},
         seed=config.seed,
     )
+    return pool, scheduler
+
+
+async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
+    """Run every level on the running loop; return the run record (with samples)."""
+    machine = {**machine_info(), **config.machine}
+    pool, scheduler = open_run(config, machine)
     levels: list[dict[str, Any]] = []
     samples: list[Sample] = []
     interrupted: list[str] = []
@@ -126,6 +132,32 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
     finally:
         release()
         pool.close()
+    return bench_record(
+        config,
+        levels,
+        samples,
+        machine,
+        stamp_sources=pool.stamp_sources,
+        stamp_fallbacks=pool.stamp_fallbacks,
+        budget_exhausted=scheduler.budget_exhausted,
+        interrupted=interrupted[0] if interrupted else None,
+    )
+
+
+def bench_record(
+    config: BenchConfig,
+    levels: list[dict[str, Any]],
+    samples: list[Sample],
+    machine: dict[str, Any],
+    *,
+    stamp_sources: set[str],
+    stamp_fallbacks: Any,
+    budget_exhausted: str | None,
+    interrupted: str | None,
+    event_loop: str | None = None,
+) -> dict[str, Any]:
+    """The run record of measured levels: what was asked, on what machine, and what it cost.
+    `event_loop`: what ran the requests, when it is not the loop this is called on (workers)."""
     end = machine_info()
     machine["loadavg_end"] = end["loadavg"]
     budget = config.budget
@@ -166,9 +198,9 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             "max_body_bytes": config.max_body_bytes,
             "seed": config.seed,
             "transport": "chatcert asyncio HTTP/1.1 (stamps each read before parsing)",
-            "stamps": _stamps(pool.stamp_sources),
-            "stamp_fallbacks": pool.stamp_fallbacks,
-            "event_loop": loop_name(),
+            "stamps": _stamps(stamp_sources),
+            "stamp_fallbacks": stamp_fallbacks,
+            "event_loop": event_loop or loop_name(),
         },
         machine=machine,
         budget={
@@ -176,10 +208,10 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
             "max_tokens": budget.max_tokens,
             "requests_sent": budget.requests_sent,
             "tokens_spent": budget.tokens_spent,
-            "exhausted": scheduler.budget_exhausted,
+            "exhausted": budget_exhausted,
         },
     )
-    record["interrupted"] = interrupted[0] if interrupted else None
+    record["interrupted"] = interrupted
     return record
 
 
