@@ -45,7 +45,10 @@ def test_the_shares_add_up_to_the_level(
     assert len(shares) == workers
     if concurrency is not None:
         assert sum(s.concurrency or 0 for s in shares) == concurrency
-        assert max(s.concurrency or 0 for s in shares) - min(s.concurrency or 0 for s in shares) <= 1
+        running = [s for s in shares if s.concurrency]
+        assert len(running) == min(workers, concurrency)  # no worker gets requests and no stream
+        assert max(s.concurrency or 0 for s in running) - min(s.concurrency or 0 for s in running) <= 1
+        assert all(s.requests == 0 and s.warmup == 0 for s in shares if not s.concurrency)
     if rate is not None:  # independent Poisson streams of rate r/N sum to one of rate r
         assert sum(s.rate or 0 for s in shares) == pytest.approx(rate)
     if requests is not None:

@@ -156,11 +156,12 @@ def _wait_for_stderr(proc: subprocess.Popen[str], text: str) -> str:
     return seen
 
 
-@pytest.mark.parametrize("save", [False, True])
-def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool) -> None:
+@pytest.mark.parametrize(("save", "workers"), [(False, "1"), (True, "1"), (False, "2")])
+def test_bench_interrupted_keeps_finished_levels(tmp_path: Path, save: bool, workers: str) -> None:
+    """Also across worker processes: the driver stops every worker and keeps the finished levels."""
     report = tmp_path / "bench"
     history = tmp_path / "history"
-    extra = ["--save", "nightly"] if save else []
+    extra = (["--save", "nightly"] if save else []) + ["--workers", workers]
     report.mkdir()
     (report / "bench.json").write_text('{"stale": "an older run"}')
     # Each answer waits 3 s: the signal sent as level c=2 starts lands while its requests wait.

@@ -64,17 +64,21 @@ def _share(total: int, index: int, workers: int) -> int:
 
 
 def split_level(spec: LevelSpec, workers: int) -> list[LevelSpec]:
-    """Each worker's share of a level; the shares add up to the level (a worker may get nothing)."""
+    """Each worker's share of a level; the shares add up to the level. A level with fewer streams than
+    workers runs on as many workers as it has streams: the others sit it out (an idle share)."""
+    active = workers if spec.concurrency is None else max(1, min(workers, spec.concurrency))
     shares = []
     for i in range(workers):
-        concurrency = None if spec.concurrency is None else _share(spec.concurrency, i, workers)
+        if i >= active:
+            shares.append(replace(spec, concurrency=0, rate=None, requests=0, warmup=0))
+            continue
         shares.append(
             replace(
                 spec,
-                concurrency=concurrency,
-                rate=None if spec.rate is None else spec.rate / workers,
-                requests=None if spec.requests is None else _share(spec.requests, i, workers),
-                warmup=_share(spec.warmup, i, workers),
+                concurrency=None if spec.concurrency is None else _share(spec.concurrency, i, active),
+                rate=None if spec.rate is None else spec.rate / active,
+                requests=None if spec.requests is None else _share(spec.requests, i, active),
+                warmup=_share(spec.warmup, i, active),
             )
         )
     return shares
