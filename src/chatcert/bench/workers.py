@@ -30,7 +30,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -84,7 +84,7 @@ def split_level(spec: LevelSpec, workers: int) -> list[LevelSpec]:
     return shares
 
 
-def _idle(spec: LevelSpec) -> bool:
+def idle_share(spec: LevelSpec) -> bool:
     """A share with nothing to send: no stream to run, or no request to make."""
     return spec.concurrency == 0 or (spec.requests == 0 and spec.duration_s is None and spec.warmup == 0)
 
@@ -177,7 +177,7 @@ async def _serve(config: BenchConfig, origin: float, conn: Connection) -> None:
             spec = await loop.run_in_executor(None, conn.recv)
             if spec is None:
                 break
-            outcome = LevelOutcome(spec) if _idle(spec) else await scheduler.run_level(spec)
+            outcome = LevelOutcome(spec) if idle_share(spec) else await scheduler.run_level(spec)
             cpu = time.process_time()
             conn.send(("level", outcome, sorted(pool.stamp_sources), scheduler.budget_exhausted, cpu))
     finally:
@@ -200,11 +200,13 @@ def merge_outcomes(spec: LevelSpec, outcomes: Sequence[LevelOutcome]) -> LevelOu
     return merged
 
 
-def _worker_row(index: int, core: int | None, outcome: LevelOutcome, config: BenchConfig) -> dict[str, Any]:
+def _worker_row(
+    index: int, where: dict[str, Any], outcome: LevelOutcome, config: BenchConfig
+) -> dict[str, Any]:
     own = level_record(outcome, config.limits) if outcome.samples else None
     return {
         "worker": index,
-        "core": core,
+        **where,  # {"core": N} for a local process, {"node": ID} for a Ray actor
         "requests": own["requests"] if own else 0,
         "cpu_s": round(outcome.cpu_s, 4),
         "wall_s": round(outcome.wall_s, 4),
@@ -231,6 +233,65 @@ def run_bench_on_workers(
     return run_bench_workers(config, WorkerPlan(count, tuple(cores)))
 
 
+Collected = tuple[dict[int, LevelOutcome], list[str], set[str], str | None]
+
+
+@dataclass
+class Driven:
+    """What the levels run across workers gave: level records, every sample, stamp sources, and why
+    the run stopped early (budget spent, interrupted), if it did."""
+
+    levels: list[dict[str, Any]] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    exhausted: str | None = None
+    interrupted: str | None = None
+
+
+def drive_levels(
+    config: BenchConfig,
+    workers: int,
+    dispatch: Callable[[list[LevelSpec]], None],
+    collect: Callable[[list[LevelSpec]], Collected],
+    where: Callable[[int], dict[str, Any]],
+) -> Driven:
+    """The driver's lockstep, whatever carries the workers (processes here, Ray actors in
+    `chatcert.bench.ray_workers`): send each worker its share of a level, collect every outcome (or why
+    a worker has none), merge, and only then start the next level. A level a worker failed ends the
+    run `incomplete`; Ctrl-C ends it keeping the finished levels. `where(i)`: where worker i runs,
+    {"core": N} or {"node": ID}."""
+    driven = Driven()
+    try:
+        for spec in config.levels:
+            shares = split_level(spec, workers)
+            config.progress.start(spec.label, None, spec.duration_s)
+            dispatch(shares)
+            outcomes, problems, seen, spent = collect(shares)
+            level_samples = [s for o in outcomes.values() for s in o.samples]
+            for sample in level_samples:
+                config.progress.advance(sample.ok)
+            config.progress.finish()
+            level = level_record(merge_outcomes(spec, list(outcomes.values())), config.limits)
+            rows = [_worker_row(i, where(i), outcomes[i], config) for i in sorted(outcomes)]
+            level["workers"] = rows
+            level["client"]["client_limited"] = level["client"]["client_limited"] or any(
+                r["client"] is not None and r["client"]["client_limited"] for r in rows
+            )
+            if problems:
+                level["stopped"] = "incomplete: " + "; ".join(problems)
+            driven.levels.append(level)
+            driven.samples.extend(level_samples)
+            driven.sources.update(seen)
+            driven.exhausted = driven.exhausted or spent
+            if problems or driven.exhausted:
+                break
+    except Interrupted as stop:
+        driven.interrupted = stop.signame
+    except KeyboardInterrupt:
+        driven.interrupted = "SIGINT"
+    return driven
+
+
 def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
     """Run `config`'s levels across `plan.workers` processes and return one merged run record."""
     if plan.workers < 1:
@@ -243,11 +304,11 @@ def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
     machine = {**machine_info(), **config.machine, "workers": plan.workers, "worker_cores": list(plan.cores)}
     procs: list[Any] = []
     conns: list[Connection] = []
-    levels: list[dict[str, Any]] = []
-    samples: list[Sample] = []
-    sources: set[str] = set()
-    exhausted: str | None = None
-    interrupted: str | None = None
+
+    def dispatch(shares: list[LevelSpec]) -> None:
+        for conn, share in zip(conns, shares, strict=True):
+            conn.send(share)
+
     try:
         for i in range(plan.workers):
             mine, theirs = ctx.Pipe()
@@ -268,48 +329,26 @@ def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
                 conn.recv()
             except (EOFError, OSError):
                 raise HarnessError(f"bench worker {i} exited before it was ready") from None
-        for spec in config.levels:
-            shares = split_level(spec, plan.workers)
-            config.progress.start(spec.label, None, spec.duration_s)
-            for conn, share in zip(conns, shares, strict=True):
-                conn.send(share)
-            outcomes, problems, seen, spent = _collect(conns, procs, shares, config)
-            config.progress.finish()
-            level_samples = [s for o in outcomes.values() for s in o.samples]
-            for sample in level_samples:
-                config.progress.advance(sample.ok)
-            merged = merge_outcomes(spec, list(outcomes.values()))
-            level = level_record(merged, config.limits)
-            rows = [_worker_row(i, plan.core(i), outcomes[i], config) for i in sorted(outcomes)]
-            level["workers"] = rows
-            level["client"]["client_limited"] = level["client"]["client_limited"] or any(
-                r["client"] is not None and r["client"]["client_limited"] for r in rows
-            )
-            if problems:
-                level["stopped"] = "incomplete: " + "; ".join(problems)
-            levels.append(level)
-            samples.extend(level_samples)
-            sources.update(seen)
-            exhausted = exhausted or spent
-            if problems or exhausted:
-                break
-    except Interrupted as stop:
-        interrupted = stop.signame
-    except KeyboardInterrupt:
-        interrupted = "SIGINT"
+        driven = drive_levels(
+            config,
+            plan.workers,
+            dispatch,
+            lambda shares: _collect(conns, procs, shares, config),
+            lambda i: {"core": plan.core(i)},
+        )
     finally:
         _stop(conns, procs)
     if isinstance(shared, SharedBudget):
         shared.refresh()
     return bench_record(
         replace(config, budget=shared),
-        levels,
-        samples,
+        driven.levels,
+        driven.samples,
         machine,
-        stamp_sources=sources,
+        stamp_sources=driven.sources,
         stamp_fallbacks=0,
-        budget_exhausted=exhausted,
-        interrupted=interrupted,
+        budget_exhausted=driven.exhausted,
+        interrupted=driven.interrupted,
         event_loop=f"asyncio, one per worker process ({plan.workers})",
     )
 
@@ -321,7 +360,7 @@ def _collect(
     the arrival stamp sources they used and why the budget stopped one, if it did."""
     sources: set[str] = set()
     exhausted: str | None = None
-    deadline = time.monotonic() + _level_timeout(shares, config)
+    deadline = time.monotonic() + level_timeout(shares, config)
     outcomes: dict[int, LevelOutcome] = {}
     problems: list[str] = []
     waiting = set(range(len(conns)))
@@ -354,7 +393,7 @@ def _collect(
     return outcomes, problems, sources, exhausted
 
 
-def _level_timeout(shares: Sequence[LevelSpec], config: BenchConfig) -> float:
+def level_timeout(shares: Sequence[LevelSpec], config: BenchConfig) -> float:
     """The longest a share may take: its duration, or its requests one deadline per round."""
     longest = 0.0
     for share in shares:
