@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from chatcert.bench.mockproc import MockProcess
@@ -88,18 +89,19 @@ def test_one_budget_across_the_cluster(cluster: Any, mock: MockProcess) -> None:
 
 
 def test_a_killed_actor_ends_its_level_incomplete(cluster: Any) -> None:
-    def kill_one() -> None:
-        deadline = time.monotonic() + 30
+    def kill_one(journal: str) -> None:
+        """Kill worker 1 once the level's requests are in flight (the mock's journal shows them)."""
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             names = [n for n in ray.util.list_named_actors() if n.endswith("-worker-1")]
-            if names:
-                time.sleep(1.5)  # mid-level: each request takes about 1.2 s
+            seen = httpx.get(journal, timeout=5).json()["requests"]
+            if names and len([r for r in seen if r["method"] == "POST"]) >= 4:
                 ray.kill(ray.get_actor(names[0]))
                 return
             time.sleep(0.1)
 
     with MockProcess("compatible", {"ttft_ms": 200, "itl_ms": 150, "chunks": 8}, pin=False) as slow:
-        killer = threading.Thread(target=kill_one)
+        killer = threading.Thread(target=kill_one, args=(slow.url + "/_mock/journal",))
         killer.start()
         started = time.monotonic()
         record = run_bench_ray(

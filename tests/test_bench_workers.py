@@ -172,3 +172,34 @@ def test_an_unusable_workers_value_exits_2(capsys: pytest.CaptureFixture[str]) -
         main(["bench", "--workers", "zero"])
     assert exited.value.code == 2
     assert "expected a number of workers or auto" in capsys.readouterr().err
+
+
+def test_a_hung_worker_is_given_up_at_the_levels_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped worker (SIGSTOP) answers nothing: the level ends incomplete at its deadline, the
+    worker is killed, and the other worker's share is kept."""
+    import chatcert.bench.workers as workers
+
+    monkeypatch.setattr(workers, "_LEVEL_SLACK_S", 1.0)
+
+    def stop_worker_one() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            found = [p for p in multiprocessing.active_children() if p.name == "chatcert-bench-worker-1"]
+            if found and found[0].pid:
+                time.sleep(0.8)
+                os.kill(found[0].pid, signal.SIGSTOP)
+                return
+            time.sleep(0.05)
+
+    with MockProcess("compatible", {"ttft_ms": 100, "itl_ms": 50, "chunks": 8}, pin=False) as mock:
+        config = _config(mock.url, [LevelSpec(4, None, 12)], deadline_s=2.0, stall_s=2.0)
+        stopper = threading.Thread(target=stop_worker_one)
+        stopper.start()
+        started = time.monotonic()
+        record = run_bench_workers(config, WorkerPlan(2))
+        stopper.join()
+    # The level's own deadline: 3 rounds of 2 s for each share, plus the 1 s of slack set above.
+    assert time.monotonic() - started < 20
+    (level,) = record["levels"]
+    assert level["stopped"] == "incomplete: worker 1 gave no answer within the level's deadline"
+    assert [r["worker"] for r in level["workers"]] == [0] and level["ok"] == 6

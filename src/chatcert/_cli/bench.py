@@ -86,16 +86,6 @@ def _workers(text: str) -> int:
     return value
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def _bool(text: str) -> bool:
     if text.lower() in ("true", "yes", "1"):
         return True
@@ -196,7 +186,7 @@ def register(sub: Any) -> None:
     )
     req.add_argument(
         "--workers-per-node",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
         help="with --ray: workers placed on each node [default: 1]",

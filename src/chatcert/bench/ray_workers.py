@@ -28,11 +28,11 @@ from typing import Any
 
 from chatcert.bench.progress import NullProgress
 from chatcert.bench.records import machine_info
-from chatcert.bench.runner import BenchConfig, bench_record, open_run
+from chatcert.bench.runner import BenchConfig, open_run
 from chatcert.bench.scheduler import LevelOutcome, LevelSpec
 from chatcert.bench.workers import Collected, drive_levels, idle_share, level_timeout
 from chatcert.budget import Budget, BudgetExhausted
-from chatcert.errors import UsageError
+from chatcert.errors import HarnessError, UsageError
 
 __all__ = ["INSTALL_LINE", "import_ray", "measure_clock", "run_bench_ray"]
 
@@ -188,17 +188,7 @@ def run_bench_ray(
             actors.append(remote_worker.options(**options).remote(worker_config))
             nodes.append(node)
         origin = time.perf_counter()
-        clocks = []
-        for actor in actors:
-
-            def ask(actor: Any = actor) -> float:
-                return float(ray.get(actor.clock.remote(), timeout=_START_TIMEOUT_S))
-
-            offset, bound = measure_clock(ask)
-            clocks.append({"clock_offset_s": offset, "clock_offset_bound_s": bound})
-        infos = ray.get(
-            [a.start.remote(origin + c["clock_offset_s"]) for a, c in zip(actors, clocks, strict=True)]
-        )
+        clocks, infos = _start(ray, actors, origin)
         refs: list[Any] = []
 
         def dispatch(shares: list[LevelSpec]) -> None:
@@ -231,17 +221,26 @@ def run_bench_ray(
             "clock_offset_bound_s": max((c["clock_offset_bound_s"] for c in clocks), default=0.0),
         },
     }
-    return bench_record(
-        replace(config, budget=final),
-        driven.levels,
-        driven.samples,
-        machine,
-        stamp_sources=driven.sources,
-        stamp_fallbacks=0,
-        budget_exhausted=driven.exhausted,
-        interrupted=driven.interrupted,
-        event_loop=f"asyncio, one per Ray actor ({len(nodes)})",
-    )
+    return driven.record(replace(config, budget=final), machine, f"asyncio, one per Ray actor ({len(nodes)})")
+
+
+def _start(ray: Any, actors: list[Any], origin: float) -> tuple[list[dict[str, float]], list[dict[str, Any]]]:
+    """Each actor's clock offset (and its bound), then each actor started on the driver's origin; a
+    worker lost before the first level is a broken run (HarnessError), not a measurement."""
+    exceptions = importlib.import_module("ray.exceptions")
+    clocks = []
+    try:
+        for actor in actors:
+
+            def ask(actor: Any = actor) -> float:
+                return float(ray.get(actor.clock.remote(), timeout=_START_TIMEOUT_S))
+
+            offset, bound = measure_clock(ask)
+            clocks.append({"clock_offset_s": offset, "clock_offset_bound_s": bound})
+        starts = [a.start.remote(origin + c["clock_offset_s"]) for a, c in zip(actors, clocks, strict=True)]
+        return clocks, list(ray.get(starts, timeout=_START_TIMEOUT_S))
+    except (exceptions.RayError, TimeoutError) as exc:
+        raise HarnessError(f"a Ray worker was lost before the run started: {type(exc).__name__}") from None
 
 
 def _collect(ray: Any, actors: list[Any], refs: list[Any], timeout_s: float) -> Collected:

@@ -247,6 +247,20 @@ class Driven:
     exhausted: str | None = None
     interrupted: str | None = None
 
+    def record(self, config: BenchConfig, machine: dict[str, Any], event_loop: str) -> dict[str, Any]:
+        """The run record of these levels (`config.budget`: the whole run's, counted across workers)."""
+        return bench_record(
+            config,
+            self.levels,
+            self.samples,
+            machine,
+            stamp_sources=self.sources,
+            stamp_fallbacks=0,
+            budget_exhausted=self.exhausted,
+            interrupted=self.interrupted,
+            event_loop=event_loop,
+        )
+
 
 def drive_levels(
     config: BenchConfig,
@@ -340,17 +354,8 @@ def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
         _stop(conns, procs)
     if isinstance(shared, SharedBudget):
         shared.refresh()
-    return bench_record(
-        replace(config, budget=shared),
-        driven.levels,
-        driven.samples,
-        machine,
-        stamp_sources=driven.sources,
-        stamp_fallbacks=0,
-        budget_exhausted=driven.exhausted,
-        interrupted=driven.interrupted,
-        event_loop=f"asyncio, one per worker process ({plan.workers})",
-    )
+    loop = f"asyncio, one per worker process ({plan.workers})"
+    return driven.record(replace(config, budget=shared), machine, loop)
 
 
 def _collect(
