@@ -39,7 +39,7 @@ from chatcert.bench.progress import NullProgress
 from chatcert.bench.records import level_record, machine_info
 from chatcert.bench.runner import BenchConfig, bench_record, open_run, run_bench
 from chatcert.bench.scheduler import LevelOutcome, LevelSpec
-from chatcert.budget import Budget, BudgetExhausted
+from chatcert.budget import Budget
 from chatcert.errors import HarnessError, UsageError
 from chatcert.interrupt import Interrupted
 
@@ -117,28 +117,22 @@ class SharedBudget(Budget):
         """Copy the shared counters into this copy's fields (what reports read)."""
         self.requests_sent, self.tokens_spent = int(self._requests.value), int(self._tokens.value)
 
+    def _publish(self) -> None:
+        self._requests.value, self._tokens.value = self.requests_sent, self.tokens_spent
+
     def reserve(self, wanted_tokens: int) -> int:
+        # Budget's own rules, applied to the shared counters under the one cross-process lock.
         with self._shared_lock:
-            sent, spent = int(self._requests.value), int(self._tokens.value)
-            if self.max_requests is not None and sent >= self.max_requests:
-                raise BudgetExhausted(f"request budget spent ({self.max_requests} requests)")
-            granted = wanted_tokens
-            if self.max_tokens is not None and wanted_tokens > 0:
-                remaining = self.max_tokens - spent
-                if remaining <= 0:
-                    raise BudgetExhausted(f"token budget spent ({self.max_tokens} tokens)")
-                granted = min(wanted_tokens, remaining)
-            self._requests.value = sent + 1
-            self._tokens.value = spent + granted
             self.refresh()
+            granted = super().reserve(wanted_tokens)
+            self._publish()
             return granted
 
     def settle(self, reserved: int, used: int | None) -> None:
-        if used is None or used < 0:
-            return
         with self._shared_lock:
-            self._tokens.value = int(self._tokens.value) + used - reserved
             self.refresh()
+            super().settle(reserved, used)
+            self._publish()
 
     def shortfall(self, requests: int, tokens: int) -> str | None:
         with self._shared_lock:

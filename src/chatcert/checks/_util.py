@@ -32,6 +32,19 @@ def expect_success(ctx: CheckContext, probe: str, index: int = 0) -> dict[str, A
     return ctx.body_object(probe, index, status=200)
 
 
+def expect_text_answer(ctx: CheckContext, probe: str, what: str) -> None:
+    """The exchange was answered 200 with a non-empty choices[0].message.content."""
+    body = expect_success(ctx, probe)
+    content = message_of(ctx, body, ctx.ex(probe)).get("content")
+    ctx.require(
+        isinstance(content, str) and content != "",
+        f"empty answer to {what}",
+        expected="non-empty text",
+        actual=content,
+        exchange=ctx.ex(probe),
+    )
+
+
 def json_or_none(ex: Exchange) -> Any:
     try:
         return ex.json()

@@ -7,7 +7,7 @@ defect per case, so judge and emulator agree on the request by construction.
 
 from __future__ import annotations
 
-from chatcert.checks._util import expect_client_error, expect_success, message_of
+from chatcert.checks._util import expect_client_error, expect_success, expect_text_answer
 from chatcert.checks.probes import PROMPT
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.registry import Level, check, probe
@@ -31,17 +31,10 @@ def register_case(case: Case) -> None:
         if case.rejects:
             expect_client_error(ctx, case.probe, allowed=allowed)
             return
-        body = expect_success(ctx, case.probe)
         if case.answer == "text":
-            ex = ctx.ex(case.probe)
-            content = message_of(ctx, body, ex).get("content")
-            ctx.require(
-                isinstance(content, str) and content != "",
-                f"empty answer to {case.label}",
-                expected="non-empty text",
-                actual=content,
-                exchange=ex,
-            )
+            expect_text_answer(ctx, case.probe, case.label)
+        else:
+            expect_success(ctx, case.probe)
 
     check(
         area=case.area,

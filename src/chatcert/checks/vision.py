@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from chatcert.checks._util import expect_client_error, expect_success, message_of
+from chatcert.checks._util import expect_client_error, expect_text_answer
 from chatcert.context import CheckContext
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
 
 VISION = ("vision",)
-
-
-def _accepted(ctx: CheckContext, probe: str) -> None:
-    body = expect_success(ctx, probe)
-    content = message_of(ctx, body, ctx.ex(probe)).get("content")
-    ctx.require(
-        isinstance(content, str) and content != "",
-        "empty answer to an image request",
-        expected="non-empty text",
-        actual=content,
-        exchange=ctx.ex(probe),
-    )
 
 
 def _external_rejected(profile: Profile) -> str | None:
@@ -74,7 +62,7 @@ def _has_byte_limit(profile: Profile) -> str | None:
 )
 def vision_text_first_accepted(ctx: CheckContext) -> None:
     """Text before the image is answered too."""
-    _accepted(ctx, "vision_text_first")
+    expect_text_answer(ctx, "vision_text_first", "an image request")
 
 
 @check(
@@ -87,7 +75,7 @@ def vision_text_first_accepted(ctx: CheckContext) -> None:
 )
 def vision_multi_turn_accepted(ctx: CheckContext) -> None:
     """A follow-up after an image turn is answered."""
-    _accepted(ctx, "vision_multi_turn")
+    expect_text_answer(ctx, "vision_multi_turn", "an image request")
 
 
 @check(
@@ -209,7 +197,7 @@ def vision_oversize_dimensions_rejected(ctx: CheckContext) -> None:
 )
 def vision_max_dimensions_accepted(ctx: CheckContext) -> None:
     """An image exactly at the profile's pixel limit (Pharia: 4000x4000) is answered."""
-    _accepted(ctx, "vision_max_dimensions")
+    expect_text_answer(ctx, "vision_max_dimensions", "an image request")
 
 
 @check(
