@@ -20,6 +20,7 @@ from chatcert.engine import Run, RunConfig, run_certification
 from chatcert.outcomes import Outcome
 from chatcert.profiles import Profile, builtin_profiles, load_profile
 from chatcert.registry import all_checks, get_check
+from chatcert.wire.defects import load_declared
 from mock_server.defects import AUTH, DEFECTS, MIME_CHECKED, TEXT_FIRST, Defect
 from mock_server.runner import MockServer
 
@@ -143,6 +144,11 @@ def test_the_docs_list_every_defect() -> None:
     # A case file's generated defects are documented once, as a family (`<probe>_accepted`, `<probe>_500`).
     generated = {n for n, d in DEFECTS.items() if (d.reference or "").startswith("fixtures/cases/")}
     assert generated, "no defect was generated from fixtures/cases"
+    # Declared defects are documented in their own file (fixtures/defects/<area>.json), with the family.
+    declared = {d.name for d in load_declared()}
+    assert declared <= set(DEFECTS), f"declared but not served: {sorted(declared - set(DEFECTS))}"
+    assert "fixtures/defects/<area>.json" in text
+    generated |= declared
     assert "`<probe>_accepted`" in text and "`<probe>_500`" in text
     missing = sorted(name for name in set(DEFECTS) - generated if f"| `{name}` |" not in text)
     assert not missing, f"docs/mock-server.md does not list {missing}"

@@ -1,4 +1,5 @@
-"""The defect catalogue: how real servers break the contract, one module per area.
+"""The defect catalogue: how real servers break the contract, one module per area, plus the defects
+declared as data in `fixtures/defects/` (`declared.py`).
 
 `CATALOGUE` lists every defect; `mock_server.defects` registers them at import.
 """
@@ -6,8 +7,9 @@
 from __future__ import annotations
 
 from mock_server.defect_catalogue.cases import CASES
+from mock_server.defect_catalogue.declared import DECLARED
 from mock_server.defect_catalogue.request import REQUEST
-from mock_server.defect_catalogue.response import RESPONSE, USAGE
+from mock_server.defect_catalogue.response import RESPONSE
 from mock_server.defect_catalogue.routes import ANTHROPIC, COMPLETIONS, DISCOVERY, ERRORS, MODELS
 from mock_server.defect_catalogue.streaming import STREAMING
 from mock_server.defect_catalogue.tools import TOOLS
@@ -21,8 +23,8 @@ CATALOGUE: list[Defect] = [
     *TRANSPORT,
     *REQUEST,
     *CASES,
+    *DECLARED,
     *RESPONSE,
-    *USAGE,
     *STREAMING,
     *TOOLS,
     *VISION,

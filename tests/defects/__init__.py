@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from chatcert.wire.cases import Case, load_cases
+from defects.declared import declared_defects
 from defects.fakes import Defect, acceptance_defects, rejection_defects
 from defects.fuzz import FUZZ
 from defects.other_routes import ANTHROPIC, COMPLETIONS, DISCOVERY, ERRORS, FAULTS, PHARIA
@@ -34,8 +35,12 @@ def _case_defects(case: Case) -> list[Defect]:
 # Each data-driven case (fixtures/cases/) brings its defects.
 CASES: list[Defect] = [d for case in load_cases() for d in _case_defects(case)]
 
+# Each declared defect (fixtures/defects/) brings its offline defects, one per check it names.
+DECLARED: list[Defect] = declared_defects(str(PROFILE))
+
 ALL_DEFECTS: list[Defect] = [
     *CASES,
+    *DECLARED,
     *DISCOVERY,
     *TRANSPORT,
     *REQUEST,
