@@ -93,6 +93,15 @@ EDIT_CASES: list[dict[str, Any]] = [
         "expect": lambda d: d["usage"]["total_tokens"] == 6,
     },
     {
+        "description": "parse decodes a JSON-encoded string, and leaves what is not JSON",
+        "edits": [
+            {"set": ["id"], "to": '{"a": [1]}'},
+            {"parse": ["id"]},
+            {"parse": ["choices", 0, "message", "role"]},
+        ],
+        "expect": lambda d: d["id"] == {"a": [1]} and d["choices"][0]["message"]["role"] == "assistant",
+    },
+    {
         "description": "a set value is a fresh copy at each place",
         "edits": [{"set": ["choices", "*", "logprobs"], "to": {"content": []}}],
         "expect": lambda d: d["choices"][0]["logprobs"] is not d["choices"][1]["logprobs"],
@@ -105,6 +114,23 @@ def test_edit_language(case: dict[str, Any]) -> None:
     doc = copy.deepcopy(REPLY)
     apply_edits(doc, tuple(Edit.read(e) for e in case["edits"]))
     assert case["expect"](doc), json.dumps(doc)
+
+
+def test_chunk_edits_pick_by_position() -> None:
+    """`chunk` acts on one position, `from_chunk` on that one and the rest; a body (no position) takes
+    every edit."""
+    edits = (
+        Edit.read({"set": ["id"], "to": "other", "from_chunk": 1}),
+        Edit.read({"set": ["model"], "to": "second", "chunk": 1}),
+    )
+    docs = [{"id": "a", "model": "m"} for _ in range(3)]
+    for position, doc in enumerate(docs):
+        apply_edits(doc, edits, position)
+    assert [d["id"] for d in docs] == ["a", "other", "other"]
+    assert [d["model"] for d in docs] == ["m", "second", "m"]
+    body = {"id": "a", "model": "m"}
+    apply_edits(body, edits)
+    assert body == {"id": "other", "model": "second"}
 
 
 NEW_FILE: dict[str, Any] = {
@@ -135,6 +161,8 @@ def _write(folder: Path, name: str, data: Any) -> Path:
         (lambda d: d["defects"][0]["body"][0].update(drop=["x"]), "not a valid defect file"),
         (lambda d: d["defects"][0].update(catches={}), "not a valid defect file"),
         (lambda d: d["defects"][0].update(name="Bad Name"), "not a valid defect file"),
+        (lambda d: d["defects"][0]["body"][0].update(chunk=1), "pick stream chunks, not a body"),
+        (lambda d: d["defects"][0]["body"][0].update(by=2), "not a valid defect file"),
     ],
 )
 def test_a_broken_defect_file_is_refused_with_its_name(tmp_path: Path, change: Any, complaint: str) -> None:

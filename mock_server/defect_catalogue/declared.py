@@ -28,10 +28,14 @@ def _body_hook(declared: DeclaredDefect) -> BodyHook:
 
 
 def _event_hook(declared: DeclaredDefect) -> EventHook:
+    counter = f"declared:{declared.name}"  # the response's hooks share `state`: one count per defect
+
     def hook(event: SseEvent, ctx: DefectContext) -> list[SseEvent]:
         if ctx.route != declared.route or not isinstance(event.data, dict):
             return [event]
-        return edit_event(event, lambda doc: apply_edits(doc, declared.chunks))
+        position: int = ctx.state.get(counter, 0)
+        ctx.state[counter] = position + 1
+        return edit_event(event, lambda doc: apply_edits(doc, declared.chunks, position))
 
     return hook
 

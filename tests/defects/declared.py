@@ -39,8 +39,8 @@ def _json_body(exchange: Exchange) -> bool:
 
 
 def _each(docs: list[dict[str, Any]], declared: DeclaredDefect) -> None:
-    for doc in docs:
-        apply_edits(doc, declared.chunks)
+    for position, doc in enumerate(docs):
+        apply_edits(doc, declared.chunks, position)
 
 
 def declared_mutation(declared: DeclaredDefect, path: str) -> Mutation:

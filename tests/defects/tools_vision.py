@@ -8,11 +8,9 @@ from typing import Any
 from chatcert.registry import get_check
 from defects.fakes import (
     Defect,
-    Edit,
     acceptance_defects,
     body,
     chunks,
-    json_del,
     json_edit,
     json_set,
     on,
@@ -24,12 +22,7 @@ from defects.fakes import (
 
 D = Defect
 MESSAGE = ("choices", 0, "message")
-CALL = (*MESSAGE, "tool_calls", 0)
 Docs = list[dict[str, Any]]
-
-
-def _required(*edits: Edit) -> Any:
-    return on("tools_required", *edits)
 
 
 def _second_call(doc: dict[str, Any]) -> None:
@@ -50,15 +43,6 @@ def _add_call(doc: dict[str, Any]) -> None:
     ]
 
 
-def _fragments(docs: Docs) -> list[dict[str, Any]]:
-    return [
-        frag
-        for doc in docs
-        for choice in doc.get("choices") or []
-        for frag in (choice.get("delta") or {}).get("tool_calls") or []
-    ]
-
-
 def _drop_last_argument_fragment(docs: Docs) -> None:
     fragments = [
         call["function"]
@@ -68,16 +52,6 @@ def _drop_last_argument_fragment(docs: Docs) -> None:
         if (call.get("function") or {}).get("arguments")
     ]
     fragments[-1]["arguments"] = ""
-
-
-def _stream_finish(value: str) -> Edit:
-    def edit(docs: Docs) -> None:
-        for doc in docs:
-            for choice in doc.get("choices") or []:
-                if choice.get("finish_reason") is not None:
-                    choice["finish_reason"] = value
-
-    return chunks(edit)
 
 
 def _cut_at_length(docs: Docs) -> None:
@@ -98,83 +72,6 @@ def _tool_calls_as_content(docs: Docs) -> None:
 
 
 TOOLS = [
-    D(
-        "tool_call_returned_when_required",
-        "tool_calls_missing",
-        _required(json_del((*MESSAGE, "tool_calls"))),
-        "no tool_calls",
-    ),
-    D(
-        "tool_call_returned_when_required",
-        "tool_calls_empty",
-        _required(json_set((*MESSAGE, "tool_calls"), [])),
-        "no tool_calls",
-    ),
-    D(
-        "tool_call_finish_reason_is_tool_calls",
-        "finish_stop",
-        _required(json_set(("choices", 0, "finish_reason"), "stop")),
-        "stop",
-    ),
-    D(
-        "tool_calls_finish_not_claimed_when_cut",
-        "cut_mid_arguments",
-        _required(
-            json_set((*CALL, "function", "arguments"), '{"city": "Par'),
-            json_set(("usage", "completion_tokens"), 256),
-        ),
-        'reported as "tool_calls"',
-    ),
-    D("tool_call_fields_valid", "empty_id", _required(json_set((*CALL, "id"), "")), "malformed tool call"),
-    D("tool_call_fields_valid", "type_tool", _required(json_set((*CALL, "type"), "tool")), '"type": "tool"'),
-    D(
-        "tool_call_fields_valid",
-        "undeclared_name",
-        _required(json_set((*CALL, "function", "name"), "get_wether")),
-        "get_wether",
-    ),
-    D(
-        "tool_arguments_are_json_string",
-        "arguments_object",
-        _required(json_set((*CALL, "function", "arguments"), {"city": "Paris"})),
-        "arguments is not a string",
-    ),
-    D(
-        "tool_arguments_are_json_string",
-        "arguments_not_json",
-        _required(json_set((*CALL, "function", "arguments"), "city=Paris")),
-        "city=Paris",
-    ),
-    D(
-        "tool_arguments_are_json_string",
-        "arguments_json_array",
-        _required(json_set((*CALL, "function", "arguments"), '["Paris"]')),
-        "do not parse to a JSON object",
-    ),
-    D(
-        "tool_arguments_match_parameters",
-        "required_key_missing",
-        _required(json_set((*CALL, "function", "arguments"), '{"town": "Paris"}')),
-        "'city' is a required property",
-    ),
-    D(
-        "tool_arguments_match_parameters",
-        "wrong_type",
-        _required(json_set((*CALL, "function", "arguments"), '{"city": 75001}')),
-        "75001",
-    ),
-    D(
-        "named_tool_choice_honoured",
-        "other_tool_called",
-        on("tools_named", json_set((*CALL, "function", "name"), "get_weather")),
-        "get_weather",
-    ),
-    D(
-        "named_tool_choice_honoured",
-        "no_call",
-        on("tools_named", json_del((*MESSAGE, "tool_calls"))),
-        "no tool_calls",
-    ),
     *rejection_defects("undefined_tool_choice_rejected"),
     *rejection_defects("tool_choice_without_tools_rejected"),
     D(
@@ -204,18 +101,6 @@ TOOLS = [
     ),
     D(
         "stream_tool_call_fragments_valid",
-        "fragment_without_index",
-        on("tools_stream", chunks(lambda docs: _fragments(docs)[-1].pop("index"))),
-        "without index",
-    ),
-    D(
-        "stream_tool_call_fragments_valid",
-        "first_fragment_without_id",
-        on("tools_stream", chunks(lambda docs: _fragments(docs)[0].pop("id"))),
-        "lacks id/type/name",
-    ),
-    D(
-        "stream_tool_call_fragments_valid",
         "arguments_cut",
         on("tools_stream", chunks(_drop_last_argument_fragment)),
         "do not join to a JSON object (the model's text as the server streamed it",
@@ -225,12 +110,6 @@ TOOLS = [
         "arguments_cut_at_length",
         on("tools_stream", chunks(_cut_at_length)),
         "do not join to a JSON object (the answer was cut at max_tokens",
-    ),
-    D(
-        "stream_tool_call_fragments_valid",
-        "finish_stop",
-        on("tools_stream", _stream_finish("stop")),
-        "does not finish with tool_calls",
     ),
     D(
         "stream_tool_call_fragments_valid",

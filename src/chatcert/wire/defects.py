@@ -11,6 +11,7 @@ request) stays a hook in the mock's catalogue. The file format is `schemas/harne
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from chatcert_data import data_dir
 __all__ = ["DEFECT_SCHEMA_ID", "DeclaredDefect", "DefectFileError", "Edit", "apply_edits", "load_declared"]
 
 DEFECT_SCHEMA_ID = "tag:chatcert,2026:harness/defect"
-_OPS = ("set", "drop", "scale", "stringify", "float", "copy")
+_OPS = ("set", "drop", "scale", "stringify", "float", "copy", "parse")
 
 
 class DefectFileError(ValueError):
@@ -52,6 +53,8 @@ class Edit:
     source: Path_ = ()  # `copy`: where the value comes from
     when: Any = UNSET
     unless: Any = UNSET
+    chunk: int | None = None  # a stream's JSON chunk: only the one at this position
+    from_chunk: int | None = None  # ... or only those from this position on
 
     @classmethod
     def read(cls, data: Mapping[str, Any]) -> Edit:
@@ -64,11 +67,25 @@ class Edit:
             tuple(data.get("from", ())),
             data.get("when", UNSET),
             data.get("unless", UNSET),
+            data.get("chunk"),
+            data.get("from_chunk"),
         )
 
     @property
     def conditional(self) -> bool:
         return self.when is not UNSET or self.unless is not UNSET
+
+    @property
+    def positional(self) -> bool:
+        return self.chunk is not None or self.from_chunk is not None
+
+    def picks(self, position: int | None) -> bool:
+        """Whether the edit acts on the JSON chunk at `position` (None: a body, always)."""
+        if position is None or not self.positional:
+            return True
+        if self.chunk is not None:
+            return position == self.chunk
+        return position >= (self.from_chunk or 0)
 
 
 @dataclass(frozen=True)
@@ -150,16 +167,22 @@ def _apply(doc: Any, edit: Edit) -> None:
             container[key] = str(current)
         elif edit.op == "float" and _number(current):
             container[key] = float(current)
+        elif edit.op == "parse" and isinstance(current, str):
+            with contextlib.suppress(ValueError):  # not JSON: nothing to decode, the value stays
+                container[key] = json.loads(current)
         elif edit.op == "copy":
             value = _first(doc, edit.source)
             if value is not UNSET:
                 container[key] = value
 
 
-def apply_edits(doc: Any, edits: tuple[Edit, ...]) -> None:
-    """Apply `edits` to `doc` in place, in order; a path that reaches nothing changes nothing."""
+def apply_edits(doc: Any, edits: tuple[Edit, ...], position: int | None = None) -> None:
+    """Apply `edits` to `doc` in place, in order; a path that reaches nothing changes nothing.
+    `position`: the document is a stream's JSON chunk at this position (0 the first), for the edits
+    that pick chunks by position."""
     for edit in edits:
-        _apply(doc, edit)
+        if edit.picks(position):
+            _apply(doc, edit)
 
 
 # -- reading the files ---------------------------------------------------------------------------------
@@ -174,6 +197,9 @@ def read_defect_file(path: Path) -> tuple[DeclaredDefect, ...]:
     problem = default_store().error(DEFECT_SCHEMA_ID, data)
     if problem is not None:
         raise DefectFileError(f"{path}: not a valid defect file: {problem}")
+    for d in data["defects"]:
+        if any("chunk" in e or "from_chunk" in e for e in d.get("body", ())):
+            raise DefectFileError(f"{path}: {d['name']}: `chunk`/`from_chunk` pick stream chunks, not a body")
     return tuple(
         DeclaredDefect(
             name=d["name"],
