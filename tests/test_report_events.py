@@ -14,7 +14,7 @@ import pytest
 
 import chatcert._cli.bench as bench_cli
 from chatcert.bench import BenchConfig, BenchReporter, LevelSpec, MockProcess, load_payloads, run_bench
-from chatcert.bench.workers import WorkerPlan, run_bench_workers
+from chatcert.bench.workers import WorkerPlan, run_bench_on_workers, run_bench_workers
 from chatcert.cli import main
 
 FAST = {"ttft_ms": 5, "itl_ms": 2, "chunks": 4, "jitter_ms": 0}
@@ -102,7 +102,7 @@ def test_the_bench_cli_writes_its_report_from_the_finish_event(
 ) -> None:
     recorder = BenchRecorder()
     given: list[Sequence[BenchReporter]] = []
-    real = bench_cli.run_bench_on_workers
+    real = run_bench_on_workers
 
     def run_and_listen(*args: Any, reporters: Sequence[BenchReporter], **kw: Any) -> dict[str, Any]:
         given.append(reporters)
@@ -123,7 +123,7 @@ def test_the_bench_cli_writes_its_report_from_the_finish_event(
 def test_the_bench_cli_writes_nothing_but_through_its_reporters(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    real = bench_cli.run_bench_on_workers
+    real = run_bench_on_workers
 
     def run_unheard(*args: Any, reporters: Sequence[BenchReporter], **kw: Any) -> dict[str, Any]:
         return real(*args, reporters=[], **kw)
