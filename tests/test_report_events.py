@@ -13,9 +13,14 @@ from typing import Any
 import pytest
 
 import chatcert._cli.bench as bench_cli
+import chatcert._cli.preflight as preflight_cli
 from chatcert.bench import BenchConfig, BenchReporter, LevelSpec, MockProcess, load_payloads, run_bench
 from chatcert.bench.workers import WorkerPlan, run_bench_on_workers, run_bench_workers
 from chatcert.cli import main
+from chatcert.interrupt import Interrupted
+from chatcert.preflight import CheckRecord, PreflightReport, PreflightReporter, run_preflight
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "liquidai" / "liquidai.yaml"
 
 FAST = {"ttft_ms": 5, "itl_ms": 2, "chunks": 4, "jitter_ms": 0}
 
@@ -133,3 +138,82 @@ def test_the_bench_cli_writes_nothing_but_through_its_reporters(
     assert not (tmp_path / "report" / "bench.json").exists()
     assert not (tmp_path / "history" / "one.json").exists()
     assert capsys.readouterr().out == ""
+
+
+# --------------------------------------------------------------------------------------------- preflight
+
+
+class PreflightRecorder:
+    def __init__(self, stop_at_check: int | None = None) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.stop_at_check = stop_at_check
+
+    def on_start(self, report: PreflightReport) -> None:
+        self.events.append(("start", report))
+        assert report.checks == []  # nothing checked yet
+
+    def on_check(self, record: CheckRecord) -> None:
+        self.events.append(("check", record))
+        if sum(kind == "check" for kind, _ in self.events) == self.stop_at_check:
+            raise Interrupted("SIGTERM")  # as the signal handler raises it, mid-check
+
+    def on_finish(self, report: PreflightReport) -> None:
+        self.events.append(("finish", report))
+
+    @property
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
+
+
+def test_a_preflight_hands_its_reporters_each_check_record_as_it_is_made() -> None:
+    recorder = PreflightRecorder()
+    report = run_preflight(EXAMPLE, rehearsal=False, reporters=[recorder])
+    checks = [record for kind, record in recorder.events if kind == "check"]
+    assert recorder.kinds == ["start", *["check"] * len(checks), "finish"]
+    assert recorder.events[0][1] is report and recorder.events[-1][1] is report
+    assert len(checks) > 5 and all(a is b for a, b in zip(checks, report.checks, strict=True))
+    names = [c.name for c in checks]
+    assert names[0] == "operation.schema" and names[-1] == "usage.estimate"
+    assert "rehearsal_disabled" in {f.id for c in checks for f in c.findings}
+
+
+def test_an_interrupted_preflight_finishes_with_the_checks_made_so_far() -> None:
+    recorder = PreflightRecorder(stop_at_check=3)
+    report = run_preflight(EXAMPLE, rehearsal=False, reporters=[recorder])
+    assert recorder.kinds == ["start", "check", "check", "check", "finish"]
+    assert recorder.events[-1][1] is report and report.interrupted == "SIGTERM"
+    assert [c.name for c in report.checks] == [r.name for kind, r in recorder.events if kind == "check"]
+
+
+def test_the_preflight_cli_prints_and_writes_the_finish_events_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recorder = PreflightRecorder()
+    given: list[Sequence[PreflightReporter]] = []
+
+    def run_and_listen(*args: Any, reporters: Sequence[PreflightReporter], **kw: Any) -> PreflightReport:
+        given.append(reporters)
+        return run_preflight(*args, reporters=[*reporters, recorder], **kw)
+
+    monkeypatch.setattr(preflight_cli, "run_preflight", run_and_listen)
+    argv = ["preflight", str(EXAMPLE), "--no-rehearsal", "--json", "--report-dir", str(tmp_path)]
+    assert main(argv) == 0
+    finished = recorder.events[-1][1]
+    assert recorder.kinds[-1] == "finish"
+    expected = json.dumps(finished.to_dict(), indent=2)
+    assert capsys.readouterr().out == expected + "\n"
+    assert (tmp_path / "preflight.json").read_text(encoding="utf-8") == expected + "\n"
+    assert [type(r).__name__ for r in given[0]] == ["PreflightJsonWriter", "PreflightJsonView"]
+
+
+@pytest.mark.parametrize("view", [[], ["--json"]])
+def test_the_preflight_cli_prints_and_writes_nothing_but_through_its_reporters(
+    view: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run_unheard(*args: Any, reporters: Sequence[PreflightReporter], **kw: Any) -> PreflightReport:
+        return run_preflight(*args, reporters=[], **kw)
+
+    monkeypatch.setattr(preflight_cli, "run_preflight", run_unheard)
+    assert main(["preflight", str(EXAMPLE), "--no-rehearsal", *view, "--report-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ""
+    assert not (tmp_path / "preflight.json").exists()
