@@ -128,3 +128,15 @@ def test_the_wire_layer_is_importable_alone() -> None:
     from chatcert.wire.images import parse_data_url, read_image, sniff
 
     assert callable(parse_data_url) and callable(read_image) and callable(sniff)
+
+
+def test_the_bench_and_preflight_runs_import_no_report_writer() -> None:
+    # Their writers (chatcert.reporting.bench, .preflight) consume the events the runs emit to the
+    # reporters they are handed; a run that imported a writer would have its output decided below the CLI.
+    problems = []
+    for package in ("bench", "preflight"):
+        for path in sorted((SRC / package).rglob("*.py")):
+            for line, module in imports_of(path.read_text(encoding="utf-8")):
+                if _within(module, "chatcert.reporting"):
+                    problems.append(f"{path.relative_to(ROOT)}:{line}: imports {module}")
+    assert not problems, "\n".join(problems)

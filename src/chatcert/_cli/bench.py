@@ -24,25 +24,21 @@ from chatcert.bench import (
     LevelSpec,
     NullProgress,
     ProgressBar,
-    caveats,
-    check_record,
-    compare,
     load_payloads,
     load_saved,
     parse_rules,
     parse_scenario,
-    save_run,
-    saved_runs,
     scenario_header,
 )
 from chatcert.bench.ray_workers import import_ray, run_bench_ray
 from chatcert.bench.records import check_name, history_dir
+from chatcert.bench.reporter import BenchReporter
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES
 from chatcert.bench.workers import run_bench_on_workers
 from chatcert.budget import Budget
 from chatcert.errors import TargetError, UsageError
 from chatcert.profiles import load_profile
-from chatcert.reporting.bench import console_table, gate_lines, write_report
+from chatcert.reporting.bench import BenchConsole, BenchGate, BenchReportWriter
 from chatcert.wire.scenario import SCENARIO_HEADER
 
 _DEFAULT_SCENARIO = scenario_header(DEFAULT_SCENARIO)
@@ -343,6 +339,16 @@ def run(args: argparse.Namespace) -> int:
         loop=args.loop,
         kernel_stamps=args.stamps == "kernel",
     )
+    gate = (
+        BenchGate(baseline, str(baseline.get("name") or args.compare), rules)
+        if baseline is not None
+        else None
+    )
+    writer = BenchReportWriter(
+        args.report_dir, history_dir=args.history_dir, save=args.save, gate=gate, warn=_warn
+    )
+    # The run hands its events to these: they write the report, the history entry and the console view.
+    reporters: list[BenchReporter] = [writer, BenchConsole(writer, quiet=args.quiet)]
     _check_outputs(args)
     with targets.open_target(
         profile,
@@ -368,80 +374,44 @@ def run(args: argparse.Namespace) -> int:
             config.scenario = scenario
         if args.ray:
             record = run_bench_ray(
-                config, args.ray, workers=args.workers, workers_per_node=args.workers_per_node, warn=_warn
+                config,
+                args.ray,
+                workers=args.workers,
+                workers_per_node=args.workers_per_node,
+                warn=_warn,
+                reporters=reporters,
             )
         else:
-            record = run_bench_on_workers(config, 1 if args.workers is None else args.workers, warn=_warn)
-    check_record(record)
+            workers = 1 if args.workers is None else args.workers
+            record = run_bench_on_workers(config, workers, warn=_warn, reporters=reporters)
     if record.get("interrupted"):
-        return _interrupted(args, record)
-    return _finish(args, record, baseline, rules)
+        return _interrupted(args, record, writer)
+    return _verdict(args, record, gate)
 
 
-def _interrupted(args: argparse.Namespace, record: dict[str, Any]) -> int:
-    """Keep the finished levels in the report; the history is for whole runs only."""
-    with interrupt.shielded():
-        written = write_report(record, args.report_dir, saved_runs(args.history_dir, warn=_warn))
+def _interrupted(args: argparse.Namespace, record: dict[str, Any], writer: BenchReportWriter) -> int:
+    """The finished levels are in the report (the history is for whole runs only): say where."""
     done = ", ".join(str(lvl["label"]) for lvl in record["levels"]) or "none"
     refused = f"; not saved as {args.save!r} (the history keeps whole runs only)" if args.save else ""
     print(
         f"chatcert: interrupted ({record['interrupted']}): finished level(s) {done} kept in "
-        f"{written[0]}{refused}",
+        f"{writer.written[0]}{refused}",
         file=sys.stderr,
     )
     return interrupt.exit_code_for(str(record["interrupted"]))
 
 
-def _finish(
-    args: argparse.Namespace, record: dict[str, Any], baseline: dict[str, Any] | None, rules: list[Any]
-) -> int:
-    history = saved_runs(args.history_dir, warn=_warn)
-    gate: list[str] = []
-    tripped = []
-    if baseline is not None:
-        comparisons = compare(record, baseline, rules or parse_rules(["p95:+10%"]))
-        gate = gate_lines(comparisons, str(baseline.get("name") or args.compare))
-        warnings = caveats(record, baseline)
-        record["comparison"] = {"baseline": str(baseline.get("name") or args.compare), "caveats": warnings}
-        gate += [f"  caveat: {w}" for w in warnings]
-        for w in warnings:
-            print(f"chatcert: WARNING: the comparison may mislead: {w}", file=sys.stderr)
-        if rules:
-            tripped = [c for c in comparisons if c.tripped]
-    written = write_report(record, args.report_dir, history, gate)
-    if args.save:
-        saved = save_run(record, args.save, args.history_dir)
-    if not args.quiet:
-        print(console_table(record))
-        if gate:
-            print("\n".join(gate))
-        print(f"report: {written[-1]}" + (f"; saved as {saved}" if args.save else ""))
-    failed_levels = [lvl["label"] for lvl in record["levels"] if lvl["ok"] == 0]
-    for lvl in record["levels"]:
-        if lvl["client"]["client_limited"]:
-            print(
-                f"chatcert: level {lvl['label']} is CLIENT-LIMITED ({'; '.join(lvl['client']['reasons'])}): "
-                "its numbers measure the client, not the server",
-                file=sys.stderr,
-            )
-        if lvl["failed"]:
-            top = max(lvl["errors"].items(), key=lambda kv: kv[1])[0] if lvl["errors"] else "?"
-            print(
-                f"chatcert: level {lvl['label']}: {lvl['failed']} request(s) failed (e.g. {top})",
-                file=sys.stderr,
-            )
-    if record["budget"].get("exhausted"):
-        print(
-            f"chatcert: budget reached, run stopped early: {record['budget']['exhausted']}", file=sys.stderr
-        )
-    if tripped:
+def _verdict(args: argparse.Namespace, record: dict[str, Any], gate: BenchGate | None) -> int:
+    """The exit code of a whole run, its report already written by the reporters."""
+    if gate is not None and gate.tripped:
         names = ", ".join(
-            f"{c.level} {c.rule.key} {c.change:+.1f}{'%' if c.rule.relative else ''}" for c in tripped
+            f"{c.level} {c.rule.key} {c.change:+.1f}{'%' if c.rule.relative else ''}" for c in gate.tripped
         )
         print(f"chatcert: regression gate tripped: {names}", file=sys.stderr)
         return 1
+    failed_levels = [lvl["label"] for lvl in record["levels"] if lvl["ok"] == 0]
     if failed_levels or not record["levels"]:
         raise TargetError(f"no request succeeded at level(s) {', '.join(failed_levels) or '-'}")
-    if not args.quiet and baseline is not None and rules:
+    if not args.quiet and gate is not None and gate.enforced:
         print("gate held")
     return 0

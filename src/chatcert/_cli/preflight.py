@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from chatcert import interrupt
 from chatcert._cli import _common
 from chatcert._cli._common import positive_float, writable_dir
 from chatcert.errors import UsageError
 from chatcert.preflight import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, run_preflight
-from chatcert.reporting.preflight import render_text, write_report
+from chatcert.preflight.reporter import PreflightReporter
+from chatcert.reporting.preflight import PreflightJsonView, PreflightJsonWriter, PreflightTextView
 
 __all__ = ["register", "run"]
 
@@ -88,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         writable_dir(args.report_dir, "--report-dir")
         # The previous verdict goes as this run starts: the folder never shows an older GO.
         (Path(args.report_dir) / "preflight.json").unlink(missing_ok=True)
+    # The pre-flight hands its events to these: the file first, then the view on stdout.
+    reporters: list[PreflightReporter] = [PreflightJsonWriter(args.report_dir)] if args.report_dir else []
+    reporters.append(PreflightJsonView() if args.json else PreflightTextView(verbose=args.verbose))
     report = run_preflight(
         args.operation,
         script=args.script,
@@ -97,14 +99,8 @@ def run(args: argparse.Namespace) -> int:
         rehearsal=not args.no_rehearsal,
         timeout=args.timeout,
         server_factory=_common.mock_server_factory,
+        reporters=reporters,
     )
-    with interrupt.shielded():  # a second signal must not cut the report of the first in half
-        if args.report_dir:
-            write_report(report, args.report_dir)
-        if args.json:
-            print(json.dumps(report.to_dict(), indent=2))
-        else:
-            print(render_text(report, verbose=args.verbose))
     if report.interrupted:
         where = f"; partial report in {args.report_dir}" if args.report_dir else ""
         print(

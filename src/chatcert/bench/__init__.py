@@ -18,6 +18,7 @@ from chatcert.bench.mockproc import DEFAULT_SCENARIO, MockProcess, parse_scenari
 from chatcert.bench.payloads import Payload, image_bucket, load_payloads
 from chatcert.bench.progress import NullProgress, Progress, ProgressBar
 from chatcert.bench.records import check_record, history_dir, load_saved, save_run, saved_runs
+from chatcert.bench.reporter import BenchReporter
 from chatcert.bench.runner import BenchConfig, run_bench, run_bench_async
 from chatcert.bench.scheduler import LevelSpec
 from chatcert.bench.selfcheck import ClientLimits
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "FORMULAS",
     "BenchConfig",
+    "BenchReporter",
     "ClientLimits",
     "Comparison",
     "LevelSpec",

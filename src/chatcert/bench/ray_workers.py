@@ -22,12 +22,13 @@ from __future__ import annotations
 import importlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from chatcert.bench.progress import NullProgress
 from chatcert.bench.records import machine_info
+from chatcert.bench.reporter import BenchEvents, BenchReporter
 from chatcert.bench.runner import BenchConfig, open_run
 from chatcert.bench.scheduler import LevelOutcome, LevelSpec
 from chatcert.bench.workers import Collected, drive_levels, idle_share, level_timeout
@@ -153,8 +154,11 @@ def run_bench_ray(
     workers: int | None = None,
     workers_per_node: int = 1,
     warn: Callable[[str], None] = lambda _: None,
+    reporters: Sequence[BenchReporter] = (),
 ) -> dict[str, Any]:
-    """Run `config`'s levels on Ray actors across the cluster's nodes; one merged run record."""
+    """Run `config`'s levels on Ray actors across the cluster's nodes; one merged run record.
+    `reporters` hear the run's events (`chatcert.bench.reporter`)."""
+    events = BenchEvents(reporters)
     ray = import_ray()
     if workers_per_node < 1:
         raise UsageError("--workers-per-node must be at least 1")
@@ -197,7 +201,7 @@ def run_bench_ray(
         def collect(shares: list[LevelSpec]) -> Collected:
             return _collect(ray, actors, refs, level_timeout(shares, config))
 
-        driven = drive_levels(config, len(actors), dispatch, collect, lambda i: {"node": nodes[i]})
+        driven = drive_levels(config, len(actors), dispatch, collect, lambda i: {"node": nodes[i]}, events)
         counts = ray.get(keeper.counts.remote()) if keeper is not None else (0, 0)
     finally:
         for actor in actors:
@@ -221,7 +225,8 @@ def run_bench_ray(
             "clock_offset_bound_s": max((c["clock_offset_bound_s"] for c in clocks), default=0.0),
         },
     }
-    return driven.record(replace(config, budget=final), machine, f"asyncio, one per Ray actor ({len(nodes)})")
+    loop = f"asyncio, one per Ray actor ({len(nodes)})"
+    return events.finish(driven.record(replace(config, budget=final), machine, loop))
 
 
 def _start(ray: Any, actors: list[Any], origin: float) -> tuple[list[dict[str, float]], list[dict[str, Any]]]:

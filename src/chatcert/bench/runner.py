@@ -17,6 +17,7 @@ from chatcert.bench.payloads import Payload
 from chatcert.bench.plan import RequestPlan
 from chatcert.bench.progress import NullProgress, Progress
 from chatcert.bench.records import level_record, machine_info, run_record
+from chatcert.bench.reporter import BenchEvents, BenchReporter
 from chatcert.bench.scheduler import LevelSpec, Scheduler
 from chatcert.bench.selfcheck import ClientLimits
 from chatcert.bench.transport import DEFAULT_MAX_BODY_BYTES, Pool
@@ -107,10 +108,13 @@ def open_run(config: BenchConfig, machine: dict[str, Any]) -> tuple[Pool, Schedu
     return pool, scheduler
 
 
-async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
-    """Run every level on the running loop; return the run record (with samples)."""
+async def run_bench_async(config: BenchConfig, reporters: Sequence[BenchReporter] = ()) -> dict[str, Any]:
+    """Run every level on the running loop; return the run record (with samples). `reporters` hear the
+    run start, each level finish and the run finish (interrupted too), in that order."""
+    events = BenchEvents(reporters)
     machine = {**machine_info(), **config.machine}
     pool, scheduler = open_run(config, machine)
+    events.start(config)
     levels: list[dict[str, Any]] = []
     samples: list[Sample] = []
     interrupted: list[str] = []
@@ -127,12 +131,13 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
                 break
             levels.append(level_record(outcome, config.limits, loop_stamps="loop" in pool.stamp_sources))
             samples.extend(outcome.samples)
+            events.level(levels[-1])
             if scheduler.budget_exhausted:
                 break
     finally:
         release()
         pool.close()
-    return bench_record(
+    record = bench_record(
         config,
         levels,
         samples,
@@ -142,6 +147,7 @@ async def run_bench_async(config: BenchConfig) -> dict[str, Any]:
         budget_exhausted=scheduler.budget_exhausted,
         interrupted=interrupted[0] if interrupted else None,
     )
+    return events.finish(record)
 
 
 def bench_record(
@@ -273,7 +279,7 @@ def _redacted(config: BenchConfig) -> str:
     return Redactor([s for s in secrets if s]).url(config.base_url)
 
 
-def run_bench(config: BenchConfig) -> dict[str, Any]:
+def run_bench(config: BenchConfig, reporters: Sequence[BenchReporter] = ()) -> dict[str, Any]:
     """Synchronous wrapper: a fresh event loop for the run (asyncio's, or uvloop's when asked)."""
     if config.loop not in ("uvloop", "asyncio"):
         raise UsageError(f"unknown event loop {config.loop!r}: asyncio or uvloop")
@@ -282,6 +288,6 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             uvloop = importlib.import_module("uvloop")  # optional: not a dependency of chatcert
         except ImportError:
             raise UsageError("--loop uvloop: uvloop is not installed (pip install uvloop)") from None
-        result: dict[str, Any] = uvloop.run(run_bench_async(config))
+        result: dict[str, Any] = uvloop.run(run_bench_async(config, reporters))
         return result
-    return asyncio.run(run_bench_async(config))
+    return asyncio.run(run_bench_async(config, reporters))

@@ -37,6 +37,7 @@ from typing import Any
 from chatcert.bench.metrics import Sample
 from chatcert.bench.progress import NullProgress
 from chatcert.bench.records import level_record, machine_info
+from chatcert.bench.reporter import BenchEvents, BenchReporter
 from chatcert.bench.runner import BenchConfig, bench_record, open_run, run_bench
 from chatcert.bench.scheduler import LevelOutcome, LevelSpec
 from chatcert.budget import Budget
@@ -209,22 +210,27 @@ def _worker_row(
 
 
 def run_bench_on_workers(
-    config: BenchConfig, workers: int, *, warn: Callable[[str], None] = lambda _: None
+    config: BenchConfig,
+    workers: int,
+    *,
+    warn: Callable[[str], None] = lambda _: None,
+    reporters: Sequence[BenchReporter] = (),
 ) -> dict[str, Any]:
     """`--workers`: one process (1), N worker processes, or (0) one per core the embedded mock is not
-    pinned to. Workers are pinned round robin to those cores; `warn` hears when some must share one."""
+    pinned to. Workers are pinned round robin to those cores; `warn` hears when some must share one.
+    `reporters` hear the run's events (`chatcert.bench.reporter`)."""
     pinning = config.machine.get("pinning") or {}
     reserved = [pinning["server_core"]] if pinning.get("pinned") else []
     count = workers or auto_workers(reserved)
     if count == 1:
-        return run_bench(config)
+        return run_bench(config, reporters)
     cores = worker_cores(reserved)
     if cores and count > len(cores):
         warn(
             f"{count} workers on {len(cores)} free core(s): some workers share a core, and so do their "
             "CPU and loop-lag figures"
         )
-    return run_bench_workers(config, WorkerPlan(count, tuple(cores)))
+    return run_bench_workers(config, WorkerPlan(count, tuple(cores)), reporters)
 
 
 Collected = tuple[dict[int, LevelOutcome], list[str], set[str], str | None]
@@ -262,13 +268,17 @@ def drive_levels(
     dispatch: Callable[[list[LevelSpec]], None],
     collect: Callable[[list[LevelSpec]], Collected],
     where: Callable[[int], dict[str, Any]],
+    events: BenchEvents | None = None,
 ) -> Driven:
     """The driver's lockstep, whatever carries the workers (processes here, Ray actors in
     `chatcert.bench.ray_workers`): send each worker its share of a level, collect every outcome (or why
     a worker has none), merge, and only then start the next level. A level a worker failed ends the
     run `incomplete`; Ctrl-C ends it keeping the finished levels. `where(i)`: where worker i runs,
-    {"core": N} or {"node": ID}."""
+    {"core": N} or {"node": ID}. `events` hears the run start and each level finish (the caller, which
+    builds the record, announces the finish)."""
+    events = events or BenchEvents()
     driven = Driven()
+    events.start(config)
     try:
         for spec in config.levels:
             shares = split_level(spec, workers)
@@ -288,6 +298,7 @@ def drive_levels(
             if problems:
                 level["stopped"] = "incomplete: " + "; ".join(problems)
             driven.levels.append(level)
+            events.level(level)
             driven.samples.extend(level_samples)
             driven.sources.update(seen)
             driven.exhausted = driven.exhausted or spent
@@ -300,8 +311,12 @@ def drive_levels(
     return driven
 
 
-def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
-    """Run `config`'s levels across `plan.workers` processes and return one merged run record."""
+def run_bench_workers(
+    config: BenchConfig, plan: WorkerPlan, reporters: Sequence[BenchReporter] = ()
+) -> dict[str, Any]:
+    """Run `config`'s levels across `plan.workers` processes and return one merged run record;
+    `reporters` hear the run's events."""
+    events = BenchEvents(reporters)
     if plan.workers < 1:
         raise UsageError("--workers must be at least 1")
     ctx = multiprocessing.get_context("spawn")
@@ -343,13 +358,14 @@ def run_bench_workers(config: BenchConfig, plan: WorkerPlan) -> dict[str, Any]:
             dispatch,
             lambda shares: _collect(conns, procs, shares, config),
             lambda i: {"core": plan.core(i)},
+            events,
         )
     finally:
         _stop(conns, procs)
     if isinstance(shared, SharedBudget):
         shared.refresh()
     loop = f"asyncio, one per worker process ({plan.workers})"
-    return driven.record(replace(config, budget=shared), machine, loop)
+    return events.finish(driven.record(replace(config, budget=shared), machine, loop))
 
 
 def _collect(

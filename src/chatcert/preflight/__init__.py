@@ -2,7 +2,8 @@
 
 `run_preflight(...)` checks an Operation file (or a script + image + prompt), rehearses the script
 against the mock server on loopback, and returns a `PreflightReport` whose `verdict` is GO or NO-GO.
-Its text view and `preflight.json` are written by `chatcert.reporting.preflight`.
+Its text view and `preflight.json` are written by `chatcert.reporting.preflight`, from the events
+`run_preflight` hands its `reporters` (`chatcert.preflight.reporter`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from chatcert.preflight.findings import CheckRecord, Finding
 from chatcert.preflight.operation import ONBOARD_SERVER, Operation, load_operation
 from chatcert.preflight.profile import PreflightProfile, load_profile
 from chatcert.preflight.rehearsal import MockLike, RehearsalResult, ServerFactory, rehearse
+from chatcert.preflight.reporter import PreflightReporter
 from chatcert.preflight.runner import DEFAULT_PROMPT, DEFAULT_TIMEOUT_S, run_preflight
 from chatcert.preflight.schemas import validate_request
 from chatcert.preflight.usage import UsageEstimate
@@ -28,6 +30,7 @@ __all__ = [
     "Operation",
     "PreflightProfile",
     "PreflightReport",
+    "PreflightReporter",
     "RehearsalResult",
     "ServerFactory",
     "UsageEstimate",

@@ -106,26 +106,32 @@ class CheckRecord:
 
 
 class CheckLog:
-    """Runs named checks and keeps their records in order."""
+    """Runs named checks and keeps their records in order; `on_record` hears each record as it is made."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_record: Callable[[CheckRecord], None] | None = None) -> None:
         self.records: list[CheckRecord] = []
+        self._on_record = on_record
+
+    def _keep(self, record: CheckRecord) -> None:
+        self.records.append(record)
+        if self._on_record is not None:
+            self._on_record(record)
 
     def run(self, name: str, area: str, summary: str, check: Callable[[], Iterable[Finding]]) -> Findings:
         """Run `check` now and record what it found; returns the findings."""
         found = list(check())
-        self.records.append(CheckRecord(name, area, summary, found))
+        self._keep(CheckRecord(name, area, summary, found))
         return found
 
     def add(self, name: str, area: str, summary: str, found: Iterable[Finding]) -> Findings:
         """Record findings computed elsewhere."""
         found = list(found)
-        self.records.append(CheckRecord(name, area, summary, found))
+        self._keep(CheckRecord(name, area, summary, found))
         return found
 
     def skip(self, name: str, area: str, summary: str, reason: str) -> None:
         """Record a check that could not run, and why."""
-        self.records.append(CheckRecord(name, area, summary, skipped=reason))
+        self._keep(CheckRecord(name, area, summary, skipped=reason))
 
     @property
     def findings(self) -> Findings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from chatcert.preflight.payload import (
 )
 from chatcert.preflight.profile import PreflightProfile, load_profile
 from chatcert.preflight.rehearsal import ServerFactory, check_outputs, check_run, rehearse
+from chatcert.preflight.reporter import PreflightEvents, PreflightReporter
 from chatcert.preflight.script import (
     Script,
     argparse_default,
@@ -63,11 +65,14 @@ def run_preflight(
     rehearsal: bool = True,
     timeout: float = DEFAULT_TIMEOUT_S,
     server_factory: ServerFactory | None = None,
+    reporters: Sequence[PreflightReporter] = (),
 ) -> PreflightReport:
     """Pre-flight an Operation file, or (no operation) a script + image + prompt as the seed runs them.
 
     Raises UsageError when an input cannot be read or parsed; every other problem is a finding.
+    `reporters` hear the start, each check record as it is made, and the finished (or interrupted) report.
     """
+    events = PreflightEvents(reporters)
     prof = load_profile(profile) if isinstance(profile, str) else profile
     if operation is not None and script is not None:
         raise UsageError("preflight takes an OPERATION file or --script/--image/--prompt, not both")
@@ -85,7 +90,8 @@ def run_preflight(
     else:
         raise UsageError("preflight needs an OPERATION file, or --script FILE --image FILE [--prompt TEXT]")
 
-    log = CheckLog()
+    events.start(report)
+    log = CheckLog(events.check)
     try:
         if report.mode == "operation":
             _operation_checks(op, log)
@@ -98,6 +104,7 @@ def run_preflight(
         acknowledge()
         report.interrupted = exc.signame
     report.checks = log.records
+    events.finish(report)
     return report
 
 

@@ -1,18 +1,35 @@
-"""What a bench run leaves behind: bench.json, bench.html and SVG charts, and the console table."""
+"""What a bench run leaves behind: bench.json, bench.html and SVG charts, the history entry, and the
+console table. `BenchReportWriter` and `BenchConsole` are the run's reporters
+(`chatcert.bench.reporter.BenchReporter`): the run hands them its events, the CLI only builds them.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from chatcert.bench.gate import Comparison, value_of
+from chatcert import interrupt
+from chatcert.bench.gate import Comparison, Rule, caveats, compare, parse_rules, value_of
+from chatcert.bench.records import save_run, saved_runs
 from chatcert.reporting.charts import cdf_chart, line_chart
 
-__all__ = ["console_table", "gate_lines", "trend_series", "write_report"]
+if TYPE_CHECKING:
+    from chatcert.bench.runner import BenchConfig
+
+__all__ = [
+    "BenchConsole",
+    "BenchGate",
+    "BenchReportWriter",
+    "console_table",
+    "gate_lines",
+    "trend_series",
+    "write_report",
+]
 
 _TREND_KEYS = (
     ("ttft_ms.p95", "TTFT p95", "ms"),
@@ -269,3 +286,124 @@ def write_report(
     page.write_text(_html(record, charts, gate), encoding="utf-8")
     written.append(page)
     return written
+
+
+def _no_warning(_: str) -> None:
+    pass
+
+
+class BenchGate:
+    """The comparison of a whole run with a saved one (`baseline`, shown as `name`). Without `rules`
+    it compares on TTFT p95 +10% and reports, but never trips (`enforced` is False)."""
+
+    def __init__(self, baseline: dict[str, Any], name: str, rules: Sequence[Rule] = ()) -> None:
+        self.baseline, self.name = baseline, name
+        self.enforced = bool(rules)
+        self.rules = list(rules) or parse_rules(["p95:+10%"])
+        self.lines: list[str] = []
+        self.tripped: list[Comparison] = []
+
+    def judge(self, record: dict[str, Any], warn: Callable[[str], None] = _no_warning) -> None:
+        """Compare `record` with the baseline: the gate's lines, the rules tripped, and the record's
+        `comparison` (its baseline and the caveats, each also told to `warn`)."""
+        comparisons = compare(record, self.baseline, self.rules)
+        self.lines = gate_lines(comparisons, self.name)
+        warnings = caveats(record, self.baseline)
+        record["comparison"] = {"baseline": self.name, "caveats": warnings}
+        self.lines += [f"  caveat: {w}" for w in warnings]
+        for w in warnings:
+            warn(f"the comparison may mislead: {w}")
+        if self.enforced:
+            self.tripped = [c for c in comparisons if c.tripped]
+
+
+class BenchReportWriter:
+    """bench.json, bench.html and the charts in `report_dir` when the run finishes; for a whole run also
+    the gate's verdict (`gate`) and, with `save`, the history entry. An interrupted run's finished levels
+    are written too, never saved (the history keeps whole runs only). `warn` hears unreadable history
+    entries and the comparison's caveats. After the finish: `written` (the paths) and `saved`."""
+
+    def __init__(
+        self,
+        report_dir: str | Path,
+        *,
+        history_dir: str | Path | None = None,
+        save: str | None = None,
+        gate: BenchGate | None = None,
+        warn: Callable[[str], None] = _no_warning,
+    ) -> None:
+        self.report_dir, self.history_dir, self.save = report_dir, history_dir, save
+        self.gate, self._warn = gate, warn
+        self.written: list[Path] = []
+        self.saved: Path | None = None
+
+    def on_start(self, config: BenchConfig) -> None:
+        pass
+
+    def on_level(self, level: dict[str, Any]) -> None:
+        pass
+
+    def on_finish(self, record: dict[str, Any]) -> None:
+        if record.get("interrupted"):
+            with interrupt.shielded():  # a second signal must not cut the report of the first in half
+                history = saved_runs(self.history_dir, warn=self._warn)
+                self.written = write_report(record, self.report_dir, history)
+            return
+        history = saved_runs(self.history_dir, warn=self._warn)
+        if self.gate is not None:
+            self.gate.judge(record, self._warn)
+        lines = self.gate.lines if self.gate is not None else []
+        self.written = write_report(record, self.report_dir, history, lines)
+        if self.save:
+            self.saved = save_run(record, self.save, self.history_dir)
+
+
+class BenchConsole:
+    """A whole run's console view: the table, the gate's lines and where the report went on `out`
+    (not when `quiet`), then on `err` each level's client limit and failures and a spent budget. It
+    reads `writer`'s results, so it comes after it in the reporters."""
+
+    def __init__(
+        self,
+        writer: BenchReportWriter,
+        *,
+        quiet: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.writer, self.quiet = writer, quiet
+        self._out, self._err = out, err
+
+    def on_start(self, config: BenchConfig) -> None:
+        pass
+
+    def on_level(self, level: dict[str, Any]) -> None:
+        pass
+
+    def on_finish(self, record: dict[str, Any]) -> None:
+        if record.get("interrupted"):
+            return
+        # Looked up now, not at construction: the streams may have been swapped meanwhile (tests do).
+        out, err = self._out or sys.stdout, self._err or sys.stderr
+        writer = self.writer
+        if not self.quiet:
+            print(console_table(record), file=out)
+            if writer.gate is not None and writer.gate.lines:
+                print("\n".join(writer.gate.lines), file=out)
+            saved = f"; saved as {writer.saved}" if writer.saved is not None else ""
+            print(f"report: {writer.written[-1]}{saved}", file=out)
+        for lvl in record["levels"]:
+            if lvl["client"]["client_limited"]:
+                print(
+                    f"chatcert: level {lvl['label']} is CLIENT-LIMITED ({'; '.join(lvl['client']['reasons'])}): "
+                    "its numbers measure the client, not the server",
+                    file=err,
+                )
+            if lvl["failed"]:
+                top = max(lvl["errors"].items(), key=lambda kv: kv[1])[0] if lvl["errors"] else "?"
+                print(
+                    f"chatcert: level {lvl['label']}: {lvl['failed']} request(s) failed (e.g. {top})",
+                    file=err,
+                )
+        if record["budget"].get("exhausted"):
+            print(f"chatcert: budget reached, run stopped early: {record['budget']['exhausted']}", file=err)

@@ -1,21 +1,25 @@
 """The pre-flight's reports: the terminal view and `preflight.json`, beside certify's and bench's writers.
 
 `chatcert.preflight` decides (findings, the GO/NO-GO verdict, `PreflightReport.to_dict()`); this module
-only presents what it decided.
+only presents what it decided. `PreflightJsonWriter`, `PreflightTextView` and `PreflightJsonView` are the
+pre-flight's reporters (`chatcert.preflight.reporter.PreflightReporter`): `run_preflight` hands them its
+events, the CLI only builds them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from chatcert.errors import UsageError
-from chatcert.preflight.findings import AREAS, Finding
+from chatcert.preflight.findings import AREAS, CheckRecord, Finding
 from chatcert.preflight.usage import FORMULA
 from chatcert.preflight.verdict import PreflightReport, caused_by
 
-__all__ = ["render_text", "write_report"]
+__all__ = ["PreflightJsonView", "PreflightJsonWriter", "PreflightTextView", "render_text", "write_report"]
 
 
 _MARK = {"pass": "ok  ", "warn": "warn", "fail": "FAIL", "skipped": "skip"}
@@ -92,3 +96,44 @@ def write_report(report: PreflightReport, directory: str | Path) -> Path:
     except OSError as exc:
         raise UsageError(f"cannot write the report into {folder}: {exc}") from exc
     return path
+
+
+class _FinishOnly:
+    """A reporter that presents the finished report only (the checks' order is not the report's)."""
+
+    def on_start(self, report: PreflightReport) -> None:
+        pass
+
+    def on_check(self, record: CheckRecord) -> None:
+        pass
+
+
+class PreflightJsonWriter(_FinishOnly):
+    """`preflight.json` in `directory` when the pre-flight finishes, interrupted ones too; `path` after."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = directory
+        self.path: Path | None = None
+
+    def on_finish(self, report: PreflightReport) -> None:
+        self.path = write_report(report, self.directory)
+
+
+class PreflightTextView(_FinishOnly):
+    """The terminal view (`render_text`) on `out` (stdout when None, looked up at the finish)."""
+
+    def __init__(self, *, verbose: bool = False, out: TextIO | None = None) -> None:
+        self.verbose, self._out = verbose, out
+
+    def on_finish(self, report: PreflightReport) -> None:
+        print(render_text(report, verbose=self.verbose), file=self._out or sys.stdout)
+
+
+class PreflightJsonView(_FinishOnly):
+    """The report as JSON (what `preflight.json` holds) on `out` (stdout when None)."""
+
+    def __init__(self, *, out: TextIO | None = None) -> None:
+        self._out = out
+
+    def on_finish(self, report: PreflightReport) -> None:
+        print(json.dumps(report.to_dict(), indent=2), file=self._out or sys.stdout)
