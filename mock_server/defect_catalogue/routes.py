@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -187,19 +186,6 @@ def _completions_done(event: SseEvent, ctx: DefectContext) -> list[SseEvent]:
     return [event]
 
 
-def _completions_usage(body: Any, ctx: DefectContext) -> Any:
-    usage = body.get("usage") if ctx.route == "completions" and ctx.ok and isinstance(body, dict) else None
-    if isinstance(usage, dict):
-        usage["total_tokens"] = usage.get("completion_tokens")
-    return body
-
-
-def _completions_object(body: Any, ctx: DefectContext) -> Any:
-    if ctx.route == "completions" and ctx.ok and isinstance(body, dict):
-        body["object"] = "chat.completion"
-    return body
-
-
 COMPLETIONS = [
     Defect(
         "completions_stream_missing_done",
@@ -207,20 +193,6 @@ COMPLETIONS = [
         event=_completions_done,
         catches=("completions_stream_ends_with_done",),
         capabilities=("completions", "streaming"),
-    ),
-    Defect(
-        "completions_usage_mismatch",
-        "legacy completions' total_tokens counts only the completion",
-        body=_completions_usage,
-        catches=("completions_usage_consistent",),
-        capabilities=("completions",),
-    ),
-    Defect(
-        "completions_object_wrong",
-        'legacy completions say object "chat.completion"',
-        body=_completions_object,
-        catches=("completions_object_is_text_completion",),
-        capabilities=("completions",),
     ),
 ]
 
@@ -270,27 +242,6 @@ def _anthropic_error_as_openai(body: Any, ctx: DefectContext) -> Any:
     return body
 
 
-def _messages_reply(edit: Callable[[dict[str, Any]], None]) -> BodyHook:
-    def hook(body: Any, ctx: DefectContext) -> Any:
-        if ctx.route == "messages" and ctx.ok and not ctx.stream and isinstance(body, dict):
-            edit(body)
-        return body
-
-    return hook
-
-
-def _stop_reason_openai(body: dict[str, Any]) -> None:
-    body["stop_reason"] = {"end_turn": "stop", "max_tokens": "length"}.get(
-        str(body.get("stop_reason")), "stop"
-    )
-
-
-def _input_as_string(body: dict[str, Any]) -> None:
-    for block in body.get("content") or ():
-        if isinstance(block, dict) and block.get("type") == "tool_use":
-            block["input"] = json.dumps(block.get("input"))
-
-
 ANTHROPIC_STREAM = ("anthropic", "streaming")
 ANTHROPIC = [
     Defect(
@@ -327,20 +278,6 @@ ANTHROPIC = [
         body=_anthropic_error_as_openai,
         catches=("messages_error_shape",),
         capabilities=("anthropic",),
-    ),
-    Defect(
-        "anthropic_stop_reason_openai",
-        'Messages stop_reason uses OpenAI\'s words ("stop", "length")',
-        body=_messages_reply(_stop_reason_openai),
-        catches=("messages_stop_reason_valid",),
-        capabilities=("anthropic",),
-    ),
-    Defect(
-        "anthropic_tool_input_as_string",
-        "tool_use input is a JSON string instead of an object",
-        body=_messages_reply(_input_as_string),
-        catches=("messages_tool_use_block_valid",),
-        capabilities=("anthropic", "tools"),
     ),
 ]
 

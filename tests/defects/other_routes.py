@@ -3,7 +3,6 @@ Messages and legacy completions."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from chatcert._models import SSEEvent
@@ -320,10 +319,6 @@ PHARIA = [
 ]
 
 
-def _messages(*edits: Edit) -> Any:
-    return on("messages_basic", *edits)
-
-
 def _stream(*edits: Edit) -> Any:
     return on("messages_stream", *edits)
 
@@ -362,61 +357,7 @@ def _duplicate(name: str) -> Edit:
     return events(rewrite)
 
 
-def _tool_input(value: Any) -> Edit:
-    def edit(doc: dict[str, Any]) -> None:
-        for block in doc["content"]:
-            if block.get("type") == "tool_use":
-                block["input"] = value
-
-    return json_edit(edit)
-
-
 ANTHROPIC = [
-    D(
-        "messages_response_matches_schema",
-        "content_is_a_string",
-        _messages(json_set(("content",), "Hello")),
-        "content",
-    ),
-    D(
-        "messages_response_matches_schema",
-        "usage_missing",
-        _messages(json_del(("usage",))),
-        "'usage' is a required property",
-    ),
-    D("messages_type_and_role", "role_user", _messages(json_set(("role",), "user")), "user"),
-    D("messages_type_and_role", "no_text_block", _messages(json_set(("content",), [])), "text block"),
-    D(
-        "messages_type_and_role",
-        "openai_object",
-        _messages(json_set(("type",), "chat.completion")),
-        "chat.completion",
-    ),
-    D("messages_stop_reason_valid", "openai_stop", _messages(json_set(("stop_reason",), "stop")), "stop"),
-    D(
-        "messages_stop_reason_valid",
-        "null",
-        _messages(json_set(("stop_reason",), None)),
-        "invalid stop_reason",
-    ),
-    D(
-        "messages_usage_counts",
-        "output_over_max_tokens",
-        _messages(json_set(("usage", "output_tokens"), 17)),
-        "17",
-    ),
-    D(
-        "messages_usage_counts",
-        "openai_usage_keys",
-        _messages(json_set(("usage",), {"prompt_tokens": 5, "completion_tokens": 6})),
-        "prompt_tokens",
-    ),
-    D(
-        "messages_id_has_msg_prefix",
-        "chatcmpl_id",
-        _messages(json_set(("id",), "chatcmpl-123")),
-        "chatcmpl-123",
-    ),
     *rejection_defects("messages_missing_max_tokens_rejected"),
     D(
         "messages_error_shape",
@@ -486,73 +427,14 @@ ANTHROPIC = [
         _stream(_duplicate("message_delta")),
         "one message_delta",
     ),
-    D(
-        "messages_tool_use_block_valid",
-        "input_is_a_string",
-        on("messages_tools", _tool_input(json.dumps({"city": "Paris"}))),
-        "no valid tool_use block",
-    ),
-    D(
-        "messages_tool_use_block_valid",
-        "stop_reason_end_turn",
-        on("messages_tools", json_set(("stop_reason",), "end_turn")),
-        "end_turn",
-    ),
-    D(
-        "messages_tool_use_block_valid",
-        "text_instead_of_tool_use",
-        on("messages_tools", json_set(("content",), [{"type": "text", "text": "It is sunny."}])),
-        "It is sunny.",
-    ),
 ]
 
 
-def _completion(*edits: Edit) -> Any:
-    return on("completions_basic", *edits)
-
-
 COMPLETIONS = [
-    D(
-        "completions_response_matches_schema",
-        "text_missing",
-        _completion(json_del(("choices", 0, "text"))),
-        "'text' is a required property",
-    ),
-    D(
-        "completions_response_matches_schema",
-        "chat_finish_reason",
-        _completion(json_set(("choices", 0, "finish_reason"), "tool_calls")),
-        "tool_calls",
-    ),
-    D(
-        "completions_object_is_text_completion",
-        "chat_object",
-        _completion(json_set(("object",), "chat.completion")),
-        "chat.completion",
-    ),
-    D(
-        "completions_object_is_text_completion",
-        "chat_message_instead_of_text",
-        _completion(json_set(("choices", 0), {"index": 0, "message": {"role": "assistant", "content": "x"}})),
-        "not a text_completion",
-    ),
-    D(
-        "completions_usage_consistent",
-        "total_off",
-        _completion(json_set(("usage", "total_tokens"), 1)),
-        "do not add up",
-    ),
-    D("completions_usage_consistent", "usage_missing", _completion(json_del(("usage",))), "do not add up"),
     D(
         "completions_stream_ends_with_done",
         "missing_DONE",
         on("completions_stream", drop_done()),
         "no final [DONE]",
-    ),
-    D(
-        "completions_stream_ends_with_done",
-        "chat_chunks",
-        on("completions_stream", chunks(lambda docs: docs[0].update(object="chat.completion.chunk"))),
-        "chat.completion.chunk",
     ),
 ]

@@ -163,8 +163,8 @@ def _apply(doc: Any, edit: Edit) -> None:
             del container[key]
         elif edit.op == "scale" and _number(current):
             container[key] = current * edit.value
-        elif edit.op == "stringify" and current is not None:
-            container[key] = str(current)
+        elif edit.op == "stringify" and current is not None and not isinstance(current, str):
+            container[key] = json.dumps(current)  # as a server that serialised it twice would
         elif edit.op == "float" and _number(current):
             container[key] = float(current)
         elif edit.op == "parse" and isinstance(current, str):
