@@ -19,12 +19,26 @@ __all__ = [
     "crash_body",
     "edit_event",
     "error_message",
+    "ignores",
     "image_parts",
     "invalid",
     "messages",
     "server_error",
     "shape",
 ]
+
+
+def ignores(*keys: str) -> Callable[[Any, DefectContext], Any]:
+    """A request hook for a server that ignores options: `keys` are dropped from chat requests before
+    the mock reads them, as if they had never been sent."""
+
+    def hook(body: Any, ctx: DefectContext) -> Any:
+        if ctx.route == "chat" and isinstance(body, dict):
+            for key in keys:
+                body.pop(key, None)
+        return body
+
+    return hook
 
 
 def shape(ctx: DefectContext) -> Shape:

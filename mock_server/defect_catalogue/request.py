@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mock_server.defect_catalogue._edit import crash_body, invalid, messages, server_error
+from mock_server.defect_catalogue._edit import crash_body, ignores, invalid, messages, server_error
 from mock_server.defects import Defect, DefectContext
 
 __all__ = ["REQUEST"]
@@ -74,16 +74,6 @@ def _crash_on_nul(body: Any, ctx: DefectContext) -> Any:
     if any(_has_nul(m.get("content")) for m in messages(_chat(body, ctx))):
         raise server_error("embedded null character")
     return body
-
-
-def _drop_caps(*keys: str) -> Any:
-    def hook(body: Any, ctx: DefectContext) -> Any:
-        chat = _chat(body, ctx)
-        for key in keys if chat is not None else ():
-            chat.pop(key, None)  # type: ignore[union-attr]
-        return body
-
-    return hook
 
 
 def _negative_cap_means_none(body: Any, ctx: DefectContext) -> Any:
@@ -174,7 +164,7 @@ REQUEST = [
     Defect(
         "max_tokens_ignored",
         "max_tokens and max_completion_tokens are ignored: answers run to their natural end",
-        request=_drop_caps("max_tokens", "max_completion_tokens"),
+        request=ignores("max_tokens", "max_completion_tokens"),
         catches=(
             "usage_completion_within_max_tokens",
             "response_finish_reason_length_at_cap",
@@ -184,7 +174,7 @@ REQUEST = [
     Defect(
         "max_completion_tokens_ignored",
         "max_completion_tokens is ignored (only the deprecated max_tokens is read)",
-        request=_drop_caps("max_completion_tokens"),
+        request=ignores("max_completion_tokens"),
         catches=("max_completion_tokens_honoured",),
     ),
 ]
