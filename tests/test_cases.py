@@ -160,3 +160,26 @@ def test_every_check_has_one_of_two_forms() -> None:
         assert found.func.__module__ == f"chatcert.checks.{module}", (
             f"{found.id} lives in {found.func.__module__}, not in its area's module"
         )
+
+
+def test_a_probe_sits_beside_the_checks_that_read_it() -> None:
+    """A probe the checks of one area read is defined in that area's module; one several areas read, in
+    checks/probes.py. Case-file probes are registered from data by chatcert.checks.cases."""
+    areas: dict[str, set[str]] = {}
+    for found in registry.all_checks():
+        for name in found.probes:
+            areas.setdefault(name, set()).add(found.area)
+    probes = registry.all_probes()
+    for name, found_probe in probes.items():
+        home = found_probe.func.__module__
+        if home == "chatcert.checks.cases":
+            continue
+        read_by = sorted(areas.get(name, ()))
+        assert read_by, f"probe {name} is read by no check"
+        module = {"pharia": "providers"}.get(read_by[0], read_by[0]) if len(read_by) == 1 else "probes"
+        assert home == f"chatcert.checks.{module}", (
+            f"probe {name} lives in {home}; areas reading it: {read_by}"
+        )
+    # Both kinds exist, so neither branch above is vacuous.
+    homes = {p.func.__module__ for p in probes.values()}
+    assert {"chatcert.checks.probes", "chatcert.checks.vision", "chatcert.checks.cases"} <= homes

@@ -7,8 +7,64 @@ from typing import Any
 from chatcert._json import parse_json
 from chatcert._schemas import schema_errors
 from chatcert.checks._util import arr, expect_client_error, expect_success, obj
-from chatcert.context import CheckContext
-from chatcert.registry import Level, check
+from chatcert.checks.probes import PROMPT, TOOL_MAX_TOKENS, WEATHER_TOOL
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+
+def _messages_body(ctx: ProbeContext, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": ctx.model,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "messages": [{"role": "user", "content": PROMPT}],
+    }
+    body.update(extra)
+    return body
+
+
+ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01"}
+
+
+@probe("messages_basic", tokens=DEFAULT_MAX_TOKENS, requires=("anthropic",), routes=("messages",))
+def messages_basic(ctx: ProbeContext) -> None:
+    """Anthropic Messages request."""
+    ctx.chat(_messages_body(ctx), label="messages", route="messages", headers=ANTHROPIC_HEADERS)
+
+
+@probe(
+    "messages_stream", tokens=DEFAULT_MAX_TOKENS, requires=("anthropic", "streaming"), routes=("messages",)
+)
+def messages_stream(ctx: ProbeContext) -> None:
+    """Streamed Anthropic Messages request."""
+    ctx.chat(
+        _messages_body(ctx, stream=True), label="messages stream", route="messages", headers=ANTHROPIC_HEADERS
+    )
+
+
+@probe("messages_missing_max_tokens", tokens=0, requires=("anthropic",), routes=("messages",))
+def messages_missing_max_tokens(ctx: ProbeContext) -> None:
+    """Anthropic Messages request without max_tokens."""
+    body = _messages_body(ctx)
+    del body["max_tokens"]
+    ctx.chat(body, label="messages without max_tokens", route="messages", headers=ANTHROPIC_HEADERS)
+
+
+@probe("messages_tools", tokens=TOOL_MAX_TOKENS, requires=("anthropic", "tools"), routes=("messages",))
+def messages_tools(ctx: ProbeContext) -> None:
+    """Anthropic Messages request with a tool it must use."""
+    tool = {
+        "name": "get_weather",
+        "description": "Get the weather",
+        "input_schema": WEATHER_TOOL["function"]["parameters"],
+    }
+    body = _messages_body(ctx, max_tokens=TOOL_MAX_TOKENS, tools=[tool], tool_choice={"type": "any"})
+    body["messages"] = [{"role": "user", "content": "What's the weather in Paris?"}]
+    ctx.chat(body, label="messages with tools", route="messages", headers=ANTHROPIC_HEADERS)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 ANTH = ("anthropic",)
 STOP_REASONS = ("end_turn", "max_tokens", "stop_sequence", "tool_use", "pause_turn", "refusal")

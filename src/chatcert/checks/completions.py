@@ -3,8 +3,37 @@
 from __future__ import annotations
 
 from chatcert.checks._util import expect_success, obj, require_usage_totals
-from chatcert.context import CheckContext
-from chatcert.registry import Level, check
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+
+@probe("completions_basic", tokens=DEFAULT_MAX_TOKENS, requires=("completions",), routes=("completions",))
+def completions_basic(ctx: ProbeContext) -> None:
+    """Legacy completions request."""
+    body = {"model": ctx.model, "prompt": "Once upon a time", "max_tokens": DEFAULT_MAX_TOKENS}
+    ctx.chat(body, label="completions", route="completions")
+
+
+@probe(
+    "completions_stream",
+    tokens=DEFAULT_MAX_TOKENS,
+    requires=("completions", "streaming"),
+    routes=("completions",),
+)
+def completions_stream(ctx: ProbeContext) -> None:
+    """Streamed legacy completions request."""
+    body = {
+        "model": ctx.model,
+        "prompt": "Once upon a time",
+        "max_tokens": DEFAULT_MAX_TOKENS,
+        "stream": True,
+    }
+    ctx.chat(body, label="completions stream", route="completions")
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 REQ = ("completions",)
 SRC = "SPEC CreateCompletionResponse; SEED-B lists /v1/completions"

@@ -4,8 +4,55 @@ from __future__ import annotations
 
 from chatcert._models import Exchange
 from chatcert.checks._util import expect_client_error
-from chatcert.context import CheckContext
-from chatcert.registry import Level, check
+from chatcert.checks.probes import WRONG_KEY
+from chatcert.context import CheckContext, ProbeContext
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+
+@probe("models_list", routes=("models",), requires=("models_list",), free=True)
+def models_list(ctx: ProbeContext) -> None:
+    """GET the models route."""
+    ctx.get("models", label="models list")
+
+
+@probe("health", routes=("health",), free=True)
+def health(ctx: ProbeContext) -> None:
+    """GET the health route."""
+    ctx.get("health", label="health")
+
+
+@probe("auth_check_valid", routes=("auth_check",), requires=("auth_check",), free=True)
+def auth_check_valid(ctx: ProbeContext) -> None:
+    """GET the key-check route with the key."""
+    ctx.get("auth_check", label="auth check with key")
+
+
+@probe("auth_check_missing", routes=("auth_check",), requires=("auth_check",), free=True)
+def auth_check_missing(ctx: ProbeContext) -> None:
+    """GET the key-check route without a key."""
+    ctx.get("auth_check", label="auth check without key", auth=False)
+
+
+@probe("auth_check_wrong_key", routes=("auth_check",), requires=("auth_check",), free=True)
+def auth_check_wrong_key(ctx: ProbeContext) -> None:
+    """GET the key-check route with a key that cannot be valid."""
+    ctx.get(
+        "auth_check",
+        label="auth check with a wrong key",
+        auth=False,
+        headers={"Authorization": f"Bearer {WRONG_KEY}"},
+    )
+
+
+@probe("discovery_map", routes=("discovery",), requires=("discovery",), free=True)
+def discovery_map(ctx: ProbeContext) -> None:
+    """GET the model -> servers map."""
+    ctx.get("discovery", label="discovery map", auth=False)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 
 @check(

@@ -7,10 +7,22 @@ import re
 from chatcert._models import Exchange
 from chatcert._schemas import schema_errors
 from chatcert.checks._util import expect_client_error, json_or_none
+from chatcert.checks.probes import fault_probe
 from chatcert.context import CheckContext
 from chatcert.error_shapes import error_shape_problems
 from chatcert.profiles import Profile
 from chatcert.registry import Level, check
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+fault_probe("fault_429", "mock 429", "status=429")
+fault_probe("fault_402", "mock 402 (x402)", "status=402")
+fault_probe("fault_503", "mock 503", "status=503")
+fault_probe("fault_500", "mock 500", "status=500")
+fault_probe("fault_413", "mock 413", "status=413")
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 _ERROR_PROBES = ("malformed_json", "missing_messages", "unknown_model")
 

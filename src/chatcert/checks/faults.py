@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from chatcert._json import parse_json
+from chatcert.checks.probes import fault_probe
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+fault_probe(
+    "fault_midstream_error",
+    "mock mid-stream error",
+    "fault=midstream_error",
+    stream=True,
+    requires=("streaming",),
+)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 
 @check(

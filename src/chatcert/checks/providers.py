@@ -5,10 +5,83 @@ The shapes of /v1/complete and /transcribe are inferred: the seed names the rout
 
 from __future__ import annotations
 
+import struct
+import uuid
+
+from chatcert._models import RequestSpec
 from chatcert.checks._util import expect_client_error, expect_success, message_of
-from chatcert.context import CheckContext
+from chatcert.checks.probes import PROMPT, reject_probe, route_model, set_fields
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.profiles import Profile
-from chatcert.registry import Level, check
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+
+@probe("chat_alias_basic", tokens=DEFAULT_MAX_TOKENS, routes=("chat_alias",))
+def chat_alias_basic(ctx: ProbeContext) -> None:
+    """A plain chat request on the profile's second chat path (Pharia: /chat/completions)."""
+    ctx.chat(ctx.chat_body(PROMPT), label="chat on the alias path", route="chat_alias")
+
+
+reject_probe("image_output_request", "image output requested", set_fields(modalities=["text", "image"]))
+reject_probe(
+    "audio_output_request",
+    "audio output requested",
+    set_fields(modalities=["text", "audio"], audio={"voice": "alloy", "format": "wav"}),
+)
+
+
+@probe("complete_basic", tokens=DEFAULT_MAX_TOKENS, requires=("complete",), routes=("complete",))
+def complete_basic(ctx: ProbeContext) -> None:
+    """Pharia /v1/complete request with a luminous model (contract inferred)."""
+    body = {
+        "model": route_model(ctx, "complete"),
+        "prompt": "Once upon a time",
+        "maximum_tokens": DEFAULT_MAX_TOKENS,
+        "max_tokens": DEFAULT_MAX_TOKENS,
+    }
+    ctx.chat(body, label="complete", route="complete")
+
+
+@probe("transcribe_basic", requires=("transcribe",), routes=("transcribe",))
+def transcribe_basic(ctx: ProbeContext) -> None:
+    """Pharia /transcribe with a short WAV file (contract inferred)."""
+    boundary = "chatcert" + uuid.uuid4().hex
+    wav = _silent_wav()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="probe.wav"\r\n'
+            f"Content-Type: audio/wav\r\n\r\n"
+        ).encode()
+        + wav
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    ctx.send(
+        RequestSpec(
+            "POST",
+            ctx.route("transcribe"),
+            raw_body=body,
+            label="transcribe",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+    )
+
+
+def _silent_wav(samples: int = 1600) -> bytes:
+    data = b"\x00\x00" * samples
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + len(data))
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+        + b"data"
+        + struct.pack("<I", len(data))
+        + data
+    )
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 
 def _text_only(profile: Profile) -> str | None:

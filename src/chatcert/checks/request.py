@@ -4,11 +4,76 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcert._models import Exchange
+from chatcert._models import Exchange, RequestSpec
 from chatcert.checks._util import expect_client_error, json_or_none, obj
-from chatcert.context import CheckContext
+from chatcert.checks.probes import LONG_PROMPT, PROMPT, simple_probe
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.error_shapes import error_shape_problems
-from chatcert.registry import Level, check
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+simple_probe("chat_nul", "NUL and odd unicode in content", content="Repeat: a\u0000b \u202e\U0001f600 \ufffe")
+
+
+@probe("chat_max_completion_tokens", tokens=3)
+def chat_max_completion_tokens(ctx: ProbeContext) -> None:
+    """max_completion_tokens=3 (no max_tokens)."""
+    body = ctx.chat_body(LONG_PROMPT)
+    del body["max_tokens"]
+    body["max_completion_tokens"] = 3
+    ctx.chat(body, label="max_completion_tokens=3")
+
+
+NEGATIVE_MAX_TOKENS_DEADLINE_S = 10.0
+NEGATIVE_MAX_TOKENS_ENOUGH_BYTES = 2048
+
+
+@probe("negative_max_tokens", tokens=DEFAULT_MAX_TOKENS)
+def negative_max_tokens(ctx: ProbeContext) -> None:
+    """max_tokens: -1 on a one-word answer, streamed where the profile streams, read only so far."""
+    if (ctx.profile.paid or ctx.client.budget.max_tokens is not None) and not ctx.target_is_mock:
+        # A server that reads -1 as "no limit" spends tokens no budget can bound.
+        ctx.result.skipped = (
+            "not exercised: under a token budget or on a paid endpoint, a server that takes "
+            "max_tokens -1 as 'no limit' would spend tokens the budget cannot bound"
+        )
+        return
+    # A 4xx needs no generation. A server that took -1 as "no limit" must not be left generating
+    # for the rest of the run (a single-slot server would then time out every later check): the
+    # answer is streamed where the profile streams, and chatcert hangs up after the first couple of
+    # kilobytes, which stops generation on servers that watch for disconnects. Without streaming, a
+    # short deadline bounds the wait.
+    stream = ctx.profile.claims_capability("streaming")
+    ctx.result.data["deadline_s"] = NEGATIVE_MAX_TOKENS_DEADLINE_S
+    body = ctx.chat_body(PROMPT, max_tokens=-1, **({"stream": True} if stream else {}))
+    ctx.send(
+        RequestSpec(
+            "POST",
+            ctx.route("chat"),
+            body=body,
+            stream=stream,
+            label="max_tokens: -1 on a one-word answer",
+            deadline_s=NEGATIVE_MAX_TOKENS_DEADLINE_S,
+            enough_bytes=NEGATIVE_MAX_TOKENS_ENOUGH_BYTES if stream else None,
+        )
+    )
+
+
+@probe("wrong_content_type", tokens=DEFAULT_MAX_TOKENS)
+def wrong_content_type(ctx: ProbeContext) -> None:
+    """A valid body sent as text/plain."""
+    ctx.chat(ctx.chat_body(PROMPT), label="Content-Type: text/plain", headers={"Content-Type": "text/plain"})
+
+
+@probe("healthy_after_rejection", requests=2, tokens=2 * DEFAULT_MAX_TOKENS)
+def healthy_after_rejection(ctx: ProbeContext) -> None:
+    """A rejected request, then a valid one."""
+    ctx.chat(None, label="malformed JSON before a valid request", raw_body=b"{not json", stream=False)
+    ctx.chat(ctx.chat_body(PROMPT), label="valid request after a rejected one")
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 SPEC_REQ = "SPEC CreateChatCompletionRequest"
 

@@ -7,8 +7,31 @@ from typing import Any
 
 from chatcert._json import parse_json
 from chatcert.checks._util import FINISH_REASONS, expect_success, first_choice, message_of, obj
-from chatcert.context import CheckContext
+from chatcert.checks.probes import PROMPT, simple_probe
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext
 from chatcert.registry import Level, check
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+simple_probe("chat_n2", "n=2", tokens=2 * DEFAULT_MAX_TOKENS, content=PROMPT, n=2)
+simple_probe(
+    "chat_json_object",
+    "response_format json_object",
+    requires=("response_format",),
+    content="Return a JSON object with a key 'greeting'.",
+    response_format={"type": "json_object"},
+)
+simple_probe(
+    "chat_logprobs",
+    "logprobs with top_logprobs=2",
+    requires=("logprobs",),
+    content=PROMPT,
+    logprobs=True,
+    top_logprobs=2,
+)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 SPEC = "SPEC CreateChatCompletionResponse"
 

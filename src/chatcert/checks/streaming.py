@@ -9,8 +9,38 @@ from typing import Any
 
 from chatcert._json import parse_json
 from chatcert.checks._util import FINISH_REASONS, index_of, obj, require_usage_totals
-from chatcert.context import CheckContext
+from chatcert.checks.probes import PROMPT, reject_probe, set_fields, simple_probe
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext
 from chatcert.registry import Level, check
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+simple_probe(
+    "chat_stream_usage",
+    "streamed chat with include_usage",
+    requires=("streaming", "stream_usage"),
+    content=PROMPT,
+    stream=True,
+    stream_options={"include_usage": True},
+)
+simple_probe(
+    "chat_stream_n2",
+    "streamed n=2",
+    tokens=2 * DEFAULT_MAX_TOKENS,
+    requires=("streaming",),
+    content=PROMPT,
+    n=2,
+    stream=True,
+)
+reject_probe(
+    "stream_rejected",
+    "invalid streamed request",
+    set_fields(messages=[], stream=True),
+    requires=("streaming",),
+)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 SPEC = "SPEC CreateChatCompletionStreamResponse"
 STREAM = ("streaming",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -9,9 +10,130 @@ from jsonschema import Draft202012Validator
 from chatcert._json import parse_json
 from chatcert._models import Exchange
 from chatcert.checks._util import arr, expect_client_error, expect_success, first_choice, message_of, obj
-from chatcert.checks.probes import TIME_TOOL, WEATHER_TOOL
-from chatcert.context import CheckContext
-from chatcert.registry import Level, check
+from chatcert.checks.probes import TIME_TOOL, TOOL_MAX_TOKENS, WEATHER_TOOL
+from chatcert.context import CheckContext, ProbeContext
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+
+def _tools_body(
+    ctx: ProbeContext, tool_choice: Any, tools: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body = ctx.chat_body("What's the weather in Paris? Use the tool.", max_tokens=TOOL_MAX_TOKENS, **extra)
+    body["tools"] = tools if tools is not None else [WEATHER_TOOL]
+    if tool_choice is not None:
+        body["tool_choice"] = tool_choice
+    return body
+
+
+@probe("tools_required", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_required(ctx: ProbeContext) -> None:
+    """tools + tool_choice: required."""
+    ctx.chat(_tools_body(ctx, "required"), label="tool_choice required")
+
+
+@probe("tools_named", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_named(ctx: ProbeContext) -> None:
+    """Two tools, tool_choice naming the second."""
+    choice = {"type": "function", "function": {"name": "get_time"}}
+    ctx.chat(_tools_body(ctx, choice, [WEATHER_TOOL, TIME_TOOL]), label="named tool_choice")
+
+
+@probe("tools_none", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_none(ctx: ProbeContext) -> None:
+    """tools + tool_choice: none."""
+    ctx.chat(_tools_body(ctx, "none"), label="tool_choice none")
+
+
+@probe("tools_parallel_false", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_parallel_false(ctx: ProbeContext) -> None:
+    """Two tools, parallel_tool_calls false."""
+    ctx.chat(
+        _tools_body(ctx, "required", [WEATHER_TOOL, TIME_TOOL], parallel_tool_calls=False),
+        label="parallel_tool_calls false",
+    )
+
+
+@probe("tools_undefined_choice", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_undefined_choice(ctx: ProbeContext) -> None:
+    """tool_choice naming a function that is not declared."""
+    choice = {"type": "function", "function": {"name": "no_such_function"}}
+    ctx.chat(_tools_body(ctx, choice), label="tool_choice names an undefined function")
+
+
+@probe("tools_choice_without_tools", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_choice_without_tools(ctx: ProbeContext) -> None:
+    """tool_choice given without tools."""
+    body = _tools_body(ctx, "required")
+    del body["tools"]
+    ctx.chat(body, label="tool_choice without tools")
+
+
+@probe("tools_stream", tokens=TOOL_MAX_TOKENS, requires=("tools", "streaming"))
+def tools_stream(ctx: ProbeContext) -> None:
+    """Streamed tool call (tool_choice required)."""
+    ctx.chat(_tools_body(ctx, "required", stream=True), label="streamed tool call")
+
+
+@probe("tools_round_trip", requests=2, tokens=2 * TOOL_MAX_TOKENS, requires=("tools",))
+def tools_round_trip(ctx: ProbeContext) -> None:
+    """A tool call, then the tool's result sent back."""
+    first = ctx.chat(_tools_body(ctx, "required"), label="tool call (round trip, turn 1)")
+    call: dict[str, Any] = {
+        "id": "call_chatcert_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": json.dumps({"city": "Paris"})},
+    }
+    try:
+        calls = first.json()["choices"][0]["message"]["tool_calls"]
+        if (
+            isinstance(calls, list)
+            and calls
+            and isinstance(calls[0], dict)
+            and isinstance(calls[0].get("function", {}).get("arguments"), str)
+        ):
+            call = calls[0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        pass
+    body = _tools_body(ctx, "auto")
+    body["messages"] += [
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": call.get("id", "call_chatcert_1"), "content": '{"temp_c": 21}'},
+    ]
+    ctx.chat(body, label="tool result sent back (round trip, turn 2)")
+
+
+@probe("tools_empty_args_round_trip", tokens=TOOL_MAX_TOKENS, requires=("tools",))
+def tools_empty_args_round_trip(ctx: ProbeContext) -> None:
+    """A follow-up turn whose assistant tool call has arguments "{}"."""
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "time",
+            "parameters": {"type": "object", "properties": {}},
+        },
+    }
+    body = _tools_body(ctx, "auto", [tool])
+    body["messages"] += [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_chatcert_2",
+                    "type": "function",
+                    "function": {"name": "get_time", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_chatcert_2", "content": "12:00"},
+    ]
+    ctx.chat(body, label="tool result after a call with arguments {}")
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 TOOLS = ("tools",)
 DECLARED = {WEATHER_TOOL["function"]["name"]: WEATHER_TOOL, TIME_TOOL["function"]["name"]: TIME_TOOL}
@@ -155,8 +277,8 @@ def tool_calls_finish_not_claimed_when_cut(ctx: CheckContext) -> None:
     run the tool with broken arguments.
     """
     judged = 0
-    for probe in _CUT_PROBES:
-        ex = ctx.ex(probe)
+    for probe_name in _CUT_PROBES:
+        ex = ctx.ex(probe_name)
         try:
             body = obj(ex.json()) if ex.status == 200 else {}
         except ValueError:
@@ -166,7 +288,7 @@ def tool_calls_finish_not_claimed_when_cut(ctx: CheckContext) -> None:
             continue
         judged += 1
         used, cap = _usage_and_cap(ex, body)
-        broken = [c for c in _calls_in(ctx, probe) if not isinstance(_parsed_arguments(c), dict)]
+        broken = [c for c in _calls_in(ctx, probe_name) if not isinstance(_parsed_arguments(c), dict)]
         ctx.require(
             not (used >= cap > 0 and broken),
             f'{ex.label}: answer cut at the max_tokens cap ({used} of {cap} tokens) reported as "tool_calls"',
@@ -190,7 +312,7 @@ def tool_calls_finish_not_claimed_when_cut(ctx: CheckContext) -> None:
 )
 def tool_call_fields_valid(ctx: CheckContext) -> None:
     """Each tool call has a string id, type "function" and a declared function name."""
-    for probe, call in _returned_calls(ctx):
+    for probe_name, call in _returned_calls(ctx):
         function: dict[str, Any] = call["function"] if isinstance(call.get("function"), dict) else {}
         ok = (
             isinstance(call.get("id"), str)
@@ -203,7 +325,7 @@ def tool_call_fields_valid(ctx: CheckContext) -> None:
             "malformed tool call",
             expected="id, type function, declared name",
             actual=call,
-            exchange=ctx.ex(probe),
+            exchange=ctx.ex(probe_name),
         )
 
 
@@ -217,14 +339,14 @@ def tool_call_fields_valid(ctx: CheckContext) -> None:
 )
 def tool_arguments_are_json_string(ctx: CheckContext) -> None:
     """function.arguments is a JSON-encoded string that parses to an object, not an object itself."""
-    for probe, call in _returned_calls(ctx):
+    for probe_name, call in _returned_calls(ctx):
         args = obj(call.get("function")).get("arguments")
         ctx.require(
             isinstance(args, str),
             "arguments is not a string",
             expected="a JSON string",
             actual=args,
-            exchange=ctx.ex(probe),
+            exchange=ctx.ex(probe_name),
         )
         try:
             parsed = parse_json(str(args))
@@ -235,7 +357,7 @@ def tool_arguments_are_json_string(ctx: CheckContext) -> None:
             "arguments do not parse to a JSON object",
             expected="{...}",
             actual=args,
-            exchange=ctx.ex(probe),
+            exchange=ctx.ex(probe_name),
         )
 
 
@@ -254,7 +376,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
     finding; validating None against the schema would only repeat it under a misleading message.
     """
     judged = 0
-    for probe, call in _returned_calls(ctx):
+    for probe_name, call in _returned_calls(ctx):
         function = obj(call.get("function"))
         tool = DECLARED.get(function.get("name"))
         args = _parsed_arguments(call)
@@ -267,7 +389,7 @@ def tool_arguments_match_parameters(ctx: CheckContext) -> None:
             "arguments do not match the parameters",
             expected="valid arguments",
             actual="; ".join(errors[:3]),
-            exchange=ctx.ex(probe),
+            exchange=ctx.ex(probe_name),
         )
     if not judged:
         ctx.skip(

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+from chatcert._models import RequestSpec
 from chatcert.checks._util import expect_client_error
-from chatcert.context import CheckContext
-from chatcert.registry import Level, check
+from chatcert.checks.probes import PROMPT, WRONG_KEY, simple_probe
+from chatcert.context import CheckContext, ProbeContext
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+simple_probe("chat_unknown_field", "unknown top-level field", content=PROMPT, x_chatcert_unknown_field=True)
+
+
+@probe("unauthenticated", free=True)
+def unauthenticated(ctx: ProbeContext) -> None:
+    """A chat request without credentials."""
+    ctx.chat(ctx.chat_body(PROMPT), label="chat without credentials", auth=False)
+
+
+@probe("wrong_key", free=True)
+def wrong_key(ctx: ProbeContext) -> None:
+    """A chat request with a wrong key."""
+    headers = (
+        {"x-api-key": WRONG_KEY}
+        if ctx.profile.auth_scheme == "x-api-key"
+        else {"Authorization": f"Bearer {WRONG_KEY}"}
+    )
+    ctx.chat(ctx.chat_body(PROMPT), label="chat with a wrong key", auth=False, headers=headers)
+
+
+@probe("unsupported_method", free=True)
+def unsupported_method(ctx: ProbeContext) -> None:
+    """DELETE on the chat route."""
+    ctx.send(RequestSpec("DELETE", ctx.route("chat"), label="DELETE chat route"))
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 _AUTH_REQUIRED = "profile does not require auth"
 

@@ -6,8 +6,20 @@ from typing import Any
 
 from chatcert._json import parse_json
 from chatcert.checks._util import expect_success, obj, require_usage_totals
+from chatcert.checks.probes import text_part, vision_probe
 from chatcert.context import CheckContext
 from chatcert.registry import Level, check
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+vision_probe(
+    "vision_text_baseline",
+    "the vision prompt without its image",
+    lambda ctx: [text_part("Describe this image.")],
+)
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 

@@ -2,10 +2,97 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatcert.checks._util import expect_client_error, expect_text_answer
-from chatcert.context import CheckContext
+from chatcert.checks.probes import image_part, png_url, text_part, vision_probe
+from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
+from chatcert.fetchtrap import FetchTrap, is_loopback_target
+from chatcert.images import data_url, fixture_image, make_png
 from chatcert.profiles import Profile
-from chatcert.registry import Level, check
+from chatcert.registry import Level, check, probe
+
+# -- probes: the requests these checks read ------------------------------------------------------------
+
+vision_probe(
+    "vision_text_first",
+    "text before image",
+    lambda ctx: [text_part("Describe this image."), image_part(png_url())],
+)
+vision_probe(
+    "vision_mime_mismatch",
+    "JPEG bytes declared as image/png",
+    lambda ctx: [image_part(data_url(fixture_image("jpeg"), "image/png")), text_part("Describe.")],
+)
+vision_probe(
+    "vision_file_url",
+    "file:// image URL",
+    lambda ctx: [image_part("file:///chatcert-probe/no-such-image.png"), text_part("Describe this image.")],
+)
+vision_probe(
+    "vision_external_url",
+    "external https image URL",
+    lambda ctx: [image_part("https://example.com/chatcert-probe.png"), text_part("Describe this image.")],
+)
+vision_probe(
+    "vision_oversize_dimensions",
+    "an image over the profile's pixel limit",
+    lambda ctx: [
+        image_part(data_url(make_png(int(ctx.profile.limit("max_image_width") or 4000) + 1, 1))),
+        text_part("Describe this image."),
+    ],
+)
+
+
+@probe("vision_url_fetch", tokens=DEFAULT_MAX_TOKENS, requires=("vision",))
+def vision_url_fetch(ctx: ProbeContext) -> None:
+    """An http image URL that points at a listener chatcert runs on loopback, to see who fetches it."""
+    if not is_loopback_target(ctx.client.target.base_url):
+        # A remote server would fetch its own loopback, which chatcert neither sees nor should probe.
+        ctx.result.skipped = (
+            "not exercised: the target is not on this host, so a loopback listener cannot see its fetches"
+        )
+        return
+    with FetchTrap() as trap:
+        ctx.chat(
+            ctx.chat_body([image_part(trap.url), text_part("Describe this image.")]),
+            label="http image URL to chatcert's loopback listener",
+        )
+        ctx.result.data["fetches"] = trap.wait()
+    ctx.result.data["trap_url"] = trap.url
+
+
+def _at_pixel_limit(ctx: ProbeContext) -> Any:
+    # One colour: 4000x4000 deflates to about 53 KB (71 KB of base64), so this is no costly probe.
+    width = int(ctx.profile.limit("max_image_width") or ctx.profile.limit("max_image_height") or 1)
+    height = int(ctx.profile.limit("max_image_height") or width)
+    return [image_part(data_url(make_png(width, height))), text_part("Describe this image.")]
+
+
+vision_probe("vision_max_dimensions", "an image exactly at the profile's pixel limit", _at_pixel_limit)
+
+
+@probe("vision_multi_turn", tokens=DEFAULT_MAX_TOKENS, requires=("vision",))
+def vision_multi_turn(ctx: ProbeContext) -> None:
+    """A follow-up question after an image turn."""
+    body = ctx.chat_body("What colour was it?")
+    body["messages"][:0] = [
+        {"role": "user", "content": [image_part(png_url()), text_part("Describe this image.")]},
+        {"role": "assistant", "content": "A small square."},
+    ]
+    ctx.chat(body, label="multi-turn after an image")
+
+
+@probe("vision_oversize_request", tokens=DEFAULT_MAX_TOKENS, requires=("vision",), costly=True)
+def vision_oversize_request(ctx: ProbeContext) -> None:
+    """A request one MiB over the profile's byte limit."""
+    limit = int(ctx.profile.limit("max_request_bytes") or 128 * 1024 * 1024)
+    filler = "x" * (limit + 1024 * 1024)
+    body = ctx.chat_body([image_part(png_url()), text_part(filler)])
+    ctx.chat(body, label=f"request over {limit} bytes")
+
+
+# -- checks --------------------------------------------------------------------------------------------
 
 VISION = ("vision",)
 
