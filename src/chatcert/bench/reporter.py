@@ -16,7 +16,7 @@ from chatcert.bench.records import check_record
 if TYPE_CHECKING:
     from chatcert.bench.runner import BenchConfig
 
-__all__ = ["BenchEvents", "BenchReporter"]
+__all__ = ["BenchEvents", "BenchReporter", "FinishReporter"]
 
 
 class BenchReporter(Protocol):
@@ -28,6 +28,20 @@ class BenchReporter(Protocol):
 
     def on_finish(self, record: dict[str, Any]) -> None:
         """The run is over, finished or `interrupted` (then with the levels that finished)."""
+
+
+class FinishReporter:
+    """A reporter that acts only when the run finishes (the report files, the console view): the start
+    and the levels are heard and let pass."""
+
+    def on_start(self, config: BenchConfig) -> None:
+        """Nothing to do before the first level."""
+
+    def on_level(self, level: dict[str, Any]) -> None:
+        """Nothing to do per level: the whole record comes with the finish."""
+
+    def on_finish(self, record: dict[str, Any]) -> None:
+        raise NotImplementedError
 
 
 class BenchEvents:

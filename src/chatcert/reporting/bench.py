@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 from chatcert import interrupt
 from chatcert.bench.gate import Comparison, Rule, caveats, compare, parse_rules, value_of
 from chatcert.bench.records import save_run, saved_runs
+from chatcert.bench.reporter import FinishReporter
 from chatcert.reporting.charts import cdf_chart, line_chart
 
 if TYPE_CHECKING:
-    from chatcert.bench.runner import BenchConfig
+    pass
 
 __all__ = [
     "BenchConsole",
@@ -317,7 +318,7 @@ class BenchGate:
             self.tripped = [c for c in comparisons if c.tripped]
 
 
-class BenchReportWriter:
+class BenchReportWriter(FinishReporter):
     """bench.json, bench.html and the charts in `report_dir` when the run finishes; for a whole run also
     the gate's verdict (`gate`) and, with `save`, the history entry. An interrupted run's finished levels
     are written too, never saved (the history keeps whole runs only). `warn` hears unreadable history
@@ -337,12 +338,6 @@ class BenchReportWriter:
         self.written: list[Path] = []
         self.saved: Path | None = None
 
-    def on_start(self, config: BenchConfig) -> None:
-        pass
-
-    def on_level(self, level: dict[str, Any]) -> None:
-        pass
-
     def on_finish(self, record: dict[str, Any]) -> None:
         if record.get("interrupted"):
             with interrupt.shielded():  # a second signal must not cut the report of the first in half
@@ -358,7 +353,7 @@ class BenchReportWriter:
             self.saved = save_run(record, self.save, self.history_dir)
 
 
-class BenchConsole:
+class BenchConsole(FinishReporter):
     """A whole run's console view: the table, the gate's lines and where the report went on `out`
     (not when `quiet`), then on `err` each level's client limit and failures and a spent budget. It
     reads `writer`'s results, so it comes after it in the reporters."""
@@ -373,12 +368,6 @@ class BenchConsole:
     ) -> None:
         self.writer, self.quiet = writer, quiet
         self._out, self._err = out, err
-
-    def on_start(self, config: BenchConfig) -> None:
-        pass
-
-    def on_level(self, level: dict[str, Any]) -> None:
-        pass
 
     def on_finish(self, record: dict[str, Any]) -> None:
         if record.get("interrupted"):

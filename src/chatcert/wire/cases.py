@@ -16,9 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chatcert.wire.fixtures import substitute
+from chatcert.wire.fixtures import fixture_folder, substitute
 from chatcert.wire.schemas import default_store
-from chatcert_data import data_dir
 
 __all__ = ["CASE_SCHEMA_ID", "Case", "CaseError", "load_cases", "read_case"]
 
@@ -120,11 +119,8 @@ def load_cases(root: Path | None = None) -> tuple[Case, ...]:
 
 @cache
 def _default() -> tuple[Case, ...]:
-    try:
-        root = data_dir("fixtures") / "cases"
-    except FileNotFoundError:
-        return ()
-    return _load(root)
+    root = fixture_folder("cases")
+    return _load(root) if root is not None else ()
 
 
 def _load(root: Path) -> tuple[Case, ...]:

@@ -19,8 +19,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from chatcert.wire.fixtures import fixture_folder
 from chatcert.wire.schemas import default_store
-from chatcert_data import data_dir
 
 __all__ = ["DEFECT_SCHEMA_ID", "DeclaredDefect", "DefectFileError", "Edit", "apply_edits", "load_declared"]
 
@@ -224,11 +224,8 @@ def load_declared(root: Path | None = None) -> tuple[DeclaredDefect, ...]:
 
 @cache
 def _default() -> tuple[DeclaredDefect, ...]:
-    try:
-        root = data_dir("fixtures") / "defects"
-    except FileNotFoundError:
-        return ()
-    return _load(root)
+    root = fixture_folder("defects")
+    return _load(root) if root is not None else ()
 
 
 def _load(root: Path) -> tuple[DeclaredDefect, ...]:

@@ -18,9 +18,18 @@ from typing import Any
 from chatcert.wire.images import data_url
 from chatcert_data import data_dir
 
-__all__ = ["fixture_bytes", "fixture_images", "fixture_mime", "substitute"]
+__all__ = ["fixture_bytes", "fixture_folder", "fixture_images", "fixture_mime", "substitute"]
 
 _PLACEHOLDER = re.compile(r"^\{\{(image|image-base64):([^{}]+)\}\}$")
+
+
+def fixture_folder(name: str) -> Path | None:
+    """`fixtures/<name>` of the installed data, or None when there is no data folder (a stripped
+    install: the loaders then have nothing to load, and say so by loading nothing)."""
+    try:
+        return data_dir("fixtures") / name
+    except FileNotFoundError:
+        return None
 
 
 @cache
