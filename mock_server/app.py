@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from chatcert.wire.profiles import ROUTE_ALIASES
 from chatcert.wire.scenario import SCENARIO_HEADER
 from chatcert.wire.schemas import SchemaStore
 from mock_server.auth import check_auth
@@ -102,10 +103,12 @@ def build_app(
         if route in _ROUTES:
             method, handler, auth = _ROUTES[route]
             app.router.add_route(method, path, _endpoint(route, handler, auth))
-    if "chat_alias" in loaded.routes:
-        # Another path for the same chat API (seed 001's SDK posts {host}/chat/completions): judged,
-        # journalled and given defects as the chat route.
-        app.router.add_post(loaded.routes["chat_alias"], _endpoint("chat", handle_chat, True))
+    for alias, logical in ROUTE_ALIASES.items():
+        # Another path for the same API (wire.profiles.ROUTE_ALIASES): judged, journalled and given
+        # defects as its logical route.
+        if alias in loaded.routes and logical in _ROUTES:
+            method, handler, auth = _ROUTES[logical]
+            app.router.add_route(method, loaded.routes[alias], _endpoint(logical, handler, auth))
     if "models" in loaded.routes:
         app.router.add_get(
             loaded.routes["models"].rstrip("/") + "/{model_id}", _endpoint("models", handle_model, True)

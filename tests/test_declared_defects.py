@@ -25,6 +25,7 @@ from chatcert.outcomes import Outcome
 from chatcert.profiles import load_profile
 from chatcert.registry import get_check
 from chatcert.wire.defects import DefectFileError, Edit, apply_edits, load_declared, read_defect_file
+from chatcert.wire.profiles import route_paths
 from mock_server import defects as mock_defects
 from mock_server.defect_catalogue.declared import declared_defect
 from mock_server.runner import MockServer
@@ -163,6 +164,8 @@ def _write(folder: Path, name: str, data: Any) -> Path:
         (lambda d: d["defects"][0].update(name="Bad Name"), "not a valid defect file"),
         (lambda d: d["defects"][0]["body"][0].update(chunk=1), "pick stream chunks, not a body"),
         (lambda d: d["defects"][0]["body"][0].update(by=2), "not a valid defect file"),
+        (lambda d: d["defects"][0]["body"][0].update(when=1, unless=1), "name the same value"),
+        (lambda d: d["defects"][0].update(route="chta"), "not a valid defect file"),
     ],
 )
 def test_a_broken_defect_file_is_refused_with_its_name(tmp_path: Path, change: Any, complaint: str) -> None:
@@ -216,10 +219,8 @@ def test_one_new_declaration_is_caught_live_and_offline(
     assert live.outcome is Outcome.FAILED and "system" in _evidence(live)
 
     # Offline: the clean run's replies, edited by the same declaration, judged again.
-    route = profile.route("chat")
-    assert route is not None
     probes: dict[str, ProbeResult] = copy.deepcopy(clean.probes)
-    declared_mutation(declared, route)(probes)
+    declared_mutation(declared, route_paths(profile.raw["routes"], "chat"))(probes)
     run = start_run(clean.config)
     run.probes.update(probes)
     offline = run_check(run, get_check(check))

@@ -9,23 +9,26 @@ One declaration, two interpreters of the same `chatcert.wire.defects.apply_edits
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
 from chatcert._models import Exchange
 from chatcert.profiles import load_profile
 from chatcert.wire.defects import DeclaredDefect, apply_edits, load_declared
+from chatcert.wire.profiles import route_paths
 from defects.fakes import Defect, Mutation, Probes, chunks, with_json
 
 
-def _replies(probes: Probes, path: str, media_type: str) -> list[Exchange]:
-    """The successful replies of the route at `path`, of one media type, across every probe."""
+def _replies(probes: Probes, paths: Collection[str], media_type: str) -> list[Exchange]:
+    """The successful replies of the route at `paths` (its own and its aliases'), of one media type,
+    across every probe."""
     return [
         exchange
         for result in probes.values()
         for exchange in result.exchanges
         if exchange.status == 200
-        and urlsplit(exchange.url).path == path
+        and urlsplit(exchange.url).path in paths
         and exchange.media_type == media_type
         and not exchange.truncated
     ]
@@ -43,17 +46,17 @@ def _each(docs: list[dict[str, Any]], declared: DeclaredDefect) -> None:
         apply_edits(doc, declared.chunks, position)
 
 
-def declared_mutation(declared: DeclaredDefect, path: str) -> Mutation:
+def declared_mutation(declared: DeclaredDefect, paths: Collection[str]) -> Mutation:
     """Edit every reply the mock would have edited: the bodies, and each JSON chunk of the streams."""
 
     def mutate(probes: Probes) -> None:
         if declared.body:
-            for exchange in _replies(probes, path, "application/json"):
+            for exchange in _replies(probes, paths, "application/json"):
                 if _json_body(exchange):
                     with_json(exchange, lambda doc: apply_edits(doc, declared.body))
         if declared.chunks:
             edit = chunks(lambda docs: _each(docs, declared))
-            for exchange in _replies(probes, path, "text/event-stream"):
+            for exchange in _replies(probes, paths, "text/event-stream"):
                 edit(exchange)
 
     return mutate
@@ -64,10 +67,10 @@ def declared_defects(profile_path: str) -> list[Defect]:
     profile = load_profile(profile_path)
     found: list[Defect] = []
     for declared in load_declared():
-        route = profile.route(declared.route)
-        if route is None:
+        paths = route_paths(profile.raw["routes"], declared.route)
+        if not paths:
             raise LookupError(f"{declared.name}: the self-test profile has no {declared.route!r} route")
-        mutation = declared_mutation(declared, urlsplit(route).path)
+        mutation = declared_mutation(declared, {urlsplit(p).path for p in paths})
         found += [
             Defect(check, declared.name, mutation, evidence) for check, evidence in declared.catches.items()
         ]

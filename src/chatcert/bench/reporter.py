@@ -61,8 +61,7 @@ class BenchEvents:
     def finish(self, record: dict[str, Any]) -> dict[str, Any]:
         """Check `record` against its schema (a broken one is a HarnessError, never a report), hand it
         over, and return it."""
-        if self.reporters:
-            check_record(record)
+        check_record(record)  # also for library callers with no reporter: a record is valid or an error
         for reporter in self.reporters:
             reporter.on_finish(record)
         return record

@@ -11,9 +11,11 @@ from chatcert.context import CheckContext
 FINISH_REASONS = ("stop", "length", "tool_calls", "content_filter", "function_call")
 
 
-# Client errors that refuse a request before its content is read: the route, the method, the key, the
-# payment or the rate. A rejection check whose premise is "this content is refused" is not exercised by
-# them (a wrong base URL answers every rejection probe 404 and must not pass them all).
+# Client errors that usually refuse a request before its content is read: the route, the method, the
+# key, the payment or the rate. A rejection check whose premise is "this content is refused" is not
+# exercised by them (a wrong base URL answers every rejection probe 404 and must not pass them all). A
+# check where one of them is a content answer (404 "model not found" to a request without a model, 403
+# to an image URL the server will not fetch) takes it out of `early`.
 NOT_ABOUT_CONTENT = frozenset({401, 402, 403, 404, 405, 407, 429})
 
 
@@ -23,18 +25,18 @@ def expect_client_error(
     index: int = 0,
     *,
     allowed: tuple[int, ...] = (),
-    about_content: bool = True,
+    early: frozenset[int] = NOT_ABOUT_CONTENT,
 ) -> Exchange:
-    """The exchange was rejected with a 4xx (never a 2xx or 5xx). With `about_content` (the default) and
-    no `allowed` list, a 4xx that refuses the route, method, key, payment or rate is not the rejection
+    """The exchange was rejected with a 4xx (never a 2xx or 5xx). Without an `allowed` list, a status in
+    `early` (by default one that refuses the route, method, key, payment or rate) is not the rejection
     under test: the check is skipped as not exercised."""
     ex = ctx.ex(probe, index)
-    if about_content and not allowed and ex.status in NOT_ABOUT_CONTENT:
-        ctx.skip(
-            f"not exercised: the server answered {ex.status} before reading the request's content "
-            f"(route, method, key, payment or rate refused): {ex.excerpt(120)}"
-        )
     ok = ex.status is not None and (400 <= ex.status < 500) and (not allowed or ex.status in allowed)
+    if not allowed and ex.status in early:
+        ctx.skip(
+            f"not exercised: the server answered {ex.status}, a status that refuses the route, method, "
+            f"key, payment or rate rather than the content under test: {ex.excerpt(120)}"
+        )
     want = "/".join(map(str, allowed)) if allowed else "4xx"
     ctx.require(
         ok,

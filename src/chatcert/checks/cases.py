@@ -7,7 +7,7 @@ defect per case, so judge and emulator agree on the request by construction.
 
 from __future__ import annotations
 
-from chatcert.checks._util import expect_client_error, expect_success, expect_text_answer
+from chatcert.checks._util import NOT_ABOUT_CONTENT, expect_client_error, expect_success, expect_text_answer
 from chatcert.checks.probes import PROMPT
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.registry import Level, check, probe
@@ -29,7 +29,9 @@ def register_case(case: Case) -> None:
 
     def judge(ctx: CheckContext) -> None:
         if case.rejects:
-            expect_client_error(ctx, case.probe, allowed=allowed)
+            expect_client_error(
+                ctx, case.probe, allowed=allowed, early=NOT_ABOUT_CONTENT - set(case.content_statuses)
+            )
             return
         if case.answer == "text":
             expect_text_answer(ctx, case.probe, case.label)

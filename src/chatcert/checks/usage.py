@@ -103,8 +103,16 @@ def usage_completion_within_max_tokens(ctx: CheckContext) -> None:
     cap = obj(sent).get("max_tokens")
     cap = cap if isinstance(cap, int) else None
     value = usage.get("completion_tokens")
+    # A count that is missing or not an integer is named as such: "exceeds" would claim a number.
     ctx.require(
-        isinstance(value, int) and (cap is None or value <= cap),
+        isinstance(value, int) and not isinstance(value, bool),
+        "usage.completion_tokens missing or not an integer: cannot verify the cap",
+        expected="an integer",
+        actual=value,
+        exchange=ctx.ex("chat_length_cap"),
+    )
+    ctx.require(
+        cap is None or (isinstance(value, int) and value <= cap),
         "completion exceeds max_tokens",
         expected=f"<= {cap}",
         actual=value,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chatcert.checks._util import expect_client_error, expect_text_answer
+from chatcert.checks._util import NOT_ABOUT_CONTENT, expect_client_error, expect_text_answer
 from chatcert.checks.probes import image_part, png_url, text_part, vision_probe
 from chatcert.context import DEFAULT_MAX_TOKENS, CheckContext, ProbeContext
 from chatcert.fetchtrap import FetchTrap, is_loopback_target
@@ -255,7 +255,8 @@ def image_url_not_fetched_by_server(ctx: CheckContext) -> None:
 )
 def vision_external_url_rejected(ctx: CheckContext) -> None:
     """An external image link is rejected with a 4xx."""
-    expect_client_error(ctx, "vision_external_url")
+    # 403: a server that will not fetch the URL may say so as "forbidden".
+    expect_client_error(ctx, "vision_external_url", early=NOT_ABOUT_CONTENT - {403})
 
 
 @check(

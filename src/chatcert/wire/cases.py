@@ -46,6 +46,7 @@ class Case:
     content: Any  # the user message's content (placeholders filled in), or None for the basic prompt
     status: str | int | tuple[int, ...]  # "4xx", the client errors allowed, or 200 (answered)
     answer: str | None  # with 200: "text", the answer's content must be a non-empty string
+    content_statuses: tuple[int, ...]  # with "4xx": early statuses that answer this content here
     path: Path
 
     def build(self, base: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,6 +101,7 @@ def read_case(path: Path, area: str | None = None) -> Case:
         content=_filled(path, request.get("content")),
         status=tuple(status) if isinstance(status, list) else status,
         answer=data["expect"].get("answer"),
+        content_statuses=tuple(data["expect"].get("content_statuses", ())),
         path=path,
     )
 

@@ -200,6 +200,9 @@ def read_defect_file(path: Path) -> tuple[DeclaredDefect, ...]:
     for d in data["defects"]:
         if any("chunk" in e or "from_chunk" in e for e in d.get("body", ())):
             raise DefectFileError(f"{path}: {d['name']}: `chunk`/`from_chunk` pick stream chunks, not a body")
+        edits = [*d.get("body", ()), *d.get("chunks", ())]
+        if any("when" in e and "unless" in e and e["when"] == e["unless"] for e in edits):
+            raise DefectFileError(f"{path}: {d['name']}: `when` and `unless` name the same value")
     return tuple(
         DeclaredDefect(
             name=d["name"],

@@ -13,9 +13,27 @@ import yaml
 from chatcert.wire.schemas import SchemaStore, default_store
 from chatcert_data import data_dir
 
-__all__ = ["PROFILE_SCHEMA_ID", "ProfileError", "UnknownProfile", "builtin_profiles", "read_profile"]
+__all__ = [
+    "PROFILE_SCHEMA_ID",
+    "ROUTE_ALIASES",
+    "ProfileError",
+    "UnknownProfile",
+    "builtin_profiles",
+    "read_profile",
+    "route_paths",
+]
 
 PROFILE_SCHEMA_ID = "tag:chatcert,2026:harness/profile"
+# Routes that are another path for a logical route: seed 001's SDK posts {host}/chat/completions, the
+# same chat API as the chat route. The mock serves, journals and gives defects to such a path as its
+# logical route, and whoever edits "the chat route's replies" must edit these too.
+ROUTE_ALIASES: dict[str, str] = {"chat_alias": "chat"}
+
+
+def route_paths(routes: dict[str, str], logical: str) -> list[str]:
+    """Every path a profile's `routes` serve `logical` on: its own, then its aliases'."""
+    names = [logical, *(alias for alias, target in ROUTE_ALIASES.items() if target == logical)]
+    return [routes[name] for name in names if routes.get(name)]
 
 
 class ProfileError(ValueError):
