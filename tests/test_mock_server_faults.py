@@ -208,15 +208,24 @@ def test_defect_stream_missing_done(server: MockServer) -> None:
 
 
 def test_defect_finish_reason_empty_string(server: MockServer) -> None:
+    # Declared twice (fixtures/defects/response.json): the body, and the stream for streaming profiles.
     body = post(server, BODY, defect="finish_reason_empty_string").json()
     assert body["choices"][0]["finish_reason"] == ""
-    chunks = [
+    untouched = [
         json.loads(line)
         for line in data_lines(post(server, STREAM, defect="finish_reason_empty_string").text)
         if line != "[DONE]"
     ]
+    assert [c["choices"][0]["finish_reason"] for c in untouched][-1] == "stop"
+    chunks = [
+        json.loads(line)
+        for line in data_lines(post(server, STREAM, defect="stream_finish_reason_empty_string").text)
+        if line != "[DONE]"
+    ]
     assert [c["choices"][0]["finish_reason"] for c in chunks][-1] == ""
     assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
+    plain = post(server, BODY, defect="stream_finish_reason_empty_string").json()
+    assert plain["choices"][0]["finish_reason"] == "stop"
 
 
 def test_defects_combine_and_unknown_ones_are_rejected(server: MockServer) -> None:
