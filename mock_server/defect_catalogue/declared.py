@@ -49,7 +49,7 @@ def declared_defect(declared: DeclaredDefect) -> Defect:
         event=_event_hook(declared) if declared.chunks else None,
         catches=tuple(declared.catches),
         capabilities=declared.capabilities,
-        reference=declared.reference or f"fixtures/defects/{declared.area}.json",
+        reference=declared.source,
     )
 
 
